@@ -1,0 +1,103 @@
+"""The app factory: routes and the lifecycle of the shared session, store, clients and worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+from gidgethub import sansio
+
+from bot import handlers
+from bot.github.auth import InstallationTokens
+from bot.github.client import GitHubClient
+from bot.services import Services
+from bot.settings import Settings
+from bot.store import Job, open_store
+from bot.webhook import make_webhook_handler
+from bot.worker import Worker
+
+log = logging.getLogger(__name__)
+
+SERVICES = web.AppKey("services", Services)
+WORKER = web.AppKey("worker", Worker)
+INTAKE = web.AppKey("intake", object)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """Build the aiohttp application.  Nothing is opened until the app starts."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    started = time.time()
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        store = open_store(settings.db)
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120, connect=15))
+
+        async def post_for_token(url: str, app_jwt: str) -> dict:
+            client = GitHubClient(session, base_url=settings.github_api_url, sleep=sleep, clock=clock,
+                                  on_request=lambda m, u, s: services.rest_calls.append((m, u, s)))
+            return await client.post(url, data=b"", jwt=app_jwt)
+
+        tokens = InstallationTokens(
+            app_id=settings.github_app_id, private_key=settings.github_private_key,
+            post=post_for_token, clock=clock,
+        )
+        services = Services(settings=settings, store=store, session=session, tokens=tokens,
+                            sleep=sleep, clock=clock)
+        await handlers.setup(services)
+
+        async def run(job: Job, attempt: int) -> None:
+            await run_job(services, job, attempt)
+
+        async def give_up(job: Job) -> None:
+            await handlers.report_abandoned(services, job)
+
+        worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers)
+        app[SERVICES] = services
+        app[WORKER] = worker
+        app[INTAKE] = make_webhook_handler(
+            secret=settings.github_webhook_secret, store=store, submit=worker.submit
+        )
+        await worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            await handlers.teardown(services)
+            await session.close()
+            store.close()
+
+    async def healthz(request: web.Request) -> web.Response:
+        body: dict[str, object] = {"status": "ok", "uptime_s": round(time.time() - started, 1)}
+        worker = request.app.get(WORKER)
+        if worker is not None:
+            body.update(queued=worker.pending, completed=worker.completed, failed=worker.failed)
+        return web.json_response(body)
+
+    async def webhook(request: web.Request) -> web.Response:
+        # Routes freeze before the lifecycle runs, so the intake built there is looked up here.
+        return await request.app[INTAKE](request)
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post(settings.webhook_path, webhook)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def run_job(services: Services, job: Job, attempt: int) -> None:
+    """Turn a recorded delivery back into an event and dispatch it with an installation client."""
+    event = sansio.Event(json.loads(job.payload), event=job.event, delivery_id=job.delivery_id)
+    if job.installation_id is None:
+        log.warning("delivery %s has no installation; skipped", job.delivery_id)
+        return
+    gh = await services.installation_client(job.installation_id)
+    await handlers.router.dispatch(event, gh, services=services, attempt=attempt)

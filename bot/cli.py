@@ -1,0 +1,87 @@
+"""Command line: ``route-me serve | doctor | costs``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _environment(env_file: str | None) -> dict[str, str]:
+    """The process environment, completed (never overridden) by a .env file if present."""
+    from dotenv import dotenv_values
+
+    env = dict(os.environ)
+    path = Path(env_file or ".env")
+    if path.is_file():
+        for key, value in dotenv_values(path).items():
+            if value is not None:
+                env.setdefault(key, value)
+    return env
+
+
+def _settings_or_exit(env: dict[str, str], *, require_model_keys: bool = True):
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(env, require_model_keys=require_model_keys)
+    except SettingsError as exc:
+        print("route-me cannot start; fix these settings (environment or .env):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    settings = _settings_or_exit(_environment(args.env_file))
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app = create_app(settings)
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None,
+                print=lambda line: logging.getLogger("route-me").info("%s", line))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit(_environment(args.env_file))
+    print(f"settings ok: app {settings.github_app_id}, API {settings.github_api_url}")
+    print(f"models: strong={settings.strong} cheap={settings.cheap} judge={settings.judge}")
+    print(f"fallbacks: {', '.join(settings.fallbacks) or '(none)'}")
+    print(f"state: {settings.db}; snapshots: {settings.data_dir}")
+    return 0
+
+
+def cmd_costs(args: argparse.Namespace) -> int:
+    from bot.costs_report import print_costs
+
+    env = _environment(args.env_file)
+    db = args.db or env.get("ROUTE_ME_DB") or "./route-me.db"
+    return print_costs(db, repo=args.repo, by=args.by)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="route-me", description=__doc__)
+    parser.add_argument("--env-file", help="read settings from this file as well (default: .env)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the webhook service").set_defaults(func=cmd_serve)
+    commands.add_parser("doctor", help="check the settings and exit").set_defaults(func=cmd_doctor)
+    costs = commands.add_parser("costs", help="print the cost ledger's totals")
+    costs.add_argument("--db", help="state file (default: ROUTE_ME_DB or ./route-me.db)")
+    costs.add_argument("--repo", help="only this owner/name")
+    costs.add_argument("--by", choices=["repo", "issue", "stage", "model", "all"], default="all")
+    costs.set_defaults(func=cmd_costs)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

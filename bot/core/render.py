@@ -1,0 +1,314 @@
+"""Markdown for everything the bot posts on issues and pull requests; each text carries a marker."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from bot.core.commands import COMMAND_SCOPE, COMMAND_USAGE, KNOWN_COMMANDS
+from bot.core.markers import make_marker, plan_body_markers
+from bot.core.plan import PlanVersion, code_span, plan_text, table_cell
+from bot.core.repo_config import VARIANTS
+from bot.core.usage import StageCost, Usage
+
+# GitHub refuses comment and pull request bodies over 65,536 characters.
+MAX_BODY_CHARS = 65_000
+
+STATE_LABELS: dict[str, str] = {
+    "planning": "planning…",
+    "planned": "plan ready, waiting for approval",
+    "approved": "approved, implementation queued",
+    "implementing": "implementing…",
+    "pr_open": "pull request open",
+    "scoring": "scoring the pull request…",
+    "done": "done",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+
+def format_usd(x: float | None) -> str:
+    """Dollars for humans; an unknown price is "unknown", never $0."""
+    if x is None or not math.isfinite(x):
+        return "unknown"
+    if x < 0:
+        return "-" + format_usd(-x)
+    if x == 0:
+        return "$0.00"
+    if x < 0.0001:
+        return "<$0.0001"
+    return f"${x:.4f}" if x < 0.01 else f"${x:,.2f}"
+
+
+def format_tokens(n: int) -> str:
+    """950, 12.3k, 1.23M."""
+    if n < 1000:
+        return str(n)
+    if n < 999_950:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def _defuse(text: str) -> str:
+    """Untrusted text must not smuggle in a marker the bot would later trust."""
+    return re.sub(r"<!--(?=\s*route-me:)", "&lt;!--", text, flags=re.I)
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 80, 0)].rstrip() + "\n\n_… truncated to fit in one GitHub comment._"
+
+
+def _login(login: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "", login)[:39] or "there"
+
+
+def _short(sha: str | None) -> str:
+    return code_span(sha[:7]) if sha else "default branch head"
+
+
+def _total_usd(costs: Sequence[StageCost]) -> str:
+    known = [cost.usd for cost in costs if cost.usd is not None]
+    if len(known) == len(costs):
+        return format_usd(sum(known))
+    if not known:
+        return "unknown"
+    return f"at least {format_usd(sum(known))} (some prices unknown)"
+
+
+def _usage_cells(usage: Usage) -> str:
+    return (
+        f"{format_tokens(usage.input_tokens)} | {format_tokens(usage.output_tokens)}"
+        f" | {format_tokens(usage.cache_write_tokens)} / {format_tokens(usage.cache_read_tokens)}"
+    )
+
+
+def _costs_table(costs: Sequence[StageCost]) -> str:
+    if not costs:
+        return "_No model calls yet._"
+    rows = [
+        "| stage | models | input | output | cache write / read | cost |",
+        "|---|---|--:|--:|--:|--:|",
+    ]
+    total = Usage()
+    for cost in costs:
+        usage = cost.usage
+        total += usage
+        models = ", ".join(code_span(model) for model in cost.models) or "—"
+        rows.append(
+            f"| {table_cell(cost.stage)} | {table_cell(models)} | {_usage_cells(usage)}"
+            f" | {format_usd(cost.usd)} |"
+        )
+    rows.append(f"| **total** | | {_usage_cells(total)} | **{_total_usd(costs)}** |")
+    strong = [cost.strong_usd for cost in costs if cost.strong_usd is not None]
+    spent = [cost.usd for cost in costs if cost.usd is not None]
+    # A saving is only claimed when every price on both sides is known.
+    if len(strong) == len(spent) == len(costs) and sum(strong) > sum(spent):
+        strong_total, saved = sum(strong), sum(strong) - sum(spent)
+        rows.append(
+            f"\nAll-strong equivalent: {format_usd(strong_total)}; saved {format_usd(saved)}"
+            f" ({saved / strong_total:.0%})."
+        )
+    return "\n".join(rows)
+
+
+def _models_line(*, variant: str, planner: str, implementer: str, judge: str | None = None) -> str:
+    line = (
+        f"Split {code_span(variant)}: planner {code_span(planner)}"
+        f" → implementer {code_span(implementer)}"
+    )
+    return line + (f", judge {code_span(judge)}" if judge else "")
+
+
+def _commands_list(where: Literal["issue", "pr"]) -> str:
+    return "\n".join(
+        f"- {code_span(COMMAND_USAGE[name][0])}: {COMMAND_USAGE[name][1]}"
+        for name in KNOWN_COMMANDS
+        if where in COMMAND_SCOPE[name]
+    )
+
+
+def _plan_marker(*, version: int, state: str, base_sha: str | None, planner: str,
+                 implementer: str, variant: str, **extra: object) -> str:
+    data = {"version": version, "state": state, "base_sha": base_sha, "planner": planner,
+            "implementer": implementer, "variant": variant, **extra}
+    return make_marker("plan", data)
+
+
+def render_plan_progress(*, state_line: str, issue_number: int, variant: str, planner: str,
+                         implementer: str, version: int, base_sha: str | None,
+                         state: str = "planning") -> str:
+    """The plan comment while work is under way ("planning…", "implementing… (turn 3/30)")."""
+    marker = _plan_marker(version=version, state=state, base_sha=base_sha, planner=planner,
+                          implementer=implementer, variant=variant, issue=issue_number)
+    return (
+        f"{marker}\n**route-me · plan v{version} · {_defuse(state_line)}**\n"
+        f"{_models_line(variant=variant, planner=planner, implementer=implementer)}"
+        f" · issue #{issue_number} · base {_short(base_sha)}\n\n"
+        "_This comment is updated in place as the work goes on._\n"
+    )
+
+
+def _author(version: PlanVersion) -> str:
+    author = version.author.removeprefix("planner:")
+    return author if author.startswith("@") else code_span(author)
+
+
+def _next_step(*, state: str, require_approval: bool, pull_request: int | None) -> str:
+    if pull_request is not None:
+        return f"Pull request: #{pull_request}. Comment `/fix <feedback>` or `/rescore` there."
+    if state == "planned" and not require_approval:
+        return (
+            "This repository does not require approval (`require_approval: false`):"
+            " implementation starts on its own."
+        )
+    return {
+        "planned": "Comment `/approve` to implement this plan, `/revise <feedback>` for a new"
+        " version, or `/edit` followed by your own plan.",
+        "failed": "Something failed; comment `/retry` to try again.",
+        "cancelled": "Work on this issue was cancelled. Comment `/revise <feedback>` to restart.",
+    }.get(state, "")
+
+
+def render_plan_comment(*, version: PlanVersion, state: str, variant: str, planner: str,
+                        implementer: str, judge: str, costs: Sequence[StageCost],
+                        split_estimates: Mapping[str, float | None], fallback_note: str | None,
+                        notes: Sequence[str] = (), require_approval: bool,
+                        pull_request: int | None = None) -> str:
+    """The plan comment: the plan, who wrote it, models, cost so far, estimates and commands."""
+    marker = _plan_marker(version=version.number, state=state, base_sha=version.base_sha,
+                          planner=planner, implementer=implementer, variant=variant,
+                          author=version.author, pull_request=pull_request)
+    label = STATE_LABELS.get(state, state)
+    head = [
+        marker,
+        f"**route-me · plan v{version.number} by {_author(version)} · {label}**",
+        _models_line(variant=variant, planner=planner, implementer=implementer, judge=judge)
+        + f" · base {_short(version.base_sha)}",
+    ]
+    quoted = [f"**Fallback:** {fallback_note}"] if fallback_note else []
+    quoted += list(notes)
+    if quoted:
+        head.append("\n" + "\n>\n".join("> " + _defuse(n).replace("\n", "\n> ") for n in quoted))
+    start, end = plan_body_markers(version.number)
+    tail = [f"<details><summary>Tokens and cost so far: {_total_usd(costs)}</summary>\n\n"
+            f"{_costs_table(costs)}\n\n</details>"]
+    if split_estimates:
+        ordered = [variant] + [v for v in VARIANTS if v != variant and v in split_estimates]
+        tail.append("**Estimated cost by split:** " + " · ".join(
+            f"{code_span(v)}{' (chosen)' * (v == variant)} {format_usd(split_estimates.get(v))}"
+            for v in ordered
+        ))
+    step = _next_step(state=state, require_approval=require_approval, pull_request=pull_request)
+    if step:
+        tail.append(step)
+    tail.append(f"<details><summary>Commands</summary>\n\n{_commands_list('issue')}\n\n</details>")
+    head_text, tail_text = "\n".join(head), "\n\n".join(tail)
+    room = MAX_BODY_CHARS - len(head_text) - len(tail_text) - len(start) - len(end) - 16
+    body = _clip(_defuse(plan_text(version)), room)
+    return f"{head_text}\n\n{start}\n{body}\n{end}\n\n{tail_text}\n"
+
+
+def render_status(*, state: str, issue_number: int, version: int | None, variant: str,
+                  planner: str, implementer: str, judge: str, costs: Sequence[StageCost],
+                  pull_request: int | None = None, budget_usd: float | None = None) -> str:
+    """The reply to `/status`."""
+    lines = [
+        make_marker("reply", {"for": "status", "issue": issue_number}),
+        f"**route-me status for #{issue_number}:** {STATE_LABELS.get(state, state)}",
+        "",
+        f"- Plan version: {f'v{version}' if version is not None else 'none yet'}",
+        "- " + _models_line(variant=variant, planner=planner, implementer=implementer, judge=judge),
+        f"- Cost so far: {_total_usd(costs)}"
+        + (f" of the {format_usd(budget_usd)} budget" if budget_usd is not None else ""),
+    ]
+    if pull_request is not None:
+        lines.append(f"- Pull request: #{pull_request}")
+    return "\n".join(lines) + f"\n\n{_costs_table(costs)}\n"
+
+
+def render_help(*, where: Literal["issue", "pr"]) -> str:
+    """The reply to `/help`: the commands that work here."""
+    place = "an issue" if where == "issue" else "a pull request"
+    return (
+        f"{make_marker('reply', {'for': 'help', 'where': where})}\n"
+        f"**route-me commands** on {place} (one per line, maintainers only):\n\n"
+        f"{_commands_list(where)}\n"
+    )
+
+
+def render_failure(*, stage: str, what: str, hint: str = "Comment `/retry` to try again.") -> str:
+    """A failed stage, said plainly, with what to do next."""
+    return (
+        f"{make_marker('reply', {'for': 'failure', 'stage': stage})}\n"
+        f"**route-me: the {_defuse(stage)} stage failed.**\n\n"
+        f"{_clip(_defuse(what), 4000)}\n\n{hint}\n"
+    )
+
+
+def render_config_error(errors: Sequence[tuple[str, str]]) -> str:
+    """Why `.github/route-me.yml` was refused; nothing else was done."""
+    items = "\n".join(
+        f"- {code_span(key[:100])}: {_defuse(problem)}" for key, problem in errors
+    ) or "- (no details)"
+    return (
+        f"{make_marker('reply', {'for': 'config-error'})}\n"
+        "**route-me did nothing:** `.github/route-me.yml` on the default branch is invalid.\n\n"
+        f"{items}\n\nFix the file on the default branch, then remove and re-add the label.\n"
+    )
+
+
+def render_not_allowed(login: str) -> str:
+    """The one polite reply to someone who may not run commands."""
+    login = _login(login)
+    return (
+        f"{make_marker('reply', {'for': 'not-allowed', 'login': login})}\n"
+        f"Sorry @{login}, only maintainers (write, maintain or admin permission) can run"
+        " route-me commands.\n"
+    )
+
+
+def render_unknown_command(word: str, suggestion: str | None) -> str:
+    """The reply to a `/word` that is not a command."""
+    word = re.sub(r"[^A-Za-z0-9_-]", "", word.lstrip("/"))[:40]
+    hint = f" Did you mean {code_span('/' + suggestion)}?" if suggestion else ""
+    return (
+        f"{make_marker('reply', {'for': 'unknown-command', 'word': word})}\n"
+        f"Unknown command {code_span('/' + word)}.{hint} Comment `/help` for the list.\n"
+    )
+
+
+def _first_paragraph(markdown: str) -> str:
+    for block in re.split(r"\n\s*\n", markdown):
+        text = "\n".join(line for line in block.strip().splitlines() if not line.startswith("#"))
+        if text.strip():
+            return _clip(text.strip(), 1500)
+    return ""
+
+
+def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
+                   costs: Sequence[StageCost], models: Mapping[str, str]) -> str:
+    """The pull request description: summary, `Closes #N`, split, models and cost per stage."""
+    marker = make_marker("pr", {"issue": issue_number, "version": version.number,
+                                "variant": variant, "base_sha": version.base_sha})
+    if version.plan is not None:
+        summary = version.plan.summary
+    else:
+        summary = _first_paragraph(plan_text(version))
+    roles = " · ".join(f"{table_cell(role)} {code_span(spec)}" for role, spec in models.items())
+    head = (
+        f"{marker}\nCloses #{issue_number}\n\n{_defuse(summary)}\n\n"
+        f"**Split** {code_span(variant)} · {roles}\n"
+        f"Implements plan v{version.number} by {_author(version)},"
+        f" based on {_short(version.base_sha)}."
+    )
+    tail = f"#### Tokens and cost\n{_costs_table(costs)}"
+    room = MAX_BODY_CHARS - len(head) - len(tail) - 80
+    plan = _clip(_defuse(plan_text(version)), room)
+    return (
+        f"{head}\n\n<details><summary>Plan v{version.number}</summary>\n\n{plan}\n\n</details>\n\n"
+        f"{tail}\n"
+    )

@@ -1,0 +1,207 @@
+"""The scorecard review's Markdown: judge scores, measured facts and per-stage cost."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+
+from bot.core.facts import Facts
+from bot.core.scorecard import DIMENSIONS, Scorecard, overall
+from bot.core.usage import StageCost, Usage
+
+RATIONALE_MAX = 140
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
+_SYNTAX_ICON = {"ok": "✅", "error": "❌"}
+_CI_ICON = {"success": "✅", "failure": "❌", "timed_out": "❌", "startup_failure": "❌",
+            "cancelled": "⚠️", "action_required": "⚠️", "stale": "⚠️"}
+
+
+def _text(text: str) -> str:
+    """Model-written text made inert: no HTML (so no fake markers) and no @-mentions."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MENTION.sub("@\u200b", text)
+
+
+def _cell(text: str) -> str:
+    return _text(" ".join(text.split())).replace("|", "\\|")
+
+
+def _code(path: str) -> str:
+    return "`" + path.replace("`", "'") + "`"
+
+
+def _codes(paths: Sequence[str]) -> str:
+    return ", ".join(_code(p) for p in paths)
+
+
+def _short(rationale: str) -> tuple[str, bool]:
+    """The table's one line, and whether the full text must be folded in below."""
+    flat = " ".join(rationale.split())
+    if len(flat) <= RATIONALE_MAX:
+        return flat, False
+    first = _SENTENCE_END.split(flat, maxsplit=1)[0]
+    if len(first) > RATIONALE_MAX:
+        first = first[: RATIONALE_MAX - 1].rstrip() + "…"
+    return first, True
+
+
+def usd(value: float | None) -> str:
+    """Dollars as shown to people; an unknown cost is "unknown", never $0."""
+    if value is None:
+        return "unknown"
+    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.4f}"
+
+
+def saving(costs: Sequence[StageCost]) -> tuple[float, float | None] | None:
+    """(dollars saved, percent of the all-strong cost) or None when any figure is unknown."""
+    if not costs or any(c.usd is None or c.strong_usd is None for c in costs):
+        return None
+    actual = sum(c.usd for c in costs if c.usd is not None)
+    strong = sum(c.strong_usd for c in costs if c.strong_usd is not None)
+    percent = (strong - actual) / strong * 100 if strong > 0 else None
+    return strong - actual, percent
+
+
+def _title(scorecard: Scorecard | None) -> str:
+    score = overall(scorecard) if scorecard else None
+    if scorecard is None or score is None:
+        return "## route-me scorecard: not scored"
+    scored, total = len(scorecard.scores), len(DIMENSIONS)
+    partial = "" if scored == total else f" ({scored} of {total} dimensions scored)"
+    return f"## route-me scorecard: {score:.1f}/5{partial}"
+
+
+def _score_lines(scorecard: Scorecard | None, judge_error: str | None) -> Iterator[str]:
+    if judge_error:
+        yield (f"> ⚠️ The judge did not return a complete, valid scorecard: {_cell(judge_error)}. "
+               "Dimensions without a valid score are shown as *not scored*; none were filled in.")
+        yield ""
+    yield "| Dimension | Score | Rationale |"
+    yield "|---|:-:|---|"
+    folded: list[tuple[str, str]] = []
+    for dimension in DIMENSIONS:
+        entry = scorecard.scores.get(dimension.id) if scorecard else None
+        if entry is None:
+            reason = ("the judge gave no valid score for this dimension" if scorecard
+                      else "the judge did not produce a scorecard")
+            yield f"| {dimension.title} | not scored | _{reason}_ |"
+            continue
+        line, long = _short(entry.rationale)
+        if long:
+            folded.append((dimension.title, entry.rationale))
+            line += " _(full text below)_"
+        yield f"| {dimension.title} | {entry.score}/5 | {_cell(line)} |"
+    yield ""
+    if scorecard and scorecard.scores:
+        scored, unscored = len(scorecard.scores), len(scorecard.missing)
+        basis = ("the mean of all seven dimension scores" if not unscored
+                 else f"the mean of the {scored} scored dimensions; {unscored} not scored")
+        yield f"**Overall: {overall(scorecard):.1f}/5**, {basis}."
+        yield ""
+    if scorecard and scorecard.summary:
+        # One paragraph: the judge's text must not add headings or tables of its own.
+        yield f"**Judge's summary:** {_text(' '.join(scorecard.summary.split()))}"
+        yield ""
+    for title, rationale in folded:
+        yield f"<details><summary>{title}: full rationale</summary>"
+        yield ""
+        yield _text(rationale.strip())
+        yield ""
+        yield "</details>"
+        yield ""
+
+
+def _fact_lines(facts: Facts) -> Iterator[str]:
+    yield "### Measured facts"
+    yield ""
+    yield f"- **Files:** {len(facts.files_planned)} planned, {len(facts.files_touched)} touched"
+    if facts.outside_plan:
+        yield f"- ⚠️ **Touched outside the plan:** {_codes(facts.outside_plan)}"
+    if facts.planned_not_touched:
+        yield f"- ⚠️ **Planned but not touched:** {_codes(facts.planned_not_touched)}"
+    yield f"- **Lines:** +{facts.lines_added} / −{facts.lines_removed}"
+    if facts.syntax:
+        checks = " · ".join(
+            f"{_code(path)} {_SYNTAX_ICON.get(status, '➖')} {status}"
+            for path, status in sorted(facts.syntax.items())
+        )
+        yield f"- **Syntax:** {checks}"
+    if facts.tests_changed:
+        yield f"- **Tests added or changed:** {_codes(facts.tests_changed)}"
+    else:
+        yield "- ⚠️ **No test changes**"
+    if facts.unknown_imports:
+        found = ", ".join(f"{_code(module)} in {_code(path)}" for path, module in facts.unknown_imports)
+        yield f"- ⚠️ **Possibly invented dependencies** (not stdlib, not in the repo, not declared): {found}"
+    else:
+        yield "- **Dependencies:** every new import is stdlib, local or declared"
+    if facts.secrets:
+        found = ", ".join(
+            f"{hit.kind} at {_code(f'{hit.path}:{hit.line}')} ({_code(hit.preview)})" for hit in facts.secrets
+        )
+        yield f"- ⚠️ **Secret-looking strings in added lines:** {found}"
+    else:
+        yield "- **Secrets:** none found in added lines"
+    if facts.ci is None:
+        yield "- **CI:** ⏳ not finished yet"
+    else:
+        yield f"- **CI:** {_CI_ICON.get(facts.ci, 'ℹ️')} {_cell(facts.ci)}"
+    yield ""
+
+
+def _cost_lines(costs: Sequence[StageCost], models: Mapping[str, str]) -> Iterator[str]:
+    yield "### Cost"
+    yield ""
+    if not costs:
+        yield "No model calls were recorded."
+        return
+    yield "| Stage | Model | Input | Output | Cache write | Cache read | Cost |"
+    yield "|---|---|--:|--:|--:|--:|--:|"
+    total = Usage()
+    for cost in costs:
+        model = models.get(cost.stage) or ", ".join(cost.models) or "unknown"
+        u = cost.usage
+        total = total + u
+        yield (f"| {_cell(cost.stage)} | {_code(model)} | {u.input_tokens:,} | {u.output_tokens:,} | "
+               f"{u.cache_write_tokens:,} | {u.cache_read_tokens:,} | {usd(cost.usd)} |")
+    known = [c.usd for c in costs if c.usd is not None]
+    total_usd = usd(sum(known)) if len(known) == len(costs) else (
+        f"unknown (known stages: {usd(sum(known))})" if known else "unknown")
+    yield (f"| **Total** | | {total.input_tokens:,} | {total.output_tokens:,} | "
+           f"{total.cache_write_tokens:,} | {total.cache_read_tokens:,} | **{total_usd}** |")
+    yield ""
+    saved = saving(costs)
+    if saved is None:
+        yield "Saving vs all-strong: unknown (a price is missing for at least one stage)."
+        return
+    dollars, percent = saved
+    strong = sum(c.strong_usd for c in costs if c.strong_usd is not None)
+    share = f" ({percent:.0f}%)" if percent is not None else ""
+    if dollars >= 0:
+        yield (f"Saving vs all-strong: **{usd(dollars)}{share}**; the same tokens at the strong "
+               f"model's prices would cost {usd(strong)}.")
+    else:
+        yield (f"Saving vs all-strong: none; this run cost {usd(-dollars)} more than the same "
+               f"tokens at the strong model's prices ({usd(strong)}).")
+
+
+def render_review(
+    *,
+    scorecard: Scorecard | None,
+    facts: Facts,
+    costs: Sequence[StageCost],
+    models: Mapping[str, str],
+    marker: str,
+    judge_error: str | None = None,
+    fallback_note: str | None = None,
+) -> str:
+    """The body of the COMMENT review; re-rendered with ``facts.ci`` set when CI completes."""
+    lines = [marker, _title(scorecard), ""]
+    if fallback_note:
+        lines += [f"> ℹ️ {_cell(fallback_note)}", ""]
+    lines += _score_lines(scorecard, judge_error)
+    lines += _fact_lines(facts)
+    lines += _cost_lines(costs, models)
+    lines += ["", "<sub>Scores are the judge model's opinion; facts and costs are measured by route-me.</sub>"]
+    return "\n".join(lines) + "\n"

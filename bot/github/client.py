@@ -1,0 +1,136 @@
+"""The GitHub REST client: gidgethub over the app's one aiohttp session, with retries that know GitHub.
+
+- 5xx and network errors are retried only where repeating the request cannot do work
+  twice: GET/PUT/PATCH/DELETE and the content-addressed git-data POSTs (blobs, trees,
+  commits).  Creating a comment, a ref or a pull request is never blindly repeated; the
+  stages look for what a failed call may already have made.
+- Primary (``x-ratelimit-remaining: 0``) and secondary (``retry-after``) rate limits wait
+  when the wait is short, and otherwise surface as errors the job reports.
+Every request is counted, so tests and benchmarks can assert the REST budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import gidgethub
+import gidgethub.aiohttp
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4
+MAX_WAIT_SECONDS = 60.0
+_SAFE_POST = re.compile(r"/git/(blobs|trees|commits)$")
+USER_AGENT = "route-me"
+
+
+def is_repeatable(method: str, url: str) -> bool:
+    """Whether sending the request twice has the same effect as once."""
+    if method in ("GET", "HEAD", "PUT", "PATCH", "DELETE"):
+        return True
+    return method == "POST" and bool(_SAFE_POST.search(url.split("?", 1)[0]))
+
+
+def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: up to 1, 2, 4 … seconds."""
+    return (rng or random).uniform(0.5, 1.0) * (2 ** (attempt - 1))
+
+
+def rate_limit_delay(headers: Mapping[str, str], *, now: float) -> float | None:
+    """Seconds GitHub asks us to wait, from ``retry-after`` or an exhausted primary limit."""
+    retry_after = headers.get("retry-after")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            return None
+    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+        try:
+            return max(0.0, float(headers["x-ratelimit-reset"]) - now)
+        except ValueError:
+            return None
+    return None
+
+
+class GitHubClient(gidgethub.aiohttp.GitHubAPI):
+    """gidgethub's aiohttp client plus call counting and GitHub-aware retries."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        oauth_token: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+        on_request: Callable[[str, str, int], None] | None = None,
+    ) -> None:
+        super().__init__(session, USER_AGENT, oauth_token=oauth_token, base_url=base_url)
+        self._sleep = sleep
+        self._clock = clock
+        self._on_request = on_request
+        self.calls: list[tuple[str, str, int]] = []
+
+    async def sleep(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, response_headers, data = await super()._request(method, url, headers, body)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                self._record(method, url, 0)
+                if attempt >= MAX_ATTEMPTS or not is_repeatable(method, url):
+                    raise
+                log.warning("GitHub %s %s: %s; retrying", method, _path(url), type(exc).__name__)
+                await self.sleep(backoff_delay(attempt))
+                continue
+            self._record(method, url, status)
+            return status, response_headers, data
+
+    async def handle_rate_limit_error(
+        self, *, method: str, url: str, exception: gidgethub.HTTPException, attempt: int
+    ) -> bool:
+        if attempt >= MAX_ATTEMPTS:
+            return False
+        status = int(exception.status_code)
+        delay: float | None = None
+        if status in (403, 429):
+            delay = rate_limit_delay(exception.headers, now=self._clock())
+        elif status >= 500 and is_repeatable(method, url):
+            delay = backoff_delay(attempt)
+        if delay is None or delay > MAX_WAIT_SECONDS:
+            return False
+        log.warning("GitHub %s %s answered %s; retrying in %.1fs", method, _path(url), status, delay)
+        await self.sleep(delay)
+        return True
+
+    def _record(self, method: str, url: str, status: int) -> None:
+        self.calls.append((method, _path(url), status))
+        if self._on_request is not None:
+            self._on_request(method, url, status)
+
+
+def _path(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+async def get_optional(gh: GitHubClient, url: str, url_vars: Mapping[str, Any] | None = None) -> Any:
+    """GET that answers None for a 404 instead of raising."""
+    try:
+        return await gh.getitem(url, url_vars or {})
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) == 404:
+            return None
+        raise

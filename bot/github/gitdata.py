@@ -1,0 +1,105 @@
+"""Commits, branches and pull requests through the Git Data API, safe to repeat after a failure.
+
+A change becomes one tree (base tree plus inline contents, ``sha: null`` for deletions),
+one commit and one ref.  Creating a ref or a pull request is not repeatable, so when such
+a call fails with a 5xx the code first looks for what GitHub may already have made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import gidgethub
+
+from bot.core.changes import FileChange
+from bot.github.client import GitHubClient, get_optional
+
+log = logging.getLogger(__name__)
+
+MAX_BRANCH_SUFFIX = 20
+
+
+async def create_commit(gh: GitHubClient, api: str, *, parent: str, changes: Sequence[FileChange],
+                        message: str) -> str:
+    """One tree and one commit on top of ``parent``; returns the new commit sha."""
+    # base_tree must be a tree id, not a commit id: GET trees resolves the commit's root tree.
+    base_tree = (await gh.getitem(f"{api}/git/trees/{parent}"))["sha"]
+    entries: list[dict[str, Any]] = []
+    for change in changes:
+        if change.action == "delete":
+            entries.append({"path": change.path, "mode": "100644", "type": "blob", "sha": None})
+        else:
+            entries.append({"path": change.path, "mode": "100644", "type": "blob", "content": change.new})
+    tree = await gh.post(f"{api}/git/trees", data={"base_tree": base_tree, "tree": entries})
+    commit = await gh.post(f"{api}/git/commits", data={
+        "message": message, "tree": tree["sha"], "parents": [parent],
+    })
+    return str(commit["sha"])
+
+
+async def ref_sha(gh: GitHubClient, api: str, branch: str) -> str | None:
+    ref = await get_optional(gh, f"{api}/git/ref/heads/{branch}")
+    return None if ref is None else str(ref["object"]["sha"])
+
+
+async def create_branch(gh: GitHubClient, api: str, *, name: str, sha: str) -> str:
+    """Create ``name`` (or ``name-2``, ``name-3``… when taken) at ``sha``; returns the branch made.
+
+    A branch that already points at ``sha`` is ours from an earlier attempt and is reused.
+    """
+    for n in range(1, MAX_BRANCH_SUFFIX + 1):
+        branch = name if n == 1 else f"{name}-{n}"
+        try:
+            await gh.post(f"{api}/git/refs", data={"ref": f"refs/heads/{branch}", "sha": sha})
+            return branch
+        except gidgethub.GitHubBroken:
+            # The ref may exist despite the error; look before trying again.
+            if await ref_sha(gh, api, branch) == sha:
+                return branch
+            await gh.post(f"{api}/git/refs", data={"ref": f"refs/heads/{branch}", "sha": sha})
+            return branch
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) != 422:
+                raise
+            if await ref_sha(gh, api, branch) == sha:
+                return branch
+    raise RuntimeError(f"no free branch name for {name} after {MAX_BRANCH_SUFFIX} tries")
+
+
+async def delete_branch(gh: GitHubClient, api: str, branch: str) -> None:
+    try:
+        await gh.delete(f"{api}/git/refs/heads/{branch}")
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) not in (404, 422):
+            raise
+
+
+async def find_open_pull(gh: GitHubClient, api: str, *, owner: str, branch: str) -> dict[str, Any] | None:
+    pulls = await gh.getitem(f"{api}/pulls{{?head,state}}", {"head": f"{owner}:{branch}", "state": "open"})
+    return pulls[0] if pulls else None
+
+
+async def open_pull_request(gh: GitHubClient, api: str, *, owner: str, branch: str, base: str,
+                            title: str, body: str, draft: bool) -> dict[str, Any]:
+    """Open the pull request, or find the one a failed earlier call already opened."""
+    data = {"title": title, "head": branch, "base": base, "body": body, "draft": draft}
+    try:
+        return await gh.post(f"{api}/pulls", data=data)
+    except gidgethub.GitHubBroken:
+        existing = await find_open_pull(gh, api, owner=owner, branch=branch)
+        if existing is not None:
+            return existing
+        return await gh.post(f"{api}/pulls", data=data)
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) == 422 and "already exists" in str(exc).lower():
+            existing = await find_open_pull(gh, api, owner=owner, branch=branch)
+            if existing is not None:
+                return existing
+        raise
+
+
+async def advance_branch(gh: GitHubClient, api: str, *, branch: str, sha: str) -> None:
+    """Move ``branch`` to ``sha`` (a fast-forward; GitHub refuses anything else without force)."""
+    await gh.patch(f"{api}/git/refs/heads/{branch}", data={"sha": sha, "force": False})

@@ -1,0 +1,12 @@
+"""The one place where per-concern routers are combined, plus the hooks the app calls around them."""
+
+from __future__ import annotations
+
+import gidgethub.routing
+
+from bot.handlers import checks, comments, issues
+from bot.handlers.common import report_abandoned, setup, teardown
+
+router = gidgethub.routing.Router(issues.router, comments.router, checks.router)
+
+__all__ = ["router", "setup", "teardown", "report_abandoned"]

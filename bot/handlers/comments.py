@@ -1,0 +1,100 @@
+"""Comment events: maintainer commands on issues and pull requests, and edits of the plan comment."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gidgethub.routing
+from gidgethub import sansio
+
+from bot.core.commands import parse_commands, suggest, unknown_commands
+from bot.core.markers import find_marker
+from bot.core.render import render_not_allowed, render_unknown_command
+from bot.github.client import GitHubClient
+from bot.handlers.issues import load_config_or_report
+from bot.services import Services
+from bot.stages import flow
+from bot.stages.context import IssueContext, context_from_payload
+from bot.stages.runtime import runtime
+
+log = logging.getLogger(__name__)
+router = gidgethub.routing.Router()
+
+
+def _is_bot(account: Any) -> bool:
+    return isinstance(account, dict) and account.get("type") == "Bot"
+
+
+async def _maintainer_or_reply(ctx: IssueContext, login: str, *, reply_to: int) -> bool:
+    """Whether ``login`` may run commands; an outsider gets one polite reply per issue."""
+    if await runtime(ctx.services).permissions.is_maintainer(ctx.gh, repo=ctx.repo, login=login):
+        return True
+    state = ctx.state
+    if state is not None and login.lower() not in state.replied_outsiders:
+        state.replied_outsiders.append(login.lower())
+        ctx.save_state()
+        await ctx.post_comment(render_not_allowed(login), number=reply_to)
+    log.info("%s may not run commands on %s", login, ctx.repo)
+    return False
+
+
+@router.register("issue_comment", action="created")
+async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Services, **_: Any) -> None:
+    data = event.data
+    comment = data["comment"]
+    if _is_bot(comment.get("user")) or _is_bot(data.get("sender")):
+        return
+    body = comment.get("body") or ""
+    commands, unknown = parse_commands(body), unknown_commands(body)
+    if not commands and not unknown:
+        return
+    ctx = context_from_payload(services, gh, data)
+    on_pull = bool(data["issue"].get("pull_request"))
+    thread = ctx.number  # where replies go: the issue or the pull request commented on
+    if on_pull:
+        issue = services.store.issue_for_pull_request(ctx.repo, thread)
+        if issue is None:
+            return  # not a route-me pull request
+        ctx.number = issue
+        ctx.issue_title = ctx.issue_body = ""
+    state = ctx.load_state()
+    login = (comment.get("user") or {}).get("login", "")
+    if not await _maintainer_or_reply(ctx, login, reply_to=thread):
+        return
+    if not await load_config_or_report(ctx, label=None):
+        return
+    if on_pull and state is not None:
+        await _load_issue_text(ctx)
+
+    async def reply(text: str) -> None:
+        await ctx.post_comment(text, number=thread)
+
+    for word in unknown:
+        await reply(render_unknown_command(word, suggest(word)))
+    for command in commands:
+        await flow.run_command(ctx, command, where="pr" if on_pull else "issue", login=login, reply=reply)
+        ctx.load_state()
+
+
+async def _load_issue_text(ctx: IssueContext) -> None:
+    """A command on the pull request needs the original issue's text for the models."""
+    issue = await ctx.gh.getitem(f"{ctx.api}/issues/{ctx.number}")
+    ctx.issue_title, ctx.issue_body = issue.get("title") or "", issue.get("body") or ""
+
+
+@router.register("issue_comment", action="edited")
+async def comment_edited(event: sansio.Event, gh: GitHubClient, *, services: Services, **_: Any) -> None:
+    """A maintainer edited the plan comment: the edited plan becomes a new version."""
+    data = event.data
+    comment = data["comment"]
+    if _is_bot(data.get("sender")) or not find_marker(comment.get("body"), "plan"):
+        return
+    ctx = context_from_payload(services, gh, data)
+    state = ctx.load_state()
+    if state is None or state.plan_comment_id != comment.get("id"):
+        return
+    login = (data.get("sender") or {}).get("login", "")
+    if not await _maintainer_or_reply(ctx, login, reply_to=ctx.number):
+        return
+    await flow.plan_comment_edited(ctx, body=comment.get("body") or "", login=login)

@@ -1,0 +1,76 @@
+"""Issue events: the trigger label starts planning; removing it or closing the issue cancels."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gidgethub.routing
+import yaml
+from gidgethub import sansio
+
+from bot.core.render import render_config_error
+from bot.core.repo_config import ConfigError
+from bot.github.client import GitHubClient
+from bot.services import Services
+from bot.stages import flow
+from bot.stages.context import IssueContext, context_from_payload
+
+log = logging.getLogger(__name__)
+router = gidgethub.routing.Router()
+
+
+def _declared_label(text: str | None) -> str | None:
+    """The `label` an invalid config file asks for, when it can still be read."""
+    try:
+        data = yaml.safe_load(text or "")
+    except yaml.YAMLError:
+        return None
+    label = data.get("label") if isinstance(data, dict) else None
+    return label if isinstance(label, str) else None
+
+
+async def load_config_or_report(ctx: IssueContext, *, label: str | None) -> bool:
+    """Load the repo config; when invalid, say so once (if the event concerns us) and stop."""
+    try:
+        await ctx.load_config()
+        return True
+    except ConfigError as exc:
+        ours = label is None or label.lower() in ("route-me", (_declared_label(ctx.config_text) or "").lower())
+        log.info("invalid .github/route-me.yml in %s: %s", ctx.repo, exc.errors)
+        if ours:
+            await ctx.post_comment(render_config_error(exc.errors))
+        return False
+
+
+@router.register("issues", action="labeled")
+async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Services, **_: Any) -> None:
+    if event.data["issue"].get("pull_request"):
+        return
+    label = (event.data.get("label") or {}).get("name", "")
+    ctx = context_from_payload(services, gh, event.data)
+    if not await load_config_or_report(ctx, label=label):
+        return
+    if label.lower() != ctx.config.label.lower():
+        return
+    await flow.start_plan(ctx)
+
+
+@router.register("issues", action="unlabeled")
+@router.register("issues", action="closed")
+async def issue_unlabeled_or_closed(event: sansio.Event, gh: GitHubClient, *, services: Services,
+                                    **_: Any) -> None:
+    ctx = context_from_payload(services, gh, event.data)
+    state = ctx.load_state()
+    if state is None or state.state in ("cancelled",):
+        return
+    if event.data["action"] == "unlabeled":
+        label = (event.data.get("label") or {}).get("name", "")
+        if not await load_config_or_report(ctx, label=None) or label.lower() != ctx.config.label.lower():
+            return
+        reason = "the label was removed"
+    else:
+        if state.pr_number is not None:
+            return  # closed by the merged pull request: nothing to stop
+        reason = "the issue was closed"
+    await flow.cancel(ctx, reason=reason)

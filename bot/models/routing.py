@@ -1,0 +1,340 @@
+"""When to retry, when to fall back to another model, when to stop: the router over all model clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.core.costs import PriceTable, usage_cost
+from bot.core.usage import Usage
+from bot.models.errors import (
+    AllModelsFailed,
+    AuthFailed,
+    BadRequest,
+    BudgetExceeded,
+    ModelError,
+    Overloaded,
+    ProviderUnavailable,
+    RateLimited,
+    SpendLimited,
+)
+from bot.models.ledger import CallContext, LedgerEntry
+from bot.models.port import ModelClient, ModelReply, ModelRequest, ModelSpec, estimate_tokens, request_text
+
+log = logging.getLogger(__name__)
+
+# Errors that no retry or other model can fix: the key, the bill or the request is wrong.
+_STOP = (AuthFailed, SpendLimited, BadRequest)
+# Errors that say the model itself is unhealthy; only these count towards the breaker.
+_UNHEALTHY = (Overloaded, ProviderUnavailable)
+
+
+@dataclass
+class Budget:
+    """A spending limit (None = unlimited); the router adds each call's actual cost to ``spent_usd``."""
+
+    name: str
+    limit_usd: float | None
+    spent_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class RoutedReply:
+    """A reply plus who served it, why a fallback happened (None if the requested model served) and its cost."""
+
+    reply: ModelReply
+    served_by: ModelSpec
+    requested: ModelSpec
+    fallback_reason: str | None
+    usage: Usage
+    cost_usd: float | None
+    strong_cost_usd: float | None
+
+
+def fallback_chain(
+    primary: ModelSpec, candidates: Sequence[ModelSpec], *, exclude: Collection[ModelSpec] = ()
+) -> list[ModelSpec]:
+    """The fallbacks to try after ``primary``, in order, without duplicates, the primary or excluded specs."""
+    chain: list[ModelSpec] = []
+    for spec in candidates:
+        if spec != primary and spec not in exclude and spec not in chain:
+            chain.append(spec)
+    return chain
+
+
+class CircuitBreaker:
+    """Skips a key after ``threshold`` consecutive failures for ``cooldown`` seconds; then lets one
+    trial call through (half-open): success closes it, one more failure opens it again."""
+
+    def __init__(self, *, threshold: int, cooldown: float, clock: Callable[[], float]) -> None:
+        self._threshold = max(1, threshold)
+        self._cooldown = cooldown
+        self._clock = clock
+        self._failures: dict[Hashable, int] = {}
+        self._open_until: dict[Hashable, float] = {}
+
+    def is_open(self, key: Hashable) -> bool:
+        until = self._open_until.get(key)
+        return until is not None and self._clock() < until
+
+    def allows(self, key: Hashable) -> bool:
+        """Whether a call may go through now (moves an expired open breaker to half-open)."""
+        if self.is_open(key):
+            return False
+        if key in self._open_until:
+            del self._open_until[key]
+            self._failures[key] = self._threshold - 1
+        return True
+
+    def record_success(self, key: Hashable) -> None:
+        self._failures.pop(key, None)
+        self._open_until.pop(key, None)
+
+    def record_failure(self, key: Hashable) -> None:
+        count = self._failures.get(key, 0) + 1
+        self._failures[key] = count
+        if count >= self._threshold:
+            self._open_until[key] = self._clock() + self._cooldown
+
+
+def _describe(error: ModelError, spec: ModelSpec, attempts: int, *, cap: float) -> str:
+    times = f" {attempts} times" if attempts > 1 else ""
+    if isinstance(error, Overloaded):
+        return f"{spec} was overloaded ({error.status or 529}){times}"
+    if isinstance(error, RateLimited):
+        wait = error.retry_after
+        if wait is not None and wait > cap:
+            return f"{spec} was rate-limited ({error.status or 429}) and asked to wait {wait:.0f}s"
+        return f"{spec} was rate-limited ({error.status or 429}){times}"
+    what = f"HTTP {error.status}" if error.status else "no response"
+    return f"{spec} was unavailable ({what}){times}"
+
+
+class ModelRouter:
+    """Calls a model with retries, fallbacks, a circuit breaker, budgets and a ledger row per attempt."""
+
+    def __init__(
+        self,
+        *,
+        clients: Mapping[str, ModelClient],
+        prices: PriceTable,
+        strong: ModelSpec,
+        ledger: Callable[[LedgerEntry], Awaitable[None]] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        max_attempts_per_model: int = 3,
+        breaker_threshold: int = 3,
+        breaker_cooldown: float = 60.0,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        retry_after_cap: float = 60.0,
+    ) -> None:
+        self._clients = clients
+        self._prices = prices
+        self._strong = strong
+        self._ledger = ledger
+        self._sleep = sleep
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._max_attempts = max(1, max_attempts_per_model)
+        self._rng = rng or random.Random()
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._retry_after_cap = retry_after_cap
+        self.breaker = CircuitBreaker(threshold=breaker_threshold, cooldown=breaker_cooldown, clock=clock)
+
+    async def call(
+        self,
+        request: ModelRequest,
+        *,
+        spec: ModelSpec,
+        fallbacks: Sequence[ModelSpec] = (),
+        context: CallContext,
+        budgets: Sequence[Budget] = (),
+    ) -> RoutedReply:
+        """The first reply along [spec, *fallbacks]; raises BudgetExceeded before an over-budget call,
+        AuthFailed/SpendLimited/BadRequest at once, AllModelsFailed when the chain is exhausted."""
+        chain = [spec, *fallback_chain(spec, fallbacks)]
+        attempts: list[tuple[str, str]] = []
+        last_error: ModelError | None = None
+        for index, candidate in enumerate(chain):
+            client = self._clients.get(candidate.provider)
+            if client is None:
+                attempts.append((str(candidate), f"provider {candidate.provider} is not configured"))
+                continue
+            if not self.breaker.allows(candidate):
+                attempts.append((str(candidate), f"{candidate} was skipped: it kept failing and is cooling down"))
+                continue
+            await self._check_budgets(request, candidate=candidate, client=client, budgets=budgets)
+            outcome = await self._try_model(
+                request,
+                candidate=candidate,
+                client=client,
+                requested=spec,
+                context=context,
+                prior=[reason for _, reason in attempts],
+                has_next=index < len(chain) - 1,
+            )
+            if isinstance(outcome, RoutedReply):
+                for budget in budgets:
+                    budget.spent_usd += outcome.cost_usd or 0.0
+                return outcome
+            reason, last_error = outcome
+            attempts.append((str(candidate), reason))
+        summary = "; ".join(reason for _, reason in attempts) or "no model to try"
+        raise AllModelsFailed(
+            f"no model could answer: {summary}",
+            provider=spec.provider,
+            model=spec.model,
+            attempts=attempts,
+            last_error=last_error,
+        )
+
+    async def _try_model(
+        self,
+        request: ModelRequest,
+        *,
+        candidate: ModelSpec,
+        client: ModelClient,
+        requested: ModelSpec,
+        context: CallContext,
+        prior: list[str],
+        has_next: bool,
+    ) -> RoutedReply | tuple[str, ModelError]:
+        fallback_reason = "; ".join(prior) or None
+        attempt = 0
+        while True:
+            attempt += 1
+            started = self._clock()
+            try:
+                reply = await client.complete(request, model=candidate.model)
+            except ModelError as error:
+                await self._record(
+                    context=context,
+                    requested=requested,
+                    served=candidate,
+                    usage=Usage(),
+                    started=started,
+                    outcome=type(error).__name__,
+                    fallback_reason=fallback_reason,
+                )
+                if isinstance(error, _STOP):
+                    raise
+                if isinstance(error, _UNHEALTHY):
+                    self.breaker.record_failure(candidate)
+                delay = self._retry_delay(error, attempt, has_next=has_next)
+                if delay is None or attempt >= self._max_attempts or self.breaker.is_open(candidate):
+                    return _describe(error, candidate, attempt, cap=self._retry_after_cap), error
+                log.info("retrying %s in %.1fs after %s", candidate, delay, type(error).__name__)
+                await self._sleep(delay)
+                continue
+            self.breaker.record_success(candidate)
+            cost = self._prices.cost(candidate, reply.usage)
+            strong_cost = self._prices.cost(self._strong, reply.usage)
+            await self._record(
+                context=context,
+                requested=requested,
+                served=candidate,
+                usage=reply.usage,
+                started=started,
+                outcome="ok",
+                fallback_reason=fallback_reason,
+                cost=cost,
+                strong_cost=strong_cost,
+            )
+            return RoutedReply(
+                reply=reply,
+                served_by=candidate,
+                requested=requested,
+                fallback_reason=fallback_reason if candidate != requested else None,
+                usage=reply.usage,
+                cost_usd=cost,
+                strong_cost_usd=strong_cost,
+            )
+
+    def _retry_delay(self, error: ModelError, attempt: int, *, has_next: bool) -> float | None:
+        """Seconds to wait before retrying the same model, or None to move on to the next one."""
+        wait = error.retry_after
+        if wait is not None and wait > self._retry_after_cap:
+            return None  # waiting that long is worse than another model (or a clear failure)
+        if isinstance(error, RateLimited) and wait is None and has_next:
+            return None  # no hint when the limit lifts: another model can answer now
+        if isinstance(error, ProviderUnavailable) and has_next:
+            return None  # 5xx/timeout: the next model is a better bet than the same one
+        if wait is not None:
+            return wait
+        backoff = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
+        return backoff * self._rng.uniform(0.5, 1.0)
+
+    async def _check_budgets(
+        self, request: ModelRequest, *, candidate: ModelSpec, client: ModelClient, budgets: Sequence[Budget]
+    ) -> None:
+        """Stop before a call whose worst case (all input at full price, max_tokens of output) is over budget."""
+        limited = [b for b in budgets if b.limit_usd is not None]
+        if not limited:
+            return
+        price = self._prices.price(candidate)
+        if price is None:
+            log.warning("no price for %s: its cost cannot be checked against the budget", candidate)
+            return
+        try:
+            tokens = await client.count_input_tokens(request, model=candidate.model)
+        except ModelError:
+            tokens = estimate_tokens(request_text(request))
+        estimate = usage_cost(price, Usage(input_tokens=tokens, output_tokens=request.max_tokens))
+        for budget in limited:
+            remaining = (budget.limit_usd or 0.0) - budget.spent_usd
+            if estimate > remaining:
+                raise BudgetExceeded(
+                    f"the {budget.name} budget has ${max(remaining, 0.0):.4f} left, and the next call to "
+                    f"{candidate} could cost up to ${estimate:.4f}",
+                    provider=candidate.provider,
+                    model=candidate.model,
+                    estimated_usd=estimate,
+                    remaining_usd=remaining,
+                    budget_name=budget.name,
+                )
+
+    async def _record(
+        self,
+        *,
+        context: CallContext,
+        requested: ModelSpec,
+        served: ModelSpec,
+        usage: Usage,
+        started: float,
+        outcome: str,
+        fallback_reason: str | None,
+        cost: float | None = None,
+        strong_cost: float | None = None,
+    ) -> None:
+        if self._ledger is None:
+            return
+        if outcome != "ok":
+            cost = self._prices.cost(served, usage)
+            strong_cost = self._prices.cost(self._strong, usage)
+        entry = LedgerEntry(
+            at=self._wall_clock(),
+            installation_id=context.installation_id,
+            repo=context.repo,
+            issue=context.issue,
+            stage=context.stage,
+            requested_model=str(requested),
+            model=str(served),
+            usage=usage,
+            cost_usd=cost,
+            strong_cost_usd=strong_cost,
+            latency_ms=max(0, int((self._clock() - started) * 1000)),
+            outcome=outcome,
+            fallback_reason=fallback_reason,
+        )
+        try:
+            await self._ledger(entry)
+        except Exception:  # a broken ledger must not lose a reply we already paid for
+            log.exception("could not write a ledger entry for %s", served)

@@ -1,0 +1,47 @@
+"""The long-lived collaborators a job needs, built once in the app's lifecycle and passed down."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bot.github.auth import InstallationTokens
+from bot.github.client import GitHubClient
+from bot.settings import Settings
+from bot.store import SqliteStore
+
+
+@dataclass
+class Services:
+    """Everything handlers and stages use; tests build it with fakes' URLs, never patched code."""
+
+    settings: Settings
+    store: SqliteStore
+    session: aiohttp.ClientSession
+    tokens: InstallationTokens
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.time
+    extras: dict[str, Any] = field(default_factory=dict)
+    rest_calls: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def github(self, token: str | None = None) -> GitHubClient:
+        """A REST client on the shared session; ``token`` is an installation token."""
+        return GitHubClient(
+            self.session,
+            base_url=self.settings.github_api_url,
+            oauth_token=token,
+            sleep=self.sleep,
+            clock=self.clock,
+            on_request=lambda method, url, status: self.rest_calls.append((method, url, status)),
+        )
+
+    async def installation_client(self, installation_id: int) -> GitHubClient:
+        return self.github(await self.tokens.get(installation_id))
+
+    async def installation_token(self, installation_id: int) -> str:
+        return await self.tokens.get(installation_id)

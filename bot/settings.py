@@ -1,0 +1,209 @@
+"""Server settings from the environment (SPEC section 4), validated once at start.
+
+Nothing here runs at import time: ``load_settings(env)`` takes a mapping so tests pass
+their own, and every problem is reported as one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_STRONG = "anthropic:claude-opus-4-5"
+DEFAULT_CHEAP = "openai:kimi-k2.6"
+MAX_GITHUB_PAYLOAD = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+_SPEC_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*:\S+$")
+
+
+class SettingsError(Exception):
+    """Raised with every problem found, one line each, so an operator fixes them in one go."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated server configuration.  Secrets are excluded from ``repr``."""
+
+    github_app_id: int
+    github_private_key: str = field(repr=False)
+    github_webhook_secret: str = field(repr=False)
+    github_api_url: str = "https://api.github.com"
+    strong: str = DEFAULT_STRONG
+    cheap: str = DEFAULT_CHEAP
+    judge: str = DEFAULT_STRONG
+    fallbacks: tuple[str, ...] = ()
+    db: str = "./route-me.db"
+    data_dir: Path = Path("./route-me-data")
+    host: str = "0.0.0.0"
+    port: int = 8080
+    webhook_path: str = "/api/github/webhooks"
+    workers: int = 4
+    max_body_bytes: int = MAX_GITHUB_PAYLOAD
+    planner_token_budget: int = 60_000
+    daily_budget_usd: float | None = None
+    prices_file: Path | None = None
+    model_timeout: float = 600.0
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+
+def _model_spec(env: Mapping[str, str], name: str, default: str, problems: list[str]) -> str:
+    value = env.get(name, "").strip() or default
+    if not _SPEC_RE.match(value):
+        problems.append(f"{name}: '{value}' is not a model spec of the form provider:model")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, problems: list[str], *, low: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}: '{raw}' is not a whole number")
+        return default
+    if value < low:
+        problems.append(f"{name}: must be at least {low}, got {value}")
+    return value
+
+
+def _private_key(env: Mapping[str, str], problems: list[str]) -> str:
+    inline = env.get("GITHUB_PRIVATE_KEY", "").strip()
+    path = env.get("GITHUB_PRIVATE_KEY_PATH", "").strip()
+    if inline:
+        # Hosting dashboards often store a PEM on one line with literal "\n" sequences.
+        pem = inline.replace("\\n", "\n")
+        source = "GITHUB_PRIVATE_KEY"
+    elif path:
+        try:
+            pem = Path(path).expanduser().read_text()
+        except OSError as exc:
+            problems.append(f"GITHUB_PRIVATE_KEY_PATH: cannot read '{path}' ({exc.strerror})")
+            return ""
+        source = "GITHUB_PRIVATE_KEY_PATH"
+    else:
+        problems.append(
+            "GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH: missing (the GitHub App's PEM private key)"
+        )
+        return ""
+    if "-----BEGIN" not in pem or "PRIVATE KEY-----" not in pem:
+        problems.append(f"{source}: does not look like a PEM private key")
+        return ""
+    try:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        load_pem_private_key(pem.encode(), password=None)
+    except Exception:  # noqa: BLE001 - any parse failure is the same problem to the operator
+        problems.append(f"{source}: the PEM private key could not be parsed")
+        return ""
+    return pem
+
+
+def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) -> Settings:
+    """Build Settings from ``env`` or raise SettingsError listing every problem."""
+    problems: list[str] = []
+    app_id_raw = env.get("GITHUB_APP_ID", "").strip()
+    app_id = 0
+    if not app_id_raw:
+        problems.append("GITHUB_APP_ID: missing (the numeric id of your GitHub App)")
+    elif not app_id_raw.isdigit():
+        problems.append(f"GITHUB_APP_ID: '{app_id_raw}' is not a number")
+    else:
+        app_id = int(app_id_raw)
+    private_key = _private_key(env, problems)
+    secret = env.get("GITHUB_WEBHOOK_SECRET", "")
+    if not secret:
+        problems.append("GITHUB_WEBHOOK_SECRET: missing (the webhook secret set on the GitHub App)")
+    api_url = env.get("GITHUB_API_URL", "").strip().rstrip("/") or "https://api.github.com"
+    if not re.match(r"^https?://[^\s/]+", api_url):
+        problems.append(f"GITHUB_API_URL: '{api_url}' is not an http(s) URL")
+
+    strong = _model_spec(env, "ROUTE_ME_STRONG", DEFAULT_STRONG, problems)
+    cheap = _model_spec(env, "ROUTE_ME_CHEAP", DEFAULT_CHEAP, problems)
+    judge = _model_spec(env, "ROUTE_ME_JUDGE", strong, problems)
+    fallbacks = tuple(s.strip() for s in env.get("ROUTE_ME_FALLBACKS", "").split(",") if s.strip())
+    for spec in fallbacks:
+        if not _SPEC_RE.match(spec):
+            problems.append(f"ROUTE_ME_FALLBACKS: '{spec}' is not a model spec of the form provider:model")
+
+    db = env.get("ROUTE_ME_DB", "").strip() or "./route-me.db"
+    if db.startswith(("postgres://", "postgresql://")):
+        problems.append("ROUTE_ME_DB: PostgreSQL is not supported yet; use a SQLite file path")
+
+    path = env.get("WEBHOOK_PATH", "").strip() or "/api/github/webhooks"
+    if not path.startswith("/"):
+        problems.append(f"WEBHOOK_PATH: '{path}' must start with /")
+    port = _int(env, "PORT", 8080, problems)
+    if port > 65535:
+        problems.append(f"PORT: {port} is not a TCP port")
+
+    daily_raw = env.get("ROUTE_ME_DAILY_BUDGET_USD", "").strip()
+    daily: float | None = None
+    if daily_raw:
+        try:
+            daily = float(daily_raw)
+            if daily <= 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"ROUTE_ME_DAILY_BUDGET_USD: '{daily_raw}' is not a positive number")
+    prices_raw = env.get("ROUTE_ME_PRICES", "").strip()
+    prices_file = Path(prices_raw) if prices_raw else None
+    if prices_file is not None and not prices_file.is_file():
+        problems.append(f"ROUTE_ME_PRICES: no such file '{prices_raw}'")
+
+    if require_model_keys:
+        problems.extend(missing_provider_keys(env, {strong, cheap, judge}))
+
+    if problems:
+        raise SettingsError(problems)
+    return Settings(
+        github_app_id=app_id,
+        github_private_key=private_key,
+        github_webhook_secret=secret,
+        github_api_url=api_url,
+        strong=strong,
+        cheap=cheap,
+        judge=judge,
+        fallbacks=fallbacks,
+        db=db,
+        data_dir=Path(env.get("ROUTE_ME_DATA_DIR", "").strip() or "./route-me-data"),
+        host=env.get("HOST", "").strip() or "0.0.0.0",
+        port=port,
+        webhook_path=path,
+        workers=_int(env, "ROUTE_ME_WORKERS", 4, problems),
+        max_body_bytes=_int(env, "ROUTE_ME_MAX_BODY_BYTES", MAX_GITHUB_PAYLOAD, problems),
+        planner_token_budget=_int(env, "ROUTE_ME_PLANNER_TOKEN_BUDGET", 60_000, problems, low=1000),
+        daily_budget_usd=daily,
+        prices_file=prices_file,
+        model_timeout=float(_int(env, "ROUTE_ME_MODEL_TIMEOUT", 600, problems)),
+        env=dict(env),
+    )
+
+
+def provider_key_variable(provider: str) -> str:
+    """The environment variable holding ``provider``'s API key."""
+    if provider == "anthropic":
+        return "ANTHROPIC_API_KEY"
+    if provider == "openai":
+        return "OPENAI_API_KEY"
+    return f"ROUTE_ME_PROVIDER_{provider.upper()}_API_KEY"
+
+
+def missing_provider_keys(env: Mapping[str, str], specs: set[str]) -> list[str]:
+    """One line per provider used by ``specs`` whose credentials are absent."""
+    problems = []
+    for provider in sorted({spec.split(":", 1)[0] for spec in specs if ":" in spec}):
+        variable = provider_key_variable(provider)
+        if not env.get(variable, "").strip():
+            users = ", ".join(sorted(s for s in specs if s.startswith(provider + ":")))
+            problems.append(f"{variable}: missing (needed for {users})")
+        if provider not in ("anthropic", "openai"):
+            base = f"ROUTE_ME_PROVIDER_{provider.upper()}_BASE_URL"
+            if not env.get(base, "").strip():
+                problems.append(f"{base}: missing (the OpenAI-compatible endpoint for '{provider}')")
+    return problems

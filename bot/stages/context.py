@@ -1,0 +1,272 @@
+"""What every stage of one issue shares: the repo config, the chosen models, the snapshot, and the plan comment."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gidgethub
+
+from bot.core.archive import extract_snapshot, is_full_sha
+from bot.core.markers import find_marker
+from bot.core.plan import Plan, PlanVersion
+from bot.core.render import render_failure
+from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_config
+from bot.core.snapshot import Snapshot
+from bot.github.client import GitHubClient
+from bot.github.tarball import download_tarball
+from bot.models.ledger import CallContext
+from bot.models.port import ModelSpec
+from bot.models.routing import Budget, fallback_chain
+from bot.services import Services
+from bot.stages.runtime import Runtime, runtime
+from bot.stages.state import IssueState
+from bot.store import Job
+
+log = logging.getLogger(__name__)
+
+CONFIG_PATH = ".github/route-me.yml"
+MAX_TARBALL_BYTES = 500 * 1024 * 1024
+DAY_SECONDS = 86_400
+STAGE_OF_STATE = {"planning": "plan", "implementing": "implement", "scoring": "judge"}
+
+
+@dataclass(frozen=True)
+class Models:
+    """The split for one issue and the model spec behind each role."""
+
+    variant: str
+    planner: str
+    implementer: str
+    judge: str
+    fallbacks: tuple[str, ...]
+    strong: str
+    cheap: str
+
+
+@dataclass
+class IssueContext:
+    """One job's view of one issue: who, where, with which config and models."""
+
+    services: Services
+    gh: GitHubClient
+    owner: str
+    name: str
+    number: int
+    installation_id: int
+    default_branch: str
+    issue_title: str = ""
+    issue_body: str = ""
+    config: RepoConfig = field(default_factory=RepoConfig)
+    config_text: str | None = None
+    state: IssueState | None = None
+
+    @property
+    def repo(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def runtime(self) -> Runtime:
+        return runtime(self.services)
+
+    @property
+    def api(self) -> str:
+        return f"/repos/{self.owner}/{self.name}"
+
+    def call_context(self, stage: str) -> CallContext:
+        return CallContext(installation_id=self.installation_id, repo=self.repo, issue=self.number, stage=stage)
+
+    def load_state(self) -> IssueState | None:
+        self.state = IssueState.load(self.services.store, self.repo, self.number)
+        return self.state
+
+    def save_state(self) -> None:
+        assert self.state is not None
+        self.state.save(self.services.store)
+
+    # models ---------------------------------------------------------------------------
+
+    def models(self, *, planned_paths: list[str] | None = None) -> Models:
+        settings, config = self.services.settings, self.config
+        variant = (self.state.variant if self.state and self.state.variant else None) or (
+            config.variant if "variant" in config.model_fields_set else "OK"
+        )
+        strong = config.strong or settings.strong
+        cheap = config.cheap or settings.cheap
+        implementer = strong if variant[1] == "O" else cheap
+        if planned_paths:
+            implementer = implementer_route_for(config, planned_paths) or implementer
+        return Models(
+            variant=variant,
+            planner=strong if variant[0] == "O" else cheap,
+            implementer=implementer,
+            judge=config.judge or settings.judge or strong,
+            fallbacks=tuple(config.fallbacks or settings.fallbacks),
+            strong=strong,
+            cheap=cheap,
+        )
+
+    def fallbacks_for(self, primary: str, models: Models, *, strong_role: bool) -> list[ModelSpec]:
+        """The fallback chain; a strong role never falls back to the cheap model unless allowed."""
+        exclude = []
+        if strong_role and not self.config.allow_cheap_planner_fallback and models.cheap != primary:
+            exclude.append(ModelSpec.parse(models.cheap))
+        return fallback_chain(
+            ModelSpec.parse(primary), [ModelSpec.parse(s) for s in models.fallbacks], exclude=exclude
+        )
+
+    def budgets(self) -> list[Budget]:
+        budgets: list[Budget] = []
+        store, settings = self.services.store, self.services.settings
+        if self.config.budget_usd is not None:
+            spent = store.spent_usd(repo=self.repo, issue=self.number)
+            budgets.append(Budget(name=f"budget_usd for issue #{self.number}",
+                                  limit_usd=self.config.budget_usd, spent_usd=spent))
+        if settings.daily_budget_usd is not None:
+            since = self.services.clock() - DAY_SECONDS
+            spent = store.spent_usd(installation_id=self.installation_id, since=since)
+            budgets.append(Budget(name="daily budget for this installation",
+                                  limit_usd=settings.daily_budget_usd, spent_usd=spent))
+        return budgets
+
+    # repository -----------------------------------------------------------------------
+
+    async def load_config(self) -> RepoConfig:
+        """``.github/route-me.yml`` from the default branch (raises ConfigError when invalid).
+
+        The text is cached for a minute per repository: a label and the commands that follow
+        it read the same file, and each read is a REST call.
+        """
+        cache = self.runtime.config_texts
+        if self.repo in cache:
+            text = cache[self.repo]
+        else:
+            try:
+                answer = await self.gh.getitem(
+                    f"{self.api}/contents/{CONFIG_PATH}{{?ref}}", {"ref": self.default_branch}
+                )
+                text = base64.b64decode(answer.get("content", "")).decode("utf-8", errors="replace")
+            except gidgethub.BadRequest as exc:
+                if int(exc.status_code) != 404:
+                    raise
+                text = None
+            cache[self.repo] = text
+        self.config_text = text
+        self.config = parse_repo_config(text)
+        return self.config
+
+    async def snapshot(self, ref: str) -> Snapshot:
+        """The repository at ``ref`` (a sha or a branch), from the cache or one tarball request."""
+        services = self.services
+
+        async def fetch(dest: Path) -> Snapshot:
+            token = await services.installation_token(self.installation_id)
+            archive = dest.parent / f".{dest.name}.tar.gz"
+            services.rest_calls.append(("GET", f"{self.api}/tarball/{ref}", 0))
+            await download_tarball(
+                services.session, api_url=services.settings.github_api_url, token=token,
+                owner=self.owner, repo=self.name, ref=ref, dest_file=archive,
+                max_bytes=MAX_TARBALL_BYTES,
+            )
+            try:
+                return await asyncio.to_thread(_extract, archive, dest, ref)
+            finally:
+                archive.unlink(missing_ok=True)
+
+        return await self.runtime.snapshots.get_or_fetch(self.repo, ref, fetch)
+
+    # comments -------------------------------------------------------------------------
+
+    async def post_comment(self, body: str, *, number: int | None = None) -> dict[str, Any]:
+        return await self.gh.post(f"{self.api}/issues/{number or self.number}/comments", data={"body": body})
+
+    async def edit_comment(self, comment_id: int, body: str) -> dict[str, Any]:
+        return await self.gh.patch(f"{self.api}/issues/comments/{comment_id}", data={"body": body})
+
+    async def show_on_plan_comment(self, body: str) -> int:
+        """Edit the plan comment in place, or create it (and remember its id) if there is none."""
+        assert self.state is not None
+        if self.state.plan_comment_id is not None:
+            try:
+                await self.edit_comment(self.state.plan_comment_id, body)
+                return self.state.plan_comment_id
+            except gidgethub.BadRequest as exc:
+                if int(exc.status_code) != 404:
+                    raise
+                # Someone deleted the plan comment: start a new one.
+        comment = await self.post_comment(body)
+        self.state.plan_comment_id = int(comment["id"])
+        self.save_state()
+        return self.state.plan_comment_id
+
+    async def report_failure(self, stage: str, what: str, *, hint: str | None = None,
+                             number: int | None = None) -> None:
+        """Every failure ends in a comment saying what failed and what to do."""
+        if self.state is not None:
+            self.state.state = "failed"
+            self.state.failed_stage = stage
+            self.state.failure = what[:2000]
+            self.save_state()
+        body = render_failure(stage=stage, what=what, **({"hint": hint} if hint else {}))
+        try:
+            await self.post_comment(body, number=number)
+        except Exception:  # noqa: BLE001 - a failure report must not hide the original failure
+            log.exception("could not post the failure comment on %s#%s", self.repo, number or self.number)
+
+    # plan versions --------------------------------------------------------------------
+
+    def save_version(self, version: PlanVersion) -> None:
+        self.services.store.add_plan_version(self.repo, self.number, version.number, {
+            "plan": version.plan.model_dump() if version.plan else None,
+            "markdown": version.markdown, "author": version.author,
+            "base_sha": version.base_sha, "created_at": version.created_at,
+        })
+
+    def plan_version(self, number: int | None = None) -> PlanVersion | None:
+        assert self.state is not None
+        wanted = number if number is not None else self.state.version
+        data = self.services.store.plan_version(self.repo, self.number, wanted)
+        if data is None:
+            return None
+        return PlanVersion(
+            number=wanted, plan=Plan.model_validate(data["plan"]) if data["plan"] else None,
+            markdown=data["markdown"], author=data["author"], base_sha=data["base_sha"],
+            created_at=data["created_at"],
+        )
+
+
+def _extract(archive: Path, dest: Path, ref: str) -> Snapshot:
+    with archive.open("rb") as stream:
+        return extract_snapshot(stream, dest, expected_sha=ref if is_full_sha(ref) else None)
+
+
+def context_from_payload(services: Services, gh: GitHubClient, payload: dict[str, Any]) -> IssueContext:
+    repository = payload["repository"]
+    issue = payload.get("issue") or {}
+    return IssueContext(
+        services=services, gh=gh,
+        owner=repository["owner"]["login"], name=repository["name"],
+        number=int(issue.get("number", 0)),
+        installation_id=int(payload["installation"]["id"]),
+        default_branch=repository.get("default_branch") or "main",
+        issue_title=issue.get("title") or "", issue_body=issue.get("body") or "",
+    )
+
+
+def plan_comment_marker(body: str | None) -> dict[str, Any] | None:
+    return find_marker(body, "plan")
+
+
+async def post_failure_for_job(services: Services, job: Job, payload: dict[str, Any], *, what: str) -> None:
+    """Report a job the worker gave up on, on its issue."""
+    if job.installation_id is None or job.issue is None:
+        return
+    gh = await services.installation_client(job.installation_id)
+    ctx = context_from_payload(services, gh, payload)
+    ctx.load_state()
+    stage = STAGE_OF_STATE.get(ctx.state.state if ctx.state else "planning", "plan")
+    await ctx.report_failure(stage, what)

@@ -1,0 +1,237 @@
+"""The workflow of one issue: which stage a label or command starts, and how a failure is reported."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import gidgethub
+
+from bot.core.archive import UnsafeArchive
+from bot.core.commands import COMMAND_SCOPE, Command, parse_variant
+from bot.core.plan import PlanVersion, plan_text
+from bot.core.markers import extract_plan_body
+from bot.core.render import render_help, render_status
+from bot.github.tarball import TarballError
+from bot.models.errors import (AllModelsFailed, AuthFailed, BudgetExceeded, ModelError, SpendLimited)
+from bot.stages.context import IssueContext
+from bot.stages.implement import run_fix, run_implement
+from bot.stages.plan import StageFailed, run_plan, show_plan
+from bot.stages.runtime import stage_costs
+from bot.stages.score import run_judge
+from bot.stages.state import IssueState
+
+log = logging.getLogger(__name__)
+
+RETRY = "Comment `/retry` to try again."
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str]:
+    """What to tell maintainers about ``exc``, and what they can do about it."""
+    if isinstance(exc, BudgetExceeded):
+        return (f"The next model call would exceed the {exc.budget_name}: it is estimated at "
+                f"${exc.estimated_usd:.4f} and ${exc.remaining_usd:.4f} is left. No call was made.",
+                "Raise `budget_usd` in `.github/route-me.yml` (or the daily cap), then comment `/retry`.")
+    if isinstance(exc, AuthFailed):
+        return (f"The provider of `{exc.spec}` refused our credentials (HTTP {exc.status}).",
+                "An operator must fix the API key; then comment `/retry`.")
+    if isinstance(exc, SpendLimited):
+        return (f"The provider of `{exc.spec}` reports a spend or credit limit (HTTP {exc.status}).",
+                "An operator must raise the limit or add credit; then comment `/retry`.")
+    if isinstance(exc, AllModelsFailed):
+        tried = "\n".join(f"- `{spec}`: {reason}" for spec, reason in exc.attempts)
+        return f"Every model in the chain failed:\n{tried}", "Comment `/retry` later, or add `ROUTE_ME_FALLBACKS`."
+    if isinstance(exc, ModelError):
+        return f"`{exc.spec}` failed: {exc}", RETRY
+    if isinstance(exc, UnsafeArchive):
+        return f"The repository snapshot was refused as unsafe: {exc}", "Nothing was extracted or changed."
+    if isinstance(exc, TarballError):
+        return f"Could not download the repository snapshot: {exc}", RETRY
+    if isinstance(exc, gidgethub.HTTPException):
+        return f"GitHub answered {int(exc.status_code)}: {exc}", RETRY
+    if isinstance(exc, StageFailed):
+        return str(exc), RETRY
+    return (f"An unexpected error stopped the stage ({type(exc).__name__}). The service log has the details.",
+            RETRY)
+
+
+async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[object]]) -> bool:
+    """Run one stage; any failure becomes a comment on the issue.  Returns whether it succeeded."""
+    try:
+        await work()
+        return True
+    except Exception as exc:
+        what, hint = describe_failure(exc)
+        log.warning("%s stage failed on %s#%s: %s", stage, ctx.repo, ctx.number, exc, exc_info=True)
+        await ctx.report_failure(stage, what, hint=hint)
+        if type(exc) is Exception or not isinstance(
+            exc, (ModelError, StageFailed, gidgethub.HTTPException, TarballError, UnsafeArchive)
+        ):
+            raise
+        return False
+
+
+async def start_plan(ctx: IssueContext) -> None:
+    """A trigger label: plan the issue unless a plan is already under way or done."""
+    state = ctx.load_state()
+    if state is not None and state.state not in ("cancelled", "failed"):
+        if state.state == "planning" and state.plan_comment_id is not None:
+            log.info("resuming planning on %s#%s", ctx.repo, ctx.number)
+        else:
+            log.info("%s#%s already has a plan (state %s); label ignored", ctx.repo, ctx.number, state.state)
+            return
+    if state is None:
+        state = IssueState(repo=ctx.repo, number=ctx.number)
+    ctx.state = state
+    state.state = "planning"
+    ctx.save_state()
+    if await guarded(ctx, "plan", lambda: run_plan(ctx)) and not ctx.config.require_approval:
+        await approve(ctx)
+
+
+async def implement_and_score(ctx: IssueContext) -> None:
+    if await guarded(ctx, "implement", lambda: run_implement(ctx)):
+        await guarded(ctx, "judge", lambda: run_judge(ctx))
+
+
+async def approve(ctx: IssueContext) -> None:
+    state = ctx.state
+    assert state is not None
+    if state.pr_number is not None or state.state in ("implementing", "scoring"):
+        log.info("%s#%s: approve ignored, already %s (PR %s)", ctx.repo, ctx.number, state.state, state.pr_number)
+        return
+    if state.version < 1 or state.state not in ("planned", "failed"):
+        await ctx.post_comment("route-me: there is no finished plan to approve yet.")
+        return
+    state.approved_version = state.version
+    ctx.save_state()
+    await implement_and_score(ctx)
+
+
+async def cancel(ctx: IssueContext, *, reason: str) -> None:
+    state = ctx.state
+    if state is None or state.state == "cancelled":
+        return
+    state.state = "cancelled"
+    ctx.save_state()
+    version = ctx.plan_version() if state.version else None
+    if version is not None:
+        await show_plan(ctx, version, notes=(f"Cancelled: {reason}",))
+    elif state.plan_comment_id is not None:
+        await ctx.edit_comment(state.plan_comment_id, f"route-me: work on this issue was cancelled ({reason}).")
+
+
+async def new_human_version(ctx: IssueContext, *, text: str, login: str) -> None:
+    """A maintainer's own plan (`/edit` or an edit of the plan comment) becomes the next version."""
+    state = ctx.state
+    assert state is not None
+    version = PlanVersion(number=state.version + 1, plan=None, markdown=text.strip(), author=f"@{login}",
+                          base_sha=state.base_sha or "", created_at=time.time())
+    ctx.save_version(version)
+    state.version = version.number
+    if state.state in ("failed", "cancelled", "planning"):
+        state.state = "planned"
+    ctx.save_state()
+    await show_plan(ctx, version)
+
+
+async def plan_comment_edited(ctx: IssueContext, *, body: str, login: str) -> None:
+    """The plan comment was edited by a maintainer: its plan text becomes a new version if it changed."""
+    state = ctx.state
+    assert state is not None
+    edited = extract_plan_body(body)
+    current = ctx.plan_version()
+    if edited is None or current is None or edited.strip() == plan_text(current).strip():
+        return
+    if state.pr_number is not None:
+        return  # the pull request exists; /fix on it is the way to change course
+    await new_human_version(ctx, text=edited, login=login)
+
+
+async def run_command(ctx: IssueContext, command: Command, *, where: str, login: str,
+                      reply: Callable[[str], Awaitable[object]]) -> None:
+    """One maintainer command; the issue state was loaded by the caller."""
+    if where not in COMMAND_SCOPE[command.name]:
+        other = "pull request" if where == "issue" else "issue"
+        await reply(f"`/{command.name}` works on the {other}, not here. Comment `/help` for the list.")
+        return
+    state = ctx.state
+    name = command.name
+    if name == "help":
+        await reply(render_help(where="pr" if where == "pr" else "issue"))
+        return
+    if state is None:
+        await reply("route-me has no plan for this issue yet. Add the trigger label to start.")
+        return
+    if name == "status":
+        models = ctx.models()
+        await reply(render_status(
+            state=state.state, issue_number=ctx.number, version=state.version or None,
+            variant=models.variant, planner=state.served.get("plan", models.planner),
+            implementer=models.implementer, judge=models.judge,
+            costs=stage_costs(ctx.services.store, ctx.repo, ctx.number), pull_request=state.pr_number,
+            budget_usd=ctx.config.budget_usd))
+    elif name == "approve":
+        await approve(ctx)
+    elif name == "revise":
+        if state.pr_number is not None:
+            await reply(f"A pull request (#{state.pr_number}) already exists; comment `/fix <feedback>` there.")
+            return
+        feedback = command.argument or command.body
+        if not feedback:
+            await reply("`/revise` needs feedback on the same line, e.g. `/revise keep the public API`.")
+            return
+        state.pending_feedback = feedback
+        await guarded(ctx, "plan", lambda: run_plan(ctx, feedback=feedback))
+    elif name == "edit":
+        if not command.body.strip():
+            await reply("`/edit` needs the new plan below the `/edit` line.")
+            return
+        await new_human_version(ctx, text=command.body, login=login)
+    elif name == "variant":
+        variant = parse_variant(command.argument)
+        if variant is None:
+            await reply("`/variant` takes one of `OO`, `OK`, `KO`, `KK` (planner letter first; O strong, K cheap).")
+            return
+        state.variant = variant
+        ctx.save_state()
+        version = ctx.plan_version() if state.version else None
+        if version is not None:
+            await show_plan(ctx, version)
+    elif name == "cancel":
+        await cancel(ctx, reason=f"/cancel by @{login}")
+    elif name == "retry":
+        await retry(ctx, reply=reply)
+    elif name == "fix":
+        if not command.argument and not command.body:
+            await reply("`/fix` needs feedback, e.g. `/fix also handle empty input`.")
+            return
+        feedback = command.argument or command.body
+        state.pending_feedback = feedback
+        ctx.save_state()
+        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback)):
+            await guarded(ctx, "judge", lambda: run_judge(ctx))
+    elif name == "rescore":
+        await guarded(ctx, "judge", lambda: run_judge(ctx))
+
+
+async def retry(ctx: IssueContext, *, reply: Callable[[str], Awaitable[object]]) -> None:
+    state = ctx.state
+    assert state is not None
+    stage = state.failed_stage
+    if state.state != "failed" or stage is None:
+        await reply("Nothing has failed here; there is nothing to retry.")
+        return
+    if stage == "plan":
+        feedback = state.pending_feedback if state.version else None
+        await guarded(ctx, "plan", lambda: run_plan(ctx, feedback=feedback))
+    elif stage == "implement":
+        state.state = "planned"
+        await implement_and_score(ctx)
+    elif stage == "fix":
+        feedback = state.pending_feedback or ""
+        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback)):
+            await guarded(ctx, "judge", lambda: run_judge(ctx))
+    else:
+        await guarded(ctx, "judge", lambda: run_judge(ctx))

@@ -1,0 +1,221 @@
+"""The implement stage: the approved plan → implementer tool loop → validated change → branch and pull request.
+
+``/fix`` on the pull request runs the same loop on top of the branch head and pushes one
+more commit.  Nothing from the repository is executed: the implementer only has file
+tools over an in-memory overlay of the snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from bot.core.changes import FileChange
+from bot.core.diff import line_stats, unified_diff
+from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
+from bot.core.plan import PlanVersion, plan_text
+from bot.core.render import render_pr_body
+from bot.core.repo_config import is_path_denied
+from bot.core.snapshot import Snapshot
+from bot.core.snapshot_diff import snapshot_changes
+from bot.core.validate import make_validator
+from bot.core.workspace import Workspace
+from bot.github.gitdata import (advance_branch, create_branch, create_commit, delete_branch,
+                                open_pull_request)
+from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
+from bot.stages.context import IssueContext, Models
+from bot.stages.loop import Answer, LoopResult, run_tool_loop
+from bot.stages.plan import StageFailed, progress_body, show_plan
+from bot.stages.runtime import stage_costs
+
+log = logging.getLogger(__name__)
+
+IMPLEMENTER_MAX_OUTPUT_TOKENS = 16_000
+MAX_TOKENS_PER_RUN = 3_000_000  # a hard stop on runaway loops, whatever the price
+PROGRESS_EVERY_SECONDS = 20.0
+MAX_DIFF_CHARS_IN_PROMPT = 60_000
+
+
+@dataclass(frozen=True)
+class Implementation:
+    changes: list[FileChange]
+    summary: str
+    served: str
+    fallback: str | None
+    turns: int
+
+
+def implementer_tools() -> tuple[ToolSpec, ...]:
+    return tuple(ToolSpec(name=t.name, description=t.description, input_schema=dict(t.input_schema))
+                 for t in IMPLEMENTER_TOOLS)
+
+
+def make_workspace(ctx: IssueContext, snapshot: Snapshot) -> Workspace:
+    config = ctx.config
+    return Workspace(snapshot, deny=lambda path: is_path_denied(config, path),
+                     max_files=config.max_files, max_changed_lines=config.max_changed_lines)
+
+
+async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Models,
+                          workspace: Workspace, stage: str, extra: str) -> Implementation:
+    """Drive the implementer until ``finish`` passes validation or the turn cap is hit."""
+    config, prompts = ctx.config, ctx.runtime.prompts
+    validator = make_validator(deny=workspace.deny, max_files=config.max_files,
+                               max_changed_lines=config.max_changed_lines)
+    executor = ToolExecutor(workspace, validate=validator)
+    last_errors: list[str] = []
+
+    def answer(call: ToolCall) -> Answer:
+        outcome = executor.run(call.name, call.arguments)
+        if call.name == "finish" and outcome.is_error:
+            last_errors[:] = [outcome.content]
+        return Answer(outcome.content, is_error=outcome.is_error, done=outcome.finished,
+                      value=outcome.summary)
+
+    last_progress = time.monotonic()
+
+    async def on_turn(turn: int, result: LoopResult) -> None:
+        nonlocal last_progress
+        if result.usage.total > MAX_TOKENS_PER_RUN:
+            raise StageFailed(f"The implementer used more than {MAX_TOKENS_PER_RUN:,} tokens; stopped.")
+        if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS and stage == "implement":
+            last_progress = time.monotonic()
+            files = len(workspace.changes())
+            await ctx.show_on_plan_comment(progress_body(
+                ctx, models, f"implementing… (turn {turn}/{config.max_turns}, {files} file(s) changed)",
+                state="implementing"))
+
+    user = prompts.render(
+        "implementer_user", plan_version=version.number, issue_number=ctx.number, repo=ctx.repo,
+        issue_title=ctx.issue_title, plan=plan_text(version), max_files=config.max_files,
+        max_changed_lines=config.max_changed_lines, extra=extra,
+    )
+    request = ModelRequest(system=prompts.text("implementer_system"),
+                           messages=(Message(role="user", text=user),),
+                           tools=implementer_tools(), max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS)
+    result = await run_tool_loop(
+        router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.implementer),
+        fallbacks=ctx.fallbacks_for(models.implementer, models, strong_role=False),
+        context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
+        terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn,
+    )
+    if not result.finished:
+        changed = ", ".join(c.path for c in workspace.changes()) or "none"
+        tried = "; ".join(f"{name} ×{n}" for name, n in sorted(executor.calls.items()))
+        why = f"\n\nThe last `finish` was refused with:\n{last_errors[0]}" if last_errors else ""
+        raise StageFailed(
+            f"The implementer did not finish within {config.max_turns} turns "
+            f"(tool calls: {tried or 'none'}; files changed so far: {changed}).{why}"
+        )
+    served = result.served_by[-1] if result.served_by else models.implementer
+    fallback = "; ".join(result.fallback_notes) or None
+    return Implementation(changes=workspace.changes(), summary=str(result.value or ""), served=served,
+                          fallback=f"{fallback}; served by {served}." if fallback else None,
+                          turns=result.turns)
+
+
+def commit_message(ctx: IssueContext, version: PlanVersion, summary: str) -> str:
+    title = version.plan.summary if version.plan else ctx.issue_title
+    first = title.strip().splitlines()[0][:72] if title.strip() else f"Fix #{ctx.number}"
+    return f"{first}\n\n{summary.strip()}\n\nImplements route-me plan v{version.number} for #{ctx.number}.\n"
+
+
+async def run_implement(ctx: IssueContext) -> int:
+    """Implement the approved plan and open the pull request; returns its number."""
+    state = ctx.state
+    assert state is not None and state.approved_version is not None
+    version = ctx.plan_version(state.approved_version)
+    if version is None:
+        raise StageFailed(f"Plan v{state.approved_version} is not in the state store.")
+    planned = version.plan.planned_paths() if version.plan else None
+    models = ctx.models(planned_paths=planned)
+    state.state = "implementing"
+    state.failed_stage = None
+    ctx.save_state()
+    api = ctx.api
+
+    if state.branch and state.head_sha and state.pr_number is None:
+        # A previous attempt pushed the branch but did not open the pull request: finish it.
+        implementation = None
+        head = state.head_sha
+        branch = state.branch
+    else:
+        await ctx.show_on_plan_comment(progress_body(ctx, models, "implementing…", state="implementing"))
+        snapshot = await ctx.snapshot(version.base_sha)
+        implementation = await run_implementer(ctx, version=version, models=models,
+                                               workspace=make_workspace(ctx, snapshot),
+                                               stage="implement", extra="")
+        state.served["implement"] = implementation.served
+        if implementation.fallback:
+            state.fallback_notes["implement"] = implementation.fallback
+        head = await create_commit(ctx.gh, api, parent=version.base_sha, changes=implementation.changes,
+                                   message=commit_message(ctx, version, implementation.summary))
+        branch = await create_branch(ctx.gh, api, name=f"{ctx.config.branch_prefix}issue-{ctx.number}", sha=head)
+        state.branch, state.head_sha = branch, head
+        ctx.save_state()
+
+    title = (version.plan.summary.splitlines()[0] if version.plan else ctx.issue_title)[:200]
+    body = render_pr_body(
+        issue_number=ctx.number, version=version, variant=models.variant,
+        costs=stage_costs(ctx.services.store, ctx.repo, ctx.number),
+        models={"planner": state.served.get("plan", models.planner),
+                "implementer": state.served.get("implement", models.implementer),
+                "judge": models.judge},
+    )
+    try:
+        pull = await open_pull_request(ctx.gh, api, owner=ctx.owner, branch=branch,
+                                       base=ctx.default_branch, title=title, body=body,
+                                       draft=ctx.config.draft)
+    except Exception:
+        # Leave no branch without a pull request behind; /retry starts the stage again.
+        log.warning("opening the pull request for %s#%s failed; deleting %s", ctx.repo, ctx.number, branch)
+        try:
+            await delete_branch(ctx.gh, api, branch)
+            state.branch = state.head_sha = None
+        except Exception:  # noqa: BLE001 - the retry path completes the branch instead
+            log.exception("could not delete %s; /retry will open its pull request", branch)
+        ctx.save_state()
+        raise
+    state.pr_number = int(pull["number"])
+    state.state = "pr_open"
+    ctx.save_state()
+    ctx.services.store.link_pull_request(ctx.repo, state.pr_number, ctx.number)
+    await show_plan(ctx, version)
+    return state.pr_number
+
+
+async def run_fix(ctx: IssueContext, *, feedback: str) -> str:
+    """One more commit on the pull request's branch, made by the implementer from ``feedback``."""
+    state = ctx.state
+    assert state is not None and state.pr_number is not None and state.approved_version is not None
+    version = ctx.plan_version(state.approved_version)
+    if version is None:
+        raise StageFailed(f"Plan v{state.approved_version} is not in the state store.")
+    models = ctx.models(planned_paths=version.plan.planned_paths() if version.plan else None)
+    api = ctx.api
+    pull = await ctx.gh.getitem(f"{api}/pulls/{state.pr_number}")
+    branch, head_sha = pull["head"]["ref"], pull["head"]["sha"]
+    base = await ctx.snapshot(version.base_sha)
+    head = await ctx.snapshot(head_sha)
+    current = await asyncio.to_thread(snapshot_changes, base, head)
+    diff = unified_diff(current)
+    if len(diff) > MAX_DIFF_CHARS_IN_PROMPT:
+        diff = diff[:MAX_DIFF_CHARS_IN_PROMPT] + "\n… (diff truncated; read the files for the rest)"
+    extra = ctx.runtime.prompts.render("implementer_fix", current_diff=diff or "(no changes yet)",
+                                       feedback=feedback)
+    implementation = await run_implementer(ctx, version=version, models=models,
+                                           workspace=make_workspace(ctx, head), stage="fix", extra=extra)
+    state.served["fix"] = implementation.served
+    message = f"Address review feedback on #{state.pr_number}\n\n{implementation.summary.strip()}\n"
+    commit = await create_commit(ctx.gh, api, parent=head_sha, changes=implementation.changes, message=message)
+    await advance_branch(ctx.gh, api, branch=branch, sha=commit)
+    state.head_sha = commit
+    ctx.save_state()
+    return commit
+
+
+def change_stats(changes: list[FileChange]) -> str:
+    added, removed = line_stats(changes)
+    return f"{len(changes)} file(s), +{added} −{removed}"

@@ -1,0 +1,187 @@
+"""The plan stage: snapshot → context pack → planner (submit_plan) → the plan comment, edited in place."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pydantic import ValidationError
+
+from bot.core.context import build_context_pack
+from bot.core.costs import estimate_split_costs
+from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
+from bot.core.plan import SUBMIT_PLAN_SCHEMA, Plan, PlanVersion, plan_text, validation_feedback
+from bot.core.render import render_plan_comment, render_plan_progress
+from bot.core.snapshot import Snapshot
+from bot.core.tokens import estimate_tokens
+from bot.core.usage import Usage
+from bot.core.workspace import Workspace
+from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
+from bot.stages.context import IssueContext, Models
+from bot.stages.loop import Answer, run_tool_loop
+from bot.stages.runtime import stage_costs
+
+log = logging.getLogger(__name__)
+
+READ_ONLY_TOOLS = ("list_files", "read_file", "search")
+PLANNER_MAX_TURNS = 12
+PLANNER_MAX_OUTPUT_TOKENS = 16_000
+SUBMIT_PLAN = ToolSpec(
+    name="submit_plan",
+    description="Submit the finished plan. Call exactly once, when the plan is complete.",
+    input_schema=SUBMIT_PLAN_SCHEMA,
+)
+# Rough sizes of the later stages, for the cost estimate shown with the plan.
+TYPICAL_IMPLEMENT = Usage(input_tokens=40_000, output_tokens=8_000, cache_read_tokens=120_000)
+TYPICAL_JUDGE = Usage(input_tokens=15_000, output_tokens=1_500)
+
+
+class StageFailed(Exception):
+    """A stage ended without a result; the message is shown to the maintainers."""
+
+
+def read_only_tools() -> tuple[ToolSpec, ...]:
+    return tuple(
+        ToolSpec(name=t.name, description=t.description, input_schema=dict(t.input_schema))
+        for t in IMPLEMENTER_TOOLS if t.name in READ_ONLY_TOOLS
+    )
+
+
+def progress_body(ctx: IssueContext, models: Models, line: str, *, state: str = "planning") -> str:
+    assert ctx.state is not None
+    return render_plan_progress(
+        state_line=line, issue_number=ctx.number, variant=models.variant, planner=models.planner,
+        implementer=models.implementer, version=ctx.state.version + (1 if state == "planning" else 0),
+        base_sha=ctx.state.base_sha, state=state,
+    )
+
+
+def split_estimates(ctx: IssueContext, models: Models) -> dict[str, float | None]:
+    plan_usage = Usage()
+    for cost in stage_costs(ctx.services.store, ctx.repo, ctx.number):
+        if cost.stage == "plan":
+            plan_usage = cost.usage
+    # Whole-run estimate per split: this plan's tokens priced at each planner, typical sizes after.
+    return estimate_split_costs(
+        prices=ctx.runtime.prices, strong=models.strong, cheap=models.cheap, judge=models.judge,
+        plan_usage=plan_usage, implement_usage=TYPICAL_IMPLEMENT, judge_usage=TYPICAL_JUDGE,
+    )
+
+
+async def show_plan(ctx: IssueContext, version: PlanVersion, *, state: str | None = None,
+                    notes: tuple[str, ...] = ()) -> None:
+    """Render the plan comment for ``version`` with the costs so far."""
+    assert ctx.state is not None
+    models = ctx.models(planned_paths=version.plan.planned_paths() if version.plan else None)
+    await ctx.show_on_plan_comment(render_plan_comment(
+        version=version, state=state or ctx.state.state, variant=models.variant,
+        planner=ctx.state.served.get("plan", models.planner), implementer=models.implementer,
+        judge=models.judge, costs=stage_costs(ctx.services.store, ctx.repo, ctx.number),
+        split_estimates=split_estimates(ctx, models),
+        fallback_note=ctx.state.fallback_notes.get("plan"), notes=notes,
+        require_approval=ctx.config.require_approval, pull_request=ctx.state.pr_number,
+    ))
+
+
+async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVersion:
+    """Write a new plan version (the first, or a revision with ``feedback``) and show it."""
+    state = ctx.state
+    assert state is not None
+    models = ctx.models()
+    state.state = "planning"
+    state.failed_stage = None
+    ctx.save_state()
+    line = "revising the plan…" if feedback else "planning…"
+    await ctx.show_on_plan_comment(progress_body(ctx, models, line))
+
+    # A revision keeps the base commit of the plan it revises; a fresh plan takes the head.
+    snapshot = await ctx.snapshot(state.base_sha if feedback and state.base_sha else ctx.default_branch)
+    state.base_sha = snapshot.sha
+    ctx.save_state()
+
+    previous = ctx.plan_version() if feedback and state.version else None
+    plan, served, fallback = await call_planner(ctx, models, snapshot, feedback=feedback, previous=previous)
+    version = PlanVersion(
+        number=state.version + 1, plan=plan, markdown=None, author=f"planner:{served}",
+        base_sha=snapshot.sha, created_at=time.time(),
+    )
+    ctx.save_version(version)
+    state.version = version.number
+    state.state = "planned"
+    state.served["plan"] = served
+    if fallback:
+        state.fallback_notes["plan"] = fallback
+    else:
+        state.fallback_notes.pop("plan", None)
+    ctx.save_state()
+    await show_plan(ctx, version)
+    return version
+
+
+async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
+                       feedback: str | None, previous: PlanVersion | None) -> tuple[Plan, str, str | None]:
+    settings, prompts = ctx.services.settings, ctx.runtime.prompts
+    budget = settings.planner_token_budget
+    system = prompts.text("planner_system")
+    feedback_block = ""
+    if feedback:
+        feedback_block = prompts.render(
+            "planner_feedback", previous_version=previous.number if previous else 0,
+            previous_plan=plan_text(previous) if previous else "(none)", feedback=feedback,
+        )
+    user = prompts.render(
+        "planner_user", issue_number=ctx.number, repo=ctx.repo, issue_title=ctx.issue_title,
+        issue_body=ctx.issue_body or "(no description)", feedback=feedback_block, base_sha=snapshot.sha,
+    )
+    fixed = estimate_tokens(system) + estimate_tokens(user) + 3_000  # tools and framing
+    pack = build_context_pack(
+        snapshot, issue_title=ctx.issue_title, issue_body=ctx.issue_body + "\n" + (feedback or ""),
+        token_budget=max(2_000, budget - fixed - budget // 4),
+    )
+    # What the planner may still read with its tools, so every call stays under the budget.
+    explore_left = budget - fixed - pack.tokens
+    executor = ToolExecutor(Workspace(snapshot))
+    invalid: list[str] = []
+
+    def answer(call: ToolCall) -> Answer:
+        nonlocal explore_left
+        if call.name == "submit_plan":
+            try:
+                plan = Plan.model_validate(call.arguments)
+            except ValidationError as exc:
+                invalid.append(validation_feedback(exc))
+                if len(invalid) > 1:
+                    raise StageFailed(
+                        "The planner's plan did not fit the submit_plan schema twice:\n" + invalid[-1]
+                    ) from None
+                return Answer("error: the plan is invalid; fix these and call submit_plan again:\n"
+                              + invalid[-1], is_error=True)
+            return Answer("Plan received.", done=True, value=plan)
+        if call.name not in READ_ONLY_TOOLS:
+            return Answer(f"error: unknown tool {call.name!r}; use list_files, read_file, search or submit_plan",
+                          is_error=True)
+        outcome = executor.run(call.name, call.arguments)
+        cost = estimate_tokens(outcome.content)
+        if cost > explore_left:
+            return Answer("error: the exploration budget is spent; submit the plan now with what you know.",
+                          is_error=True)
+        explore_left -= cost
+        return Answer(outcome.content, is_error=outcome.is_error)
+
+    request = ModelRequest(
+        system=system, cached_context=pack.text, messages=(Message(role="user", text=user),),
+        tools=(*read_only_tools(), SUBMIT_PLAN), max_tokens=PLANNER_MAX_OUTPUT_TOKENS,
+    )
+    result = await run_tool_loop(
+        router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.planner),
+        fallbacks=ctx.fallbacks_for(models.planner, models, strong_role=models.variant[0] == "O"),
+        context=ctx.call_context("plan"), budgets=ctx.budgets(), answer=answer,
+        terminal_tool="submit_plan", max_turns=PLANNER_MAX_TURNS,
+    )
+    if not result.finished:
+        raise StageFailed(f"The planner did not call submit_plan within {PLANNER_MAX_TURNS} turns.")
+    served = result.served_by[-1] if result.served_by else models.planner
+    fallback = "; ".join(result.fallback_notes) or None
+    if fallback:
+        fallback = f"{fallback}; the plan was written by {served}."
+    return result.value, served, fallback

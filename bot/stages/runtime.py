@@ -1,0 +1,119 @@
+"""Per-process collaborators of the stages (model router, prompts, prices, snapshot cache) and the ledger bridge."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cachetools import TTLCache
+
+from bot.core.costs import PriceTable
+from bot.core.snapshot_cache import SnapshotCache
+from bot.core.usage import StageCost, Usage
+from bot.github.permissions import PermissionCache
+from bot.models.ledger import LedgerEntry
+from bot.models.port import ModelClient, ModelSpec
+from bot.models.registry import build_clients, providers_from_env
+from bot.models.routing import ModelRouter
+from bot.prompts import Prompts, load_prompts
+from bot.services import Services
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+STAGE_ORDER = ("plan", "implement", "fix", "judge")
+CONFIG_CACHE_SECONDS = 60
+
+
+@dataclass
+class Runtime:
+    prompts: Prompts
+    prices: PriceTable
+    clients: dict[str, ModelClient]
+    router: ModelRouter
+    snapshots: SnapshotCache
+    permissions: PermissionCache
+    config_texts: TTLCache[str, str | None]
+
+
+def runtime(services: Services) -> Runtime:
+    return services.extras["runtime"]
+
+
+def load_prices(services: Services) -> PriceTable:
+    prices = PriceTable.load_default()
+    path = services.settings.prices_file
+    if path is not None:
+        prices = prices.with_overrides(json.loads(path.read_text()))
+    return prices
+
+
+async def build_runtime(services: Services) -> None:
+    settings = services.settings
+    prices = load_prices(services)
+    clients = build_clients(providers_from_env(settings.env), timeout=settings.model_timeout)
+    store = services.store
+
+    async def record(entry: LedgerEntry) -> None:
+        store.add_ledger_row(ledger_row(entry))
+
+    router = ModelRouter(
+        clients=clients, prices=prices, strong=ModelSpec.parse(settings.strong), ledger=record,
+        sleep=services.sleep,
+    )
+    services.extras["runtime"] = Runtime(
+        prompts=load_prompts(), prices=prices, clients=clients, router=router,
+        snapshots=SnapshotCache(settings.data_dir, max_entries=16),
+        permissions=PermissionCache(),
+        config_texts=TTLCache(maxsize=1024, ttl=CONFIG_CACHE_SECONDS),
+    )
+
+
+async def close_runtime(services: Services) -> None:
+    current = services.extras.pop("runtime", None)
+    if current is None:
+        return
+    for client in current.clients.values():
+        try:
+            await client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort at shutdown
+            log.warning("could not close a model client", exc_info=True)
+
+
+def ledger_row(entry: LedgerEntry) -> dict[str, Any]:
+    row = asdict(entry)
+    row["usage"] = asdict(entry.usage)
+    return row
+
+
+def ledger_entry(row: dict[str, Any]) -> LedgerEntry:
+    values = dict(row)
+    values["usage"] = Usage(**values["usage"])
+    return LedgerEntry(**values)
+
+
+def stage_costs(store: Store, repo: str, issue: int) -> list[StageCost]:
+    """Tokens and dollars per stage for one issue, from the ledger (failed attempts included)."""
+    by_stage: dict[str, list[LedgerEntry]] = {}
+    for row in store.ledger_rows(repo=repo, issue=issue):
+        entry = ledger_entry(row)
+        by_stage.setdefault(entry.stage, []).append(entry)
+    costs = []
+    for stage in sorted(by_stage, key=lambda s: STAGE_ORDER.index(s) if s in STAGE_ORDER else 99):
+        entries = by_stage[stage]
+        usage = Usage()
+        for entry in entries:
+            usage = usage + entry.usage
+        models = tuple(dict.fromkeys(e.model for e in entries if e.outcome == "ok"))
+        usd = None if any(e.cost_usd is None for e in entries) else sum(e.cost_usd or 0.0 for e in entries)
+        strong = (None if any(e.strong_cost_usd is None for e in entries)
+                  else sum(e.strong_cost_usd or 0.0 for e in entries))
+        costs.append(StageCost(stage=stage, models=models, usage=usage, usd=usd, strong_usd=strong))
+    return costs
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,167 @@
+"""The judge stage: measured facts + the judge's seven scores → one COMMENT review, updated in place."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+import gidgethub
+
+from bot.core.changes import FileChange
+from bot.core.diff import unified_diff
+from bot.core.facts import Facts, compute_facts, facts_for_prompt
+from bot.core.markers import make_marker
+from bot.core.plan import PlanVersion, plan_text
+from bot.core.render_review import render_review
+from bot.core.scorecard import SUBMIT_SCORECARD_SCHEMA, TOOL_NAME, Scorecard, accept_partial, check_scorecard
+from bot.core.secrets_scan import SecretHit
+from bot.core.snapshot_diff import snapshot_changes
+from bot.core.validate import syntax_status
+from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
+from bot.stages.context import IssueContext
+from bot.stages.loop import Answer, run_tool_loop
+from bot.stages.plan import StageFailed
+from bot.stages.runtime import stage_costs
+
+log = logging.getLogger(__name__)
+
+JUDGE_MAX_TURNS = 2  # the first answer and one retry with the errors
+MAX_DIFF_CHARS = 120_000
+SUBMIT_SCORECARD = ToolSpec(name=TOOL_NAME, description="Submit the scorecard for this pull request.",
+                            input_schema=SUBMIT_SCORECARD_SCHEMA)
+
+
+async def current_changes(ctx: IssueContext, version: PlanVersion) -> tuple[list[FileChange], str]:
+    """The pull request's change against the plan's base, read from the branch head."""
+    assert ctx.state is not None and ctx.state.pr_number is not None
+    pull = await ctx.gh.getitem(f"{ctx.api}/pulls/{ctx.state.pr_number}")
+    head_sha = pull["head"]["sha"]
+    base = await ctx.snapshot(version.base_sha)
+    head = await ctx.snapshot(head_sha)
+    return await asyncio.to_thread(snapshot_changes, base, head), head_sha
+
+
+async def run_judge(ctx: IssueContext, *, changes: list[FileChange] | None = None) -> int:
+    """Score the pull request and post (or update) the review; returns the review id."""
+    state = ctx.state
+    assert state is not None and state.pr_number is not None and state.approved_version is not None
+    version = ctx.plan_version(state.approved_version)
+    if version is None:
+        raise StageFailed(f"Plan v{state.approved_version} is not in the state store.")
+    if changes is None:
+        changes, state.head_sha = await current_changes(ctx, version)
+    snapshot = await ctx.snapshot(version.base_sha)
+    planned = version.plan.planned_paths() if version.plan else []
+    facts = await asyncio.to_thread(lambda: compute_facts(
+        snapshot=snapshot, changes=changes, planned_files=planned, syntax=syntax_status, ci=state.ci))
+    models = ctx.models(planned_paths=planned)
+
+    diff = unified_diff(changes)
+    if len(diff) > MAX_DIFF_CHARS:
+        diff = diff[:MAX_DIFF_CHARS] + "\n… (diff truncated)"
+    prompts = ctx.runtime.prompts
+    user = prompts.render(
+        "judge_user", pr_number=state.pr_number, issue_number=ctx.number, repo=ctx.repo,
+        issue_title=ctx.issue_title, issue_body=ctx.issue_body or "(no description)",
+        plan_version=version.number, plan=plan_text(version), facts=facts_for_prompt(facts), diff=diff,
+    )
+    attempts: list[Any] = []
+    problems_seen: list[str] = []
+
+    def answer(call: ToolCall) -> Answer:
+        if call.name != TOOL_NAME:
+            return Answer(f"error: unknown tool {call.name!r}; call {TOOL_NAME}", is_error=True)
+        attempts.append(call.arguments)
+        parsed, problems = check_scorecard(call.arguments)
+        if parsed is not None:
+            return Answer("Scorecard received.", done=True, value=accept_partial(call.arguments))
+        problems_seen[:] = problems
+        return Answer("error: the scorecard is invalid; fix these and call submit_scorecard again:\n- "
+                      + "\n- ".join(problems), is_error=True)
+
+    request = ModelRequest(system=prompts.text("judge_system"), messages=(Message(role="user", text=user),),
+                           tools=(SUBMIT_SCORECARD,), max_tokens=4_000)
+    state.state = "scoring"
+    ctx.save_state()
+    result = await run_tool_loop(
+        router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.judge),
+        fallbacks=ctx.fallbacks_for(models.judge, models, strong_role=True),
+        context=ctx.call_context("judge"), budgets=ctx.budgets(), answer=answer,
+        terminal_tool=TOOL_NAME, max_turns=JUDGE_MAX_TURNS,
+    )
+    judge_error = None
+    if result.finished:
+        scorecard: Scorecard | None = result.value
+    else:
+        # Two invalid answers: show the valid part honestly, never invent the rest.
+        scorecard = accept_partial(attempts[-1]) if attempts else None
+        judge_error = "; ".join(problems_seen) or "the judge did not call submit_scorecard"
+    served = result.served_by[-1] if result.served_by else models.judge
+    state.served["judge"] = served
+    fallback = "; ".join(result.fallback_notes) or None
+    state.fallback_notes["judge"] = f"{fallback}; scored by {served}." if fallback else ""
+    state.review_inputs = {
+        "scorecard": attempts[-1] if attempts else None, "judge_error": judge_error,
+        "facts": dataclasses.asdict(facts),
+    }
+    state.state = "pr_open"
+    ctx.save_state()
+    return await post_review(ctx, scorecard=scorecard, facts=facts, judge_error=judge_error)
+
+
+def _scorecard_from_inputs(inputs: dict[str, Any]) -> Scorecard | None:
+    return accept_partial(inputs["scorecard"]) if inputs.get("scorecard") is not None else None
+
+
+def _facts_from_inputs(inputs: dict[str, Any], *, ci: str | None) -> Facts:
+    data = dict(inputs["facts"])
+    for key in ("files_planned", "files_touched", "outside_plan", "planned_not_touched", "tests_changed"):
+        data[key] = tuple(data[key])
+    data["unknown_imports"] = tuple(tuple(pair) for pair in data["unknown_imports"])
+    data["secrets"] = tuple(SecretHit(**hit) for hit in data["secrets"])
+    data["ci"] = ci
+    return Facts(**data)
+
+
+async def post_review(ctx: IssueContext, *, scorecard: Scorecard | None, facts: Facts,
+                      judge_error: str | None) -> int:
+    """Create the bot's review, or update it in place when one exists."""
+    state = ctx.state
+    assert state is not None and state.pr_number is not None
+    models = ctx.models()
+    body = render_review(
+        scorecard=scorecard, facts=facts, costs=stage_costs(ctx.services.store, ctx.repo, ctx.number),
+        models={"plan": state.served.get("plan", models.planner),
+                "implement": state.served.get("implement", models.implementer),
+                "fix": state.served.get("fix", models.implementer),
+                "judge": state.served.get("judge", models.judge)},
+        marker=make_marker("review", {"issue": ctx.number, "pr": state.pr_number, "ci": facts.ci}),
+        judge_error=judge_error, fallback_note=state.fallback_notes.get("judge") or None,
+    )
+    reviews = f"{ctx.api}/pulls/{state.pr_number}/reviews"
+    if state.review_id is not None:
+        try:
+            await ctx.gh.put(f"{reviews}/{state.review_id}", data={"body": body})
+            return state.review_id
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) != 404:
+                raise
+    review = await ctx.gh.post(reviews, data={"body": body, "event": "COMMENT"})
+    state.review_id = int(review["id"])
+    ctx.save_state()
+    return state.review_id
+
+
+async def record_ci(ctx: IssueContext, conclusion: str | None) -> None:
+    """A completed check suite: re-render the existing review with the CI outcome (no model call)."""
+    state = ctx.state
+    assert state is not None
+    state.ci = conclusion
+    ctx.save_state()
+    inputs = state.review_inputs
+    if not inputs or state.review_id is None:
+        return  # no scorecard yet: the judge will include the outcome when it runs
+    await post_review(ctx, scorecard=_scorecard_from_inputs(inputs),
+                      facts=_facts_from_inputs(inputs, ci=conclusion), judge_error=inputs.get("judge_error"))

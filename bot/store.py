@@ -1,0 +1,280 @@
+"""The state store: deliveries seen, background jobs, per-issue state, plan versions, the cost ledger.
+
+One interface (``Store``), one embedded implementation (SQLite in WAL mode).  Every call
+is a short transaction, so the event loop calls it directly; a PostgreSQL backend would
+implement the same methods.  JSON columns keep the schema stable while stages evolve.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    installation_id INTEGER,
+    repo TEXT NOT NULL,
+    issue INTEGER,
+    payload BLOB NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE TABLE IF NOT EXISTS issue_state (
+    repo TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (repo, number)
+);
+CREATE TABLE IF NOT EXISTS plan_versions (
+    repo TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (repo, number, version)
+);
+CREATE TABLE IF NOT EXISTS pr_links (
+    repo TEXT NOT NULL,
+    pr INTEGER NOT NULL,
+    issue INTEGER NOT NULL,
+    PRIMARY KEY (repo, pr)
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    installation_id INTEGER,
+    repo TEXT NOT NULL,
+    issue INTEGER,
+    stage TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_issue ON ledger(repo, issue);
+CREATE INDEX IF NOT EXISTS ledger_installation ON ledger(installation_id, at);
+"""
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What the webhook records for background work."""
+
+    event: str
+    installation_id: int | None
+    repo: str
+    issue: int | None
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    delivery_id: str
+    event: str
+    installation_id: int | None
+    repo: str
+    issue: int | None
+    payload: bytes
+    status: str
+    attempts: int
+
+
+class Store(Protocol):
+    """What the app needs from durable state; SQLite now, PostgreSQL behind the same methods later."""
+
+    def record_delivery(self, delivery_id: str, event: str, job: NewJob | None) -> int | None | bool: ...
+    def unfinished_jobs(self) -> list[Job]: ...
+    def job(self, job_id: int) -> Job: ...
+    def start_job(self, job_id: int) -> int: ...
+    def finish_job(self, job_id: int, *, error: str | None = None) -> None: ...
+    def issue_state(self, repo: str, number: int) -> dict[str, Any] | None: ...
+    def save_issue_state(self, repo: str, number: int, data: dict[str, Any]) -> None: ...
+    def add_plan_version(self, repo: str, number: int, version: int, data: dict[str, Any]) -> None: ...
+    def plan_version(self, repo: str, number: int, version: int) -> dict[str, Any] | None: ...
+    def link_pull_request(self, repo: str, pr: int, issue: int) -> None: ...
+    def issue_for_pull_request(self, repo: str, pr: int) -> int | None: ...
+    def add_ledger_row(self, row: dict[str, Any]) -> None: ...
+    def ledger_rows(self, *, repo: str | None = None, issue: int | None = None) -> list[dict[str, Any]]: ...
+    def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
+                  installation_id: int | None = None, since: float | None = None) -> float: ...
+    def close(self) -> None: ...
+
+
+class SqliteStore:
+    """The embedded store.  WAL lets readers run while the webhook writes."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed delivery survives a crash of this process;
+        # only an OS crash or power loss can lose the last transactions.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    # deliveries and jobs -------------------------------------------------------------
+
+    def record_delivery(self, delivery_id: str, event: str, job: NewJob | None) -> int | None | bool:
+        """Record a delivery (and its job) atomically.
+
+        Returns False for a delivery id seen before, the new job id when a job was queued,
+        None when the delivery needed no work.
+        """
+        now = time.time()
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)",
+                (delivery_id, event, now),
+            )
+            if cursor.rowcount == 0:
+                db.execute("ROLLBACK")
+                return False
+            job_id = None
+            if job is not None:
+                job_id = db.execute(
+                    "INSERT INTO jobs (delivery_id, event, installation_id, repo, issue, payload,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (delivery_id, job.event, job.installation_id, job.repo, job.issue,
+                     job.payload, now, now),
+                ).lastrowid
+            db.execute("COMMIT")
+            return job_id
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def unfinished_jobs(self) -> list[Job]:
+        """Jobs queued or interrupted (status running at start means the process died)."""
+        rows = self._db.execute(
+            "SELECT * FROM jobs WHERE status IN ('pending', 'running') ORDER BY id"
+        ).fetchall()
+        return [self._job(row) for row in rows]
+
+    def job(self, job_id: int) -> Job:
+        row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return self._job(row)
+
+    def start_job(self, job_id: int) -> int:
+        """Mark a job running; returns its attempt number (1 for a first run)."""
+        self._db.execute(
+            "UPDATE jobs SET status='running', attempts=attempts+1, updated_at=? WHERE id=?",
+            (time.time(), job_id),
+        )
+        return int(self._db.execute("SELECT attempts FROM jobs WHERE id=?", (job_id,)).fetchone()[0])
+
+    def finish_job(self, job_id: int, *, error: str | None = None) -> None:
+        self._db.execute(
+            "UPDATE jobs SET status=?, error=?, updated_at=? WHERE id=?",
+            ("failed" if error else "done", error, time.time(), job_id),
+        )
+
+    def job_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {status: count for status, count in rows}
+
+    @staticmethod
+    def _job(row: tuple[Any, ...]) -> Job:
+        (job_id, delivery_id, event, installation_id, repo, issue, payload, status,
+         attempts, _error, _created, _updated) = row
+        return Job(id=job_id, delivery_id=delivery_id, event=event,
+                   installation_id=installation_id, repo=repo, issue=issue,
+                   payload=bytes(payload), status=status, attempts=attempts)
+
+    # issue state and plan versions ---------------------------------------------------
+
+    def issue_state(self, repo: str, number: int) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT data FROM issue_state WHERE repo=? AND number=?", (repo, number)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_issue_state(self, repo: str, number: int, data: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT INTO issue_state (repo, number, data, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(repo, number) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+            (repo, number, json.dumps(data), time.time()),
+        )
+
+    def add_plan_version(self, repo: str, number: int, version: int, data: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO plan_versions (repo, number, version, data) VALUES (?, ?, ?, ?)",
+            (repo, number, version, json.dumps(data)),
+        )
+
+    def plan_version(self, repo: str, number: int, version: int) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT data FROM plan_versions WHERE repo=? AND number=? AND version=?",
+            (repo, number, version),
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def link_pull_request(self, repo: str, pr: int, issue: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO pr_links (repo, pr, issue) VALUES (?, ?, ?)", (repo, pr, issue))
+
+    def issue_for_pull_request(self, repo: str, pr: int) -> int | None:
+        row = self._db.execute("SELECT issue FROM pr_links WHERE repo=? AND pr=?", (repo, pr)).fetchone()
+        return int(row[0]) if row else None
+
+    # ledger --------------------------------------------------------------------------
+
+    def add_ledger_row(self, row: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT INTO ledger (at, installation_id, repo, issue, stage, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (row["at"], row.get("installation_id"), row["repo"], row.get("issue"), row["stage"],
+             json.dumps(row)),
+        )
+
+    def ledger_rows(self, *, repo: str | None = None, issue: int | None = None) -> list[dict[str, Any]]:
+        query, params = "SELECT data FROM ledger WHERE 1=1", []
+        if repo is not None:
+            query += " AND repo=?"
+            params.append(repo)
+        if issue is not None:
+            query += " AND issue=?"
+            params.append(issue)
+        return [json.loads(r[0]) for r in self._db.execute(query + " ORDER BY id", params)]
+
+    def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
+                  installation_id: int | None = None, since: float | None = None) -> float:
+        query, params = "SELECT data FROM ledger WHERE 1=1", []
+        for column, value in (("repo", repo), ("issue", issue), ("installation_id", installation_id)):
+            if value is not None:
+                query += f" AND {column}=?"
+                params.append(value)
+        if since is not None:
+            query += " AND at>=?"
+            params.append(since)
+        total = 0.0
+        for (data,) in self._db.execute(query, params):
+            cost = json.loads(data).get("cost_usd")
+            total += cost or 0.0
+        return total
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def open_store(url: str) -> SqliteStore:
+    """Open the store named by ROUTE_ME_DB."""
+    return SqliteStore(url)

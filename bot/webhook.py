@@ -1,0 +1,106 @@
+"""Webhook intake: verify → parse → de-duplicate and record → answer.  Nothing slow happens here.
+
+The answer codes are the contract of SPEC section 2: 202 when work was queued, 200 for
+``ping``, for events that need no work and for a delivery id already seen, 401 for a
+missing or wrong ``X-Hub-Signature-256``, 400 for a body that is not a JSON object or
+lacks the event headers, 413 over the size cap (enforced by aiohttp's client_max_size).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.store import NewJob, Store
+
+log = logging.getLogger(__name__)
+
+# (event, action) pairs that can lead to work; everything else is acknowledged with 200.
+WORK_EVENTS = frozenset({
+    ("issues", "labeled"),
+    ("issues", "unlabeled"),
+    ("issues", "closed"),
+    ("issue_comment", "created"),
+    ("issue_comment", "edited"),
+    ("check_suite", "completed"),
+})
+_OK = {"content_type": "application/json"}
+
+
+def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
+    """HMAC-SHA256 over the raw body, compared in constant time.  sha1 is refused."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header)
+
+
+def is_bot(account: Any) -> bool:
+    return isinstance(account, dict) and account.get("type") == "Bot"
+
+
+def job_for(event: str, payload: dict[str, Any], body: bytes) -> NewJob | None:
+    """The background job a delivery asks for, or None when it needs no work."""
+    if (event, payload.get("action")) not in WORK_EVENTS:
+        return None
+    installation = payload.get("installation")
+    repository = payload.get("repository")
+    if not isinstance(installation, dict) or not isinstance(repository, dict):
+        # A delivery to a GitHub App always names its installation; without one there is
+        # no token to act with.
+        return None
+    if event == "issue_comment":
+        if is_bot(payload.get("sender")):
+            return None  # never answer ourselves or another bot
+        # A new comment by a bot is never a command; an edit is judged by who edited it,
+        # since a maintainer editing the bot's own plan comment is how plans get edited.
+        if payload.get("action") == "created" and is_bot((payload.get("comment") or {}).get("user")):
+            return None
+    issue = (payload.get("issue") or {}).get("number")
+    return NewJob(
+        event=event,
+        installation_id=installation.get("id"),
+        repo=str(repository.get("full_name", "")),
+        issue=issue if isinstance(issue, int) else None,
+        payload=body,
+    )
+
+
+def make_webhook_handler(
+    *, secret: str, store: Store, submit: Callable[[int], None]
+) -> Callable[[web.Request], Any]:
+    secret_bytes = secret.encode()
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not verify_signature(secret_bytes, body, request.headers.get("X-Hub-Signature-256")):
+            return web.json_response({"error": "bad or missing X-Hub-Signature-256"}, status=401)
+        event = request.headers.get("X-GitHub-Event")
+        delivery = request.headers.get("X-GitHub-Delivery")
+        if not event or not delivery:
+            return web.json_response(
+                {"error": "missing X-GitHub-Event or X-GitHub-Delivery"}, status=400
+            )
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        if not isinstance(payload, dict):
+            return web.json_response({"error": "body is not a JSON object"}, status=400)
+        job = job_for(event, payload, body) if event != "ping" else None
+        outcome = store.record_delivery(delivery, event, job)
+        if outcome is False:
+            log.info("delivery %s (%s) seen before; ignored", delivery, event)
+            return web.json_response({"status": "duplicate"}, status=200)
+        if outcome is None:
+            return web.json_response({"status": "pong" if event == "ping" else "ignored"}, status=200)
+        submit(outcome)
+        return web.json_response({"status": "queued", "job": outcome}, status=202)
+
+    return handle

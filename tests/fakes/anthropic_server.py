@@ -1,0 +1,335 @@
+"""A fake Anthropic Messages API on 127.0.0.1 that speaks the real wire format, scriptable per test.
+
+Usage::
+
+    async with FakeAnthropic() as fake:          # api_key="test-anthropic-key" by default
+        client = AnthropicClient(api_key=fake.api_key, base_url=fake.base_url)   # base_url has no /v1
+        fake.reply_text("hello", usage=Usage(10, 5, cache_write_tokens=100, cache_read_tokens=0))
+        fake.reply_tool_call("submit_plan", {"summary": "..."})
+        fake.fail(529, "overloaded_error", times=3)            # three 529s, then the next item
+        fake.fail(429, "rate_limit_error", retry_after=7)       # with a retry-after header
+        fake.fail_midstream("overloaded_error")                 # an SSE `error` event after message_start
+        ...
+        fake.requests            # every request: Recorded(path, headers, body)
+        fake.message_bodies      # JSON bodies of POST /v1/messages only
+        fake.calls               # how many POST /v1/messages arrived
+
+Replies are consumed first-in first-out.  For dynamic behaviour (multi-turn tool loops) set
+``fake.responder = fn`` where ``fn(body: dict) -> Reply | Failure | None`` (may be async);
+None falls through to the queue.  Build items with the module functions ``text_reply``,
+``tool_reply`` (one or several tool calls) and ``failure``.
+
+Streaming (``"stream": true``, as ``messages.stream`` sends) answers with SSE events
+message_start / content_block_start / ping / content_block_delta (text_delta, input_json_delta)
+/ content_block_stop / message_delta (with usage) / message_stop; otherwise a JSON Message.
+``POST /v1/messages/count_tokens`` answers ``{"input_tokens": n}``: set ``fake.count_tokens``
+to an int, a callable ``(body) -> int``, or a ``Failure``; by default n = len(body bytes) // 4.
+
+A wrong key (``x-api-key`` or ``Authorization: Bearer``) gets a real 401 authentication_error; a missing ``anthropic-version`` a 400.
+With nothing scripted the fake answers 500 and, with ``strict=True`` (default), leaving the
+``async with`` raises AssertionError so a missing script never passes silently.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.core.usage import Usage
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful Message: text, then tool calls (name, input dict or raw JSON text, id or None)."""
+
+    text: str = ""
+    tool_calls: tuple[tuple[str, Any, str | None], ...] = ()
+    usage: Usage = field(default_factory=lambda: Usage(input_tokens=10, output_tokens=5))
+    stop_reason: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An error answer: ``{"type":"error","error":{"type":error_type,"message":message}}``."""
+
+    status: int
+    error_type: str
+    message: str = "fake failure"
+    retry_after: float | None = None
+    retry_after_ms: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    midstream: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+def text_reply(text: str, *, usage: Usage | None = None, model: str | None = None, stop_reason: str = "end_turn") -> Reply:
+    return Reply(text=text, usage=usage or Usage(10, 5), model=model, stop_reason=stop_reason)
+
+
+def tool_reply(
+    name: str | None = None,
+    arguments: Any = None,
+    *,
+    calls: list[tuple[str, Any]] | None = None,
+    text: str = "",
+    usage: Usage | None = None,
+    model: str | None = None,
+    call_id: str | None = None,
+) -> Reply:
+    """One call (``name``, ``arguments``) or several (``calls=[(name, args), ...]``)."""
+    items: list[tuple[str, Any, str | None]] = []
+    if name is not None:
+        items.append((name, {} if arguments is None else arguments, call_id))
+    items.extend((n, a, None) for n, a in calls or ())
+    return Reply(text=text, tool_calls=tuple(items), usage=usage or Usage(10, 5), model=model, stop_reason="tool_use")
+
+
+def failure(
+    status: int,
+    error_type: str,
+    *,
+    message: str | None = None,
+    retry_after: float | None = None,
+    retry_after_ms: float | None = None,
+    headers: dict[str, str] | None = None,
+) -> Failure:
+    return Failure(
+        status=status,
+        error_type=error_type,
+        message=message or f"fake {error_type}",
+        retry_after=retry_after,
+        retry_after_ms=retry_after_ms,
+        headers=tuple((headers or {}).items()),
+    )
+
+
+def _usage_json(usage: Usage) -> dict[str, int]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cache_read_tokens,
+    }
+
+
+def _blocks(reply: Reply) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if reply.text:
+        blocks.append({"type": "text", "text": reply.text})
+    for name, arguments, call_id in reply.tool_calls:
+        blocks.append({"type": "tool_use", "id": call_id or f"toolu_{next(_ids):06d}", "name": name, "input": arguments})
+    return blocks
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+class FakeAnthropic:
+    """See the module docstring."""
+
+    def __init__(self, *, api_key: str = "test-anthropic-key", strict: bool = True) -> None:
+        self.api_key = api_key
+        self.strict = strict
+        self.queue: deque[Reply | Failure] = deque()
+        self.responder: Callable[[dict[str, Any]], Reply | Failure | None | Awaitable[Reply | Failure | None]] | None = None
+        self.count_tokens: int | Callable[[dict[str, Any]], int] | Failure | None = None
+        self.requests: list[Recorded] = []
+        self.unscripted = 0
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # -- scripting ---------------------------------------------------------------------
+    def reply(self, item: Reply | Failure) -> FakeAnthropic:
+        self.queue.append(item)
+        return self
+
+    def reply_text(self, text: str, **kwargs: Any) -> FakeAnthropic:
+        return self.reply(text_reply(text, **kwargs))
+
+    def reply_tool_call(self, name: str, arguments: Any, **kwargs: Any) -> FakeAnthropic:
+        return self.reply(tool_reply(name, arguments, **kwargs))
+
+    def fail(self, status: int, error_type: str, *, times: int = 1, **kwargs: Any) -> FakeAnthropic:
+        for _ in range(times):
+            self.reply(failure(status, error_type, **kwargs))
+        return self
+
+    def fail_midstream(self, error_type: str = "overloaded_error", *, message: str = "Overloaded") -> FakeAnthropic:
+        return self.reply(Failure(status=200, error_type=error_type, message=message, midstream=True))
+
+    # -- inspection ----------------------------------------------------------------------
+    @property
+    def message_bodies(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.requests if r.path == "/v1/messages"]
+
+    @property
+    def calls(self) -> int:
+        return len(self.message_bodies)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> FakeAnthropic:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeAnthropic:
+        return await self.start()
+
+    async def __aexit__(self, exc_type: object, *_: object) -> None:
+        await self.close()
+        if self.strict and self.unscripted and exc_type is None:
+            raise AssertionError(f"FakeAnthropic got {self.unscripted} request(s) with nothing scripted")
+
+    # -- handlers --------------------------------------------------------------------------
+    async def _record(self, request: web.Request) -> tuple[Any, web.Response | None]:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        self.requests.append(Recorded(path=request.path, headers=dict(request.headers), body=body))
+        # Older SDKs send x-api-key, newer ones Authorization: Bearer; the API takes either.
+        keys = {request.headers.get("x-api-key"), request.headers.get("authorization", "").removeprefix("Bearer ")}
+        if self.api_key not in keys:
+            return body, self._error(failure(401, "authentication_error", message="invalid x-api-key"))
+        if not request.headers.get("anthropic-version"):
+            return body, self._error(failure(400, "invalid_request_error", message="anthropic-version header is required"))
+        if not isinstance(body, dict):
+            return body, self._error(failure(400, "invalid_request_error", message="body must be a JSON object"))
+        return body, None
+
+    def _error(self, item: Failure) -> web.Response:
+        headers = dict(item.headers)
+        if item.retry_after is not None:
+            headers["retry-after"] = f"{item.retry_after:g}"
+        if item.retry_after_ms is not None:
+            headers["retry-after-ms"] = f"{item.retry_after_ms:g}"
+        payload = {"type": "error", "error": {"type": item.error_type, "message": item.message}}
+        return web.json_response(payload, status=item.status, headers=headers)
+
+    async def _next(self, body: dict[str, Any]) -> Reply | Failure | None:
+        if self.responder is not None:
+            produced = self.responder(body)
+            if inspect.isawaitable(produced):
+                produced = await produced
+            if produced is not None:
+                return produced
+        return self.queue.popleft() if self.queue else None
+
+    async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
+        body, refused = await self._record(request)
+        if refused is not None:
+            return refused
+        setting = self.count_tokens
+        if isinstance(setting, Failure):
+            return self._error(setting)
+        if callable(setting):
+            value = setting(body)
+        elif isinstance(setting, int):
+            value = setting
+        else:
+            value = len(json.dumps(body)) // 4
+        return web.json_response({"input_tokens": value})
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        body, refused = await self._record(request)
+        if refused is not None:
+            return refused
+        item = await self._next(body)
+        if item is None:
+            self.unscripted += 1
+            return self._error(failure(500, "api_error", message="FakeAnthropic: nothing scripted for this call"))
+        if isinstance(item, Failure) and not item.midstream:
+            return self._error(item)
+        model = body.get("model", "claude-fake")
+        if isinstance(item, Failure):
+            return await self._stream_failure(request, item, model=model)
+        message = {
+            "id": f"msg_{next(_ids):06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": item.model or model,
+            "content": _blocks(item),
+            "stop_reason": item.stop_reason or ("tool_use" if item.tool_calls else "end_turn"),
+            "stop_sequence": None,
+            "usage": _usage_json(item.usage),
+        }
+        if not body.get("stream"):
+            return web.json_response(message)
+        return await self._stream(request, message)
+
+    async def _open_stream(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
+        await response.prepare(request)
+        return response
+
+    async def _stream(self, request: web.Request, message: dict[str, Any]) -> web.StreamResponse:
+        response = await self._open_stream(request)
+        usage = message["usage"]
+        start = dict(message, content=[], stop_reason=None, usage=dict(usage, output_tokens=1))
+        await response.write(_sse("message_start", {"type": "message_start", "message": start}))
+        for index, block in enumerate(message["content"]):
+            opening = dict(block, text="") if block["type"] == "text" else dict(block, input={})
+            await response.write(_sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": opening}))
+            await response.write(_sse("ping", {"type": "ping"}))
+            if block["type"] == "text":
+                text = block["text"]
+                for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                    delta = {"type": "text_delta", "text": piece}
+                    await response.write(_sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+            else:
+                raw = block["input"] if isinstance(block["input"], str) else json.dumps(block["input"])
+                for piece in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+                    delta = {"type": "input_json_delta", "partial_json": piece}
+                    await response.write(_sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+            await response.write(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+        final = {
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            "usage": {"output_tokens": usage["output_tokens"]},
+        }
+        await response.write(_sse("message_delta", final))
+        await response.write(_sse("message_stop", {"type": "message_stop"}))
+        await response.write_eof()
+        return response
+
+    async def _stream_failure(self, request: web.Request, item: Failure, *, model: str) -> web.StreamResponse:
+        response = await self._open_stream(request)
+        start = {
+            "id": f"msg_{next(_ids):06d}", "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": None, "stop_sequence": None, "usage": _usage_json(Usage(10, 1)),
+        }
+        await response.write(_sse("message_start", {"type": "message_start", "message": start}))
+        error = {"type": "error", "error": {"type": item.error_type, "message": item.message}}
+        await response.write(_sse("error", error))
+        await response.write_eof()
+        return response

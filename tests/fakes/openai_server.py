@@ -1,0 +1,291 @@
+"""A fake OpenAI-compatible Chat Completions API on 127.0.0.1 (real wire format), scriptable per test.
+
+Usage::
+
+    async with FakeOpenAI() as fake:             # api_key="test-openai-key" by default
+        client = OpenAICompatClient(api_key=fake.api_key, base_url=fake.base_url, provider="moonshot")
+        # fake.base_url ends in /v1, as the openai SDK expects
+        fake.reply_text("done", usage=Usage(100, 20, cache_read_tokens=60))
+        fake.reply_tool_call("read_file", {"path": "a.py"}, reasoning="I should look first")
+        fake.reply_tool_call("finish", '{"summary": "bro', )    # raw text: broken JSON arguments
+        fake.fail(429, "rate_limit_exceeded", retry_after=2)    # error body {"error": {...}}
+        fake.fail(429, "insufficient_quota", code="insufficient_quota")
+        fake.fail(503, "server_error", message="engine is overloaded", times=3)
+        ...
+        fake.requests / fake.completion_bodies / fake.calls
+
+Usage maps to the wire as OpenAI reports it: ``prompt_tokens`` = input + cache_read, and
+``prompt_tokens_details.cached_tokens`` = cache_read.  A reply's ``reasoning`` becomes the
+message's ``reasoning_content`` (as Kimi thinking models send it).
+
+Replies are consumed first-in first-out; ``fake.responder = fn`` with ``fn(body) -> Reply |
+Failure | None`` (may be async) answers dynamically, None falling through to the queue.  Build
+items with ``text_reply``, ``tool_reply`` and ``failure``.  ``"stream": true`` is answered
+with SSE chunks (``data: {...}`` … ``data: [DONE]``, usage in a last chunk when
+``stream_options.include_usage``).  A wrong ``Authorization: Bearer`` key gets a real 401
+``invalid_api_key``.  With nothing scripted the fake answers 500 and, with ``strict=True``
+(default), leaving the ``async with`` raises AssertionError.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.core.usage import Usage
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A completion: text, tool calls (name, arguments dict or raw JSON text, id or None), usage."""
+
+    text: str | None = None
+    tool_calls: tuple[tuple[str, Any, str | None], ...] = ()
+    usage: Usage = field(default_factory=lambda: Usage(input_tokens=10, output_tokens=5))
+    finish_reason: str | None = None
+    model: str | None = None
+    reasoning: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An error answer ``{"error": {"message", "type", "param", "code"}}``."""
+
+    status: int
+    error_type: str
+    message: str = "fake failure"
+    code: str | None = None
+    retry_after: float | None = None
+    retry_after_ms: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+def text_reply(text: str, *, usage: Usage | None = None, model: str | None = None, reasoning: str | None = None) -> Reply:
+    return Reply(text=text, usage=usage or Usage(10, 5), model=model, finish_reason="stop", reasoning=reasoning)
+
+
+def tool_reply(
+    name: str | None = None,
+    arguments: Any = None,
+    *,
+    calls: list[tuple[str, Any]] | None = None,
+    text: str | None = None,
+    usage: Usage | None = None,
+    model: str | None = None,
+    call_id: str | None = None,
+    reasoning: str | None = None,
+) -> Reply:
+    """One call (``name``, ``arguments``) or several (``calls=[(name, args), ...]``)."""
+    items: list[tuple[str, Any, str | None]] = []
+    if name is not None:
+        items.append((name, {} if arguments is None else arguments, call_id))
+    items.extend((n, a, None) for n, a in calls or ())
+    return Reply(
+        text=text, tool_calls=tuple(items), usage=usage or Usage(10, 5), model=model,
+        finish_reason="tool_calls", reasoning=reasoning,
+    )
+
+
+def failure(
+    status: int,
+    error_type: str,
+    *,
+    message: str | None = None,
+    code: str | None = None,
+    retry_after: float | None = None,
+    retry_after_ms: float | None = None,
+    headers: dict[str, str] | None = None,
+) -> Failure:
+    return Failure(
+        status=status, error_type=error_type, message=message or f"fake {error_type}", code=code,
+        retry_after=retry_after, retry_after_ms=retry_after_ms, headers=tuple((headers or {}).items()),
+    )
+
+
+def _usage_json(usage: Usage) -> dict[str, Any]:
+    prompt = usage.input_tokens + usage.cache_read_tokens
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": prompt + usage.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+    }
+
+
+def _tool_calls_json(reply: Reply) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": call_id or f"call_{next(_ids):06d}",
+            "type": "function",
+            "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)},
+        }
+        for name, args, call_id in reply.tool_calls
+    ]
+
+
+class FakeOpenAI:
+    """See the module docstring."""
+
+    def __init__(self, *, api_key: str = "test-openai-key", strict: bool = True) -> None:
+        self.api_key = api_key
+        self.strict = strict
+        self.queue: deque[Reply | Failure] = deque()
+        self.responder: Callable[[dict[str, Any]], Reply | Failure | None | Awaitable[Reply | Failure | None]] | None = None
+        self.requests: list[Recorded] = []
+        self.unscripted = 0
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # -- scripting ---------------------------------------------------------------------
+    def reply(self, item: Reply | Failure) -> FakeOpenAI:
+        self.queue.append(item)
+        return self
+
+    def reply_text(self, text: str, **kwargs: Any) -> FakeOpenAI:
+        return self.reply(text_reply(text, **kwargs))
+
+    def reply_tool_call(self, name: str, arguments: Any, **kwargs: Any) -> FakeOpenAI:
+        return self.reply(tool_reply(name, arguments, **kwargs))
+
+    def fail(self, status: int, error_type: str, *, times: int = 1, **kwargs: Any) -> FakeOpenAI:
+        for _ in range(times):
+            self.reply(failure(status, error_type, **kwargs))
+        return self
+
+    # -- inspection ----------------------------------------------------------------------
+    @property
+    def completion_bodies(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.requests if r.path == "/v1/chat/completions"]
+
+    @property
+    def calls(self) -> int:
+        return len(self.completion_bodies)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> FakeOpenAI:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._completions)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}/v1"
+        return self
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAI:
+        return await self.start()
+
+    async def __aexit__(self, exc_type: object, *_: object) -> None:
+        await self.close()
+        if self.strict and self.unscripted and exc_type is None:
+            raise AssertionError(f"FakeOpenAI got {self.unscripted} request(s) with nothing scripted")
+
+    # -- handlers --------------------------------------------------------------------------
+    def _error(self, item: Failure) -> web.Response:
+        headers = dict(item.headers)
+        if item.retry_after is not None:
+            headers["retry-after"] = f"{item.retry_after:g}"
+        if item.retry_after_ms is not None:
+            headers["retry-after-ms"] = f"{item.retry_after_ms:g}"
+        payload = {"error": {"message": item.message, "type": item.error_type, "param": None, "code": item.code}}
+        return web.json_response(payload, status=item.status, headers=headers)
+
+    async def _next(self, body: dict[str, Any]) -> Reply | Failure | None:
+        if self.responder is not None:
+            produced = self.responder(body)
+            if inspect.isawaitable(produced):
+                produced = await produced
+            if produced is not None:
+                return produced
+        return self.queue.popleft() if self.queue else None
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        self.requests.append(Recorded(path=request.path, headers=dict(request.headers), body=body))
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self._error(
+                failure(401, "invalid_request_error", message="Incorrect API key provided", code="invalid_api_key")
+            )
+        if not isinstance(body, dict) or "model" not in body or "messages" not in body:
+            return self._error(failure(400, "invalid_request_error", message="model and messages are required"))
+        item = await self._next(body)
+        if item is None:
+            self.unscripted += 1
+            return self._error(failure(500, "server_error", message="FakeOpenAI: nothing scripted for this call"))
+        if isinstance(item, Failure):
+            return self._error(item)
+        message: dict[str, Any] = {"role": "assistant", "content": item.text}
+        calls = _tool_calls_json(item)
+        if calls:
+            message["tool_calls"] = calls
+        if item.reasoning is not None:
+            message["reasoning_content"] = item.reasoning
+        completion = {
+            "id": f"chatcmpl-{next(_ids):06d}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": item.model or body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": item.finish_reason or ("tool_calls" if calls else "stop"),
+                    "logprobs": None,
+                }
+            ],
+            "usage": _usage_json(item.usage),
+        }
+        if not body.get("stream"):
+            return web.json_response(completion)
+        return await self._stream(request, completion, include_usage=bool((body.get("stream_options") or {}).get("include_usage")))
+
+    async def _stream(self, request: web.Request, completion: dict[str, Any], *, include_usage: bool) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        message = completion["choices"][0]["message"]
+        base = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+
+        async def send(delta: dict[str, Any], finish: str | None = None) -> None:
+            chunk = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}])
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+
+        await send({"role": "assistant", "content": ""})
+        if message.get("content"):
+            await send({"content": message["content"]})
+        for index, call in enumerate(message.get("tool_calls", [])):
+            await send({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                        "function": {"name": call["function"]["name"], "arguments": ""}}]})
+            await send({"tool_calls": [{"index": index, "function": {"arguments": call["function"]["arguments"]}}]})
+        await send({}, completion["choices"][0]["finish_reason"])
+        if include_usage:
+            await response.write(f"data: {json.dumps(dict(base, choices=[], usage=completion['usage']))}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response

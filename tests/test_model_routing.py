@@ -1,0 +1,284 @@
+"""The router against fake providers: retries, fallback, breaker, budgets, ledger and cost."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bot.core.costs import PriceTable
+from bot.core.usage import Usage
+from bot.models.anthropic_adapter import AnthropicClient
+from bot.models.errors import AllModelsFailed, AuthFailed, BadRequest, BudgetExceeded, SpendLimited
+from bot.models.ledger import CallContext, LedgerEntry, summarize
+from bot.models.openai_adapter import OpenAICompatClient
+from bot.models.port import Message, ModelRequest, ModelSpec
+from bot.models.routing import Budget, CircuitBreaker, ModelRouter, fallback_chain
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.openai_server import FakeOpenAI
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+OPUS = ModelSpec("anthropic", "claude-opus-4-5")
+SONNET = ModelSpec("anthropic", "claude-sonnet-4-5")
+KIMI = ModelSpec("moonshot", "kimi-k2.6")
+CONTEXT = CallContext(installation_id=42, repo="octo/repo", issue=7, stage="plan")
+REQUEST = ModelRequest(system="You plan.", messages=(Message(role="user", text="Fix it"),), max_tokens=1000)
+PRICES = PriceTable.load_default()
+
+
+class Harness:
+    """A router over both fakes with recorded sleeps, an injected clock and an in-memory ledger."""
+
+    def __init__(self, anthropic: FakeAnthropic, openai: FakeOpenAI) -> None:
+        self.anthropic = anthropic
+        self.openai = openai
+        self.sleeps: list[float] = []
+        self.now = 1000.0
+        self.entries: list[LedgerEntry] = []
+        self.clients = {
+            "anthropic": AnthropicClient(api_key=anthropic.api_key, base_url=anthropic.base_url),
+            "moonshot": OpenAICompatClient(api_key=openai.api_key, base_url=openai.base_url, provider="moonshot"),
+        }
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def ledger(self, entry: LedgerEntry) -> None:
+        self.entries.append(entry)
+
+    def router(self, **overrides: object) -> ModelRouter:
+        options: dict = dict(
+            clients=self.clients, prices=PRICES, strong=OPUS, ledger=self.ledger, sleep=self.sleep,
+            clock=lambda: self.now, wall_clock=lambda: 1_700_000_000.0, rng=random.Random(7),
+        )
+        options.update(overrides)
+        return ModelRouter(**options)
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            await client.close()
+
+
+@pytest.fixture
+async def h():
+    async with FakeAnthropic() as anthropic, FakeOpenAI() as openai:
+        harness = Harness(anthropic, openai)
+        yield harness
+        await harness.close()
+
+
+async def test_529_on_every_strong_call_falls_back_and_names_the_model(h: Harness) -> None:
+    h.anthropic.fail(529, "overloaded_error", times=3)
+    h.openai.reply_text("plan from kimi", usage=Usage(100, 50))
+    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert routed.served_by == KIMI and routed.requested == OPUS
+    assert routed.reply.text == "plan from kimi" and routed.reply.model == "kimi-k2.6"
+    assert routed.fallback_reason == "anthropic:claude-opus-4-5 was overloaded (529) 3 times"
+    assert h.anthropic.calls == 3 and h.openai.calls == 1
+    # Two exponential backoffs with jitter between the three tries, none before falling back.
+    assert len(h.sleeps) == 2
+    assert 0.5 <= h.sleeps[0] <= 1.0 and 1.0 <= h.sleeps[1] <= 2.0
+    assert [e.outcome for e in h.entries] == ["Overloaded", "Overloaded", "Overloaded", "ok"]
+    assert h.entries[-1].model == "moonshot:kimi-k2.6" and h.entries[-1].requested_model == "anthropic:claude-opus-4-5"
+    assert h.entries[-1].fallback_reason == routed.fallback_reason
+    assert routed.cost_usd == pytest.approx((100 * 0.95 + 50 * 4.0) / 1e6)
+    assert routed.strong_cost_usd == pytest.approx((100 * 5 + 50 * 25) / 1e6)
+
+
+async def test_429_retry_after_is_honoured_on_the_same_model(h: Harness) -> None:
+    h.anthropic.fail(429, "rate_limit_error", retry_after=7)
+    h.anthropic.reply_text("plan")
+    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert h.sleeps == [7.0]
+    assert routed.served_by == OPUS and routed.fallback_reason is None
+    assert h.openai.calls == 0 and h.anthropic.calls == 2
+    assert [e.outcome for e in h.entries] == ["RateLimited", "ok"]
+
+
+async def test_retry_after_beyond_the_cap_falls_back_without_waiting(h: Harness) -> None:
+    h.anthropic.fail(429, "rate_limit_error", retry_after=600)
+    h.openai.reply_text("ok")
+    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert h.sleeps == []
+    assert routed.served_by == KIMI
+    assert routed.fallback_reason == "anthropic:claude-opus-4-5 was rate-limited (429) and asked to wait 600s"
+
+
+async def test_rate_limit_without_hint_falls_back_at_once_but_retries_the_last_model(h: Harness) -> None:
+    h.anthropic.fail(429, "rate_limit_error")
+    h.openai.fail(429, "requests", code="rate_limit_exceeded")
+    h.openai.reply_text("ok")
+    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert routed.served_by == KIMI
+    assert h.anthropic.calls == 1 and h.openai.calls == 2
+    assert len(h.sleeps) == 1 and 0.5 <= h.sleeps[0] <= 1.0
+
+
+async def test_5xx_falls_back_immediately(h: Harness) -> None:
+    h.anthropic.fail(500, "api_error")
+    h.openai.reply_text("ok")
+    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert routed.served_by == KIMI and h.sleeps == [] and h.anthropic.calls == 1
+    assert routed.fallback_reason == "anthropic:claude-opus-4-5 was unavailable (HTTP 500)"
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "message", "expected"),
+    [
+        (401, "authentication_error", "invalid x-api-key", AuthFailed),
+        (402, "billing_error", "spend limit reached", SpendLimited),
+        (400, "invalid_request_error", "Your credit balance is too low", SpendLimited),
+        (400, "invalid_request_error", "tools.0: bad schema", BadRequest),
+    ],
+)
+async def test_auth_spend_and_bad_request_stop_at_once(
+    h: Harness, status: int, error_type: str, message: str, expected: type
+) -> None:
+    h.anthropic.fail(status, error_type, message=message)
+    with pytest.raises(expected):
+        await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI, SONNET], context=CONTEXT)
+    assert h.anthropic.calls == 1 and h.openai.calls == 0 and h.sleeps == []
+    assert [e.outcome for e in h.entries] == [expected.__name__]
+
+
+async def test_breaker_trips_then_recovers_after_cooldown(h: Harness) -> None:
+    router = h.router(breaker_threshold=3, breaker_cooldown=60.0)
+    h.anthropic.fail(529, "overloaded_error", times=3)
+    h.openai.reply_text("one")
+    h.openai.reply_text("two")
+    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert router.breaker.is_open(OPUS)
+
+    second = await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert h.anthropic.calls == 3  # skipped, not called
+    assert second.served_by == KIMI and "cooling down" in (second.fallback_reason or "")
+
+    h.now += 61.0
+    h.anthropic.reply_text("opus is back")
+    third = await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert third.served_by == OPUS and third.fallback_reason is None
+    assert not router.breaker.is_open(OPUS)
+
+
+async def test_half_open_breaker_reopens_after_one_failure(h: Harness) -> None:
+    router = h.router(breaker_threshold=2, breaker_cooldown=30.0, max_attempts_per_model=5)
+    h.anthropic.fail(529, "overloaded_error", times=3)
+    h.openai.reply_text("a")
+    h.openai.reply_text("b")
+    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert h.anthropic.calls == 2  # the breaker opened mid-retry, so no third try
+    h.now += 31.0
+    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert h.anthropic.calls == 3 and router.breaker.is_open(OPUS)
+
+
+def test_circuit_breaker_unit() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=2, cooldown=10.0, clock=lambda: now[0])
+    breaker.record_failure("x")
+    assert breaker.allows("x")
+    breaker.record_success("x")
+    breaker.record_failure("x")
+    assert breaker.allows("x") and not breaker.is_open("x")
+    breaker.record_failure("x")
+    assert not breaker.allows("x") and breaker.allows("y")
+    now[0] = 10.0
+    assert breaker.allows("x")
+
+
+async def test_budget_stop_makes_no_model_call(h: Harness) -> None:
+    h.anthropic.count_tokens = 2000
+    budget = Budget(name="issue", limit_usd=0.02)  # worst case: 2000*$5 + 1000*$25 per M = $0.035
+    with pytest.raises(BudgetExceeded) as caught:
+        await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT, budgets=[budget])
+    error = caught.value
+    assert error.budget_name == "issue"
+    assert error.estimated_usd == pytest.approx(0.035)
+    assert error.remaining_usd == pytest.approx(0.02)
+    assert h.anthropic.calls == 0 and h.openai.calls == 0 and h.entries == []
+    assert budget.spent_usd == 0.0
+
+
+async def test_budgets_accumulate_actual_cost_then_stop(h: Harness) -> None:
+    h.openai.reply_text("a", usage=Usage(1000, 500))
+    budgets = [Budget("issue", limit_usd=0.01), Budget("installation", limit_usd=None)]
+    request = ModelRequest(system="s", messages=(Message(role="user", text="x"),), max_tokens=100)
+    routed = await h.router().call(request, spec=KIMI, context=CONTEXT, budgets=budgets)
+    cost = (1000 * 0.95 + 500 * 4.0) / 1e6
+    assert routed.cost_usd == pytest.approx(cost)
+    assert budgets[0].spent_usd == pytest.approx(cost) and budgets[1].spent_usd == pytest.approx(cost)
+    budgets[0].spent_usd = 0.01
+    with pytest.raises(BudgetExceeded):
+        await h.router().call(request, spec=KIMI, context=CONTEXT, budgets=budgets)
+    assert h.openai.calls == 1
+
+
+async def test_ledger_totals_equal_fake_usage_per_kind(h: Harness) -> None:
+    h.anthropic.fail(529, "overloaded_error")
+    h.anthropic.reply_text("p1", usage=Usage(1000, 200, cache_write_tokens=5000, cache_read_tokens=0))
+    h.anthropic.reply_text("p2", usage=Usage(300, 100, cache_write_tokens=0, cache_read_tokens=5000))
+    h.openai.reply_text("i1", usage=Usage(800, 400, cache_read_tokens=1200))
+    h.openai.reply_text("i2", usage=Usage(50, 10))
+    router = h.router()
+    results = [
+        await router.call(REQUEST, spec=OPUS, context=CONTEXT),
+        await router.call(REQUEST, spec=OPUS, context=CONTEXT),
+        await router.call(REQUEST, spec=KIMI, context=CallContext(42, "octo/repo", 7, "implement")),
+        await router.call(REQUEST, spec=KIMI, context=CallContext(42, "octo/repo", 7, "implement")),
+    ]
+    by_model = {t.key: t for t in summarize(h.entries, by="model")}
+    assert by_model["anthropic:claude-opus-4-5"].usage == Usage(1300, 300, 5000, 5000)
+    assert by_model["anthropic:claude-opus-4-5"].calls == 3  # the failed attempt is a row too
+    assert by_model["moonshot:kimi-k2.6"].usage == Usage(850, 410, 0, 1200)
+    opus_cost = (1300 * 5 + 300 * 25 + 5000 * 6.25 + 5000 * 0.5) / 1e6
+    assert by_model["anthropic:claude-opus-4-5"].cost_usd == pytest.approx(opus_cost)
+    assert by_model["moonshot:kimi-k2.6"].cost_usd == pytest.approx((850 * 0.95 + 410 * 4 + 1200 * 0.16) / 1e6)
+    total_usage = sum((r.usage for r in results), Usage())
+    assert total_usage == Usage(2150, 710, 5000, 6200)
+    by_repo = summarize(h.entries, by="repo")
+    assert by_repo[0].usage == total_usage and by_repo[0].unknown_cost_calls == 0
+    assert by_repo[0].strong_cost_usd == pytest.approx(sum(r.strong_cost_usd for r in results))
+    assert all(e.at == 1_700_000_000.0 and e.installation_id == 42 for e in h.entries)
+
+
+async def test_unknown_price_is_none_and_unconfigured_provider_is_skipped(h: Harness) -> None:
+    mystery = ModelSpec("anthropic", "claude-mystery")
+    nowhere = ModelSpec("nowhere", "model-x")
+    h.anthropic.reply_text("ok", usage=Usage(10, 10))
+    routed = await h.router().call(REQUEST, spec=nowhere, fallbacks=[mystery], context=CONTEXT, budgets=[Budget("b", 0.0001)])
+    assert routed.served_by == mystery
+    assert routed.fallback_reason == "provider nowhere is not configured"
+    assert routed.cost_usd is None and routed.strong_cost_usd == pytest.approx((10 * 5 + 10 * 25) / 1e6)
+    assert h.entries[-1].cost_usd is None
+
+
+async def test_all_models_failing_lists_every_attempt(h: Harness) -> None:
+    h.anthropic.fail(529, "overloaded_error", times=2)
+    h.openai.fail(503, "server_error", message="overloaded", times=2)
+    router = h.router(max_attempts_per_model=2)
+    with pytest.raises(AllModelsFailed) as caught:
+        await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI, ModelSpec("ghost", "m")], context=CONTEXT)
+    assert caught.value.attempts == [
+        ("anthropic:claude-opus-4-5", "anthropic:claude-opus-4-5 was overloaded (529) 2 times"),
+        ("moonshot:kimi-k2.6", "moonshot:kimi-k2.6 was overloaded (503) 2 times"),
+        ("ghost:m", "provider ghost is not configured"),
+    ]
+    assert caught.value.status == 503
+    assert len(h.entries) == 4
+
+
+async def test_a_broken_ledger_does_not_lose_the_reply(h: Harness) -> None:
+    async def broken(entry: LedgerEntry) -> None:
+        raise RuntimeError("disk full")
+
+    h.openai.reply_text("still here")
+    routed = await h.router(ledger=broken).call(REQUEST, spec=KIMI, context=CONTEXT)
+    assert routed.reply.text == "still here"
+
+
+def test_fallback_chain_dedupes_and_drops_primary_and_excluded() -> None:
+    chain = fallback_chain(OPUS, [OPUS, KIMI, SONNET, KIMI, ModelSpec("x", "y")], exclude=[ModelSpec("x", "y")])
+    assert chain == [KIMI, SONNET]
+    assert fallback_chain(OPUS, []) == []
