@@ -53,7 +53,6 @@ def create_app(
         )
         services = Services(settings=settings, store=store, session=session, tokens=tokens,
                             sleep=sleep, clock=clock)
-        await handlers.setup(services)
 
         async def run(job: Job, attempt: int) -> None:
             await run_job(services, job, attempt)
@@ -62,13 +61,14 @@ def create_app(
             await handlers.report_abandoned(services, job)
 
         worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers)
-        app[SERVICES] = services
-        app[WORKER] = worker
-        app[INTAKE] = make_webhook_handler(
-            secret=settings.github_webhook_secret, store=store, submit=worker.submit
-        )
-        await worker.start()
         try:
+            await handlers.setup(services)
+            app[SERVICES] = services
+            app[WORKER] = worker
+            app[INTAKE] = make_webhook_handler(
+                secret=settings.github_webhook_secret, store=store, submit=worker.submit
+            )
+            await worker.start()
             yield
         finally:
             await worker.stop()

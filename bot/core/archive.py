@@ -166,10 +166,11 @@ def _extract_into(
                 else:
                     kind = "hard link" if member.islnk() else "special file"
                     raise UnsafeArchive(f"{kind} not allowed: {member.name!r}")
-    except (tarfile.TarError, EOFError, zlib.error, FileExistsError, NotADirectoryError) as exc:
-        # A truncated or corrupt download, or entries that collide on disk (a file where a
-        # directory should be), is refused like a hostile archive: one error type for callers.
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        # A truncated or corrupt download is refused like a hostile one: one error for callers.
         raise UnsafeArchive(f"unreadable archive: {exc}") from exc
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise UnsafeArchive(f"conflicting entries (a file where a directory goes): {exc.filename}") from exc
     sha = comment if is_full_sha(comment) else None
     return sha, paths, symlinks, skipped
 

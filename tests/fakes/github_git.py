@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,8 @@ class GitRepo:
         """``git init --bare`` with HEAD pointing at ``default_branch``."""
         path.mkdir(parents=True, exist_ok=True)
         repo = cls(path)
-        repo.run("init", "--quiet", "--bare", f"--initial-branch={default_branch}")
+        # An empty --template skips copying sample hooks: init drops from ~60 ms to ~10 ms.
+        repo.run("init", "--quiet", "--bare", "--template=", f"--initial-branch={default_branch}")
         return repo
 
     def run(
@@ -113,6 +115,20 @@ class GitRepo:
     def hash_blob(self, data: bytes) -> str:
         """Write a blob and return its sha."""
         return self.run("hash-object", "-w", "--stdin", input=data).decode().strip()
+
+    def hash_blobs(self, blobs: Sequence[bytes]) -> list[str]:
+        """Write many blobs with one git process (one per blob costs ~4 ms each)."""
+        if not blobs:
+            return []
+        with tempfile.TemporaryDirectory(dir=self.path) as staging:
+            paths = []
+            for index, data in enumerate(blobs):
+                target = Path(staging) / str(index)
+                target.write_bytes(data)
+                paths.append(str(target))
+            out = self.run("hash-object", "-w", "--no-filters", "--stdin-paths",
+                           input="\n".join(paths).encode())
+        return out.decode().split()
 
     def object_type(self, sha: str) -> str | None:
         """``blob``/``tree``/``commit``/``tag`` for a full or abbreviated sha, else None."""
@@ -181,7 +197,7 @@ class GitRepo:
         return written[""]
 
     def commit_tree(
-        self, tree: str, parents: Sequence[str], message: str, *, author: Author,
+        self, tree: str, *, parents: Sequence[str], message: str, author: Author,
         committer: Author | None = None,
     ) -> str:
         """``git commit-tree``; the message is passed verbatim on stdin."""
@@ -264,14 +280,14 @@ class GitRepo:
         result = []
         for path, (letter, old_sha, new_sha) in sorted(statuses.items()):
             additions, deletions, binary = stats.get(path, (0, 0, True))
-            patch = None if binary else self._hunks(merge_base, head, path)
+            patch = None if binary else self._hunks(merge_base, head, path=path)
             result.append(FileDiff(
                 filename=path, status=names.get(letter, "modified"), additions=additions,
                 deletions=deletions, sha=new_sha if letter != "D" else old_sha, patch=patch,
             ))
         return result
 
-    def _hunks(self, base: str, head: str, path: str) -> str:
+    def _hunks(self, base: str, head: str, *, path: str) -> str:
         # GitHub's `patch` is the unified diff from the first "@@" on, without headers.
         out = self.run("diff", "--no-renames", "--no-color", base, head, "--", path)
         text = out.decode("utf-8", errors="replace")

@@ -33,6 +33,7 @@ from tests.fakes.github_git import (
     FakeRepo,
     GitError,
     GitRepo,
+    TreeEntry,
     valid_tree_path,
 )
 from tests.fakes.openapi_check import OpenAPIChecker, example
@@ -284,15 +285,15 @@ class FakeGitHub:
         repo = FakeRepo(path, owner=owner, name=name, repo_id=self._new_id(),
                         default_branch=default_branch, installation_id=installation_id,
                         private=private)
-        entries: dict[str, tuple[str, str, str]] = {}
-        for file_path, content in files.items():
-            data = content.encode() if isinstance(content, str) else bytes(content)
-            entries[file_path] = ("100644", "blob", repo.hash_blob(data))
-        for link_path, target in (symlinks or {}).items():
-            entries[link_path] = ("120000", "blob", repo.hash_blob(target.encode()))
+        wanted = [(path, "100644", c.encode() if isinstance(c, str) else bytes(c))
+                  for path, c in files.items()]
+        wanted += [(path, "120000", target.encode()) for path, target in (symlinks or {}).items()]
+        shas = repo.hash_blobs([data for _, _, data in wanted])
+        entries = {path: (mode, "blob", sha) for (path, mode, _), sha in zip(wanted, shas)}
         when = f"@{int(self.clock())} +0000"
         author = Author(owner, f"{owner}@users.noreply.github.com", when)
-        sha = repo.commit_tree(repo.write_tree(entries), [], "Initial commit", author=author)
+        sha = repo.commit_tree(repo.write_tree(entries), parents=[], message="Initial commit",
+                               author=author)
         repo.set_ref(f"refs/heads/{default_branch}", sha)
         self._repos[(owner.lower(), name.lower())] = _RepoState(repo=repo)
         return repo
@@ -322,7 +323,7 @@ class FakeGitHub:
     ) -> dict[str, Any]:
         """A comment written by a human (as if through the web UI)."""
         state = self._state(owner, name)
-        return self._new_comment(state, state.issues[number], body, user)
+        return self._new_comment(state, state.issues[number], body=body, login=user)
 
     def set_permission(self, owner: str, name: str, user: str, permission: str) -> None:
         """Give ``user`` a role: admin, maintain, write, triage, read or none."""
@@ -777,7 +778,7 @@ class FakeGitHub:
         return data
 
     def _new_comment(
-        self, state: _RepoState, issue: _Issue, body: str, login: str
+        self, state: _RepoState, issue: _Issue, *, body: str, login: str
     ) -> dict[str, Any]:
         comment_id = self._new_id()
         now = _iso(self.clock())
@@ -958,8 +959,10 @@ class FakeGitHub:
         runs = copy.deepcopy(call.state.check_runs.get(sha, []))
         return _Reply(200, {"total_count": len(runs), "check_runs": runs})
 
-    def _content_entry(self, repo: FakeRepo, ref: str, path: str, mode: str, kind: str,
-                       sha: str, size: int | None) -> dict[str, Any]:
+    def _content_entry(
+        self, repo: FakeRepo, *, ref: str, path: str, entry: TreeEntry
+    ) -> dict[str, Any]:
+        mode, kind, sha, size = entry.mode, entry.type, entry.sha, entry.size
         quoted = urllib.parse.quote(path)
         url = f"{self._api(repo)}/contents/{quoted}?ref={urllib.parse.quote(ref)}"
         is_dir = kind == "tree"
@@ -989,8 +992,8 @@ class FakeGitHub:
         try:
             if not path:
                 entries = repo.ls_tree(tree)
-                return _Reply(200, [self._content_entry(repo, ref, e.path, e.mode, e.type,
-                                                        e.sha, e.size) for e in entries])
+                return _Reply(200, [self._content_entry(repo, ref=ref, path=e.path, entry=e)
+                                    for e in entries])
             siblings = repo.ls_tree(f"{tree}:{parent}" if parent else tree)
         except GitError:
             raise ApiError(404) from None
@@ -999,9 +1002,9 @@ class FakeGitHub:
             raise ApiError(404)
         if found.type == "tree":
             children = repo.ls_tree(found.sha)
-            return _Reply(200, [self._content_entry(repo, ref, f"{path}/{e.path}", e.mode,
-                                                    e.type, e.sha, e.size) for e in children])
-        entry = self._content_entry(repo, ref, path, found.mode, found.type, found.sha, found.size)
+            return _Reply(200, [self._content_entry(repo, ref=ref, path=f"{path}/{e.path}", entry=e)
+                                for e in children])
+        entry = self._content_entry(repo, ref=ref, path=path, entry=found)
         if found.type != "blob":
             entry["submodule_git_url"] = ""
             return _Reply(200, entry)
@@ -1103,13 +1106,13 @@ class FakeGitHub:
                 raise ApiError(422, "GitRPC::BadObjectState")
             files = repo.flat_files(str(body["base_tree"]))
         for entry in body["tree"]:
-            self._apply_tree_entry(repo, files, entry)
+            self._apply_tree_entry(repo, files, entry=entry)
         sha = repo.write_tree(files)
         return _Reply(201, self._tree_json(repo, sha, recursive=False),
                       headers={"location": f"{self._api(repo)}/git/trees/{sha}"})
 
     @staticmethod
-    def _apply_tree_entry(repo: FakeRepo, files: dict[str, tuple[str, str, str]],
+    def _apply_tree_entry(repo: FakeRepo, files: dict[str, tuple[str, str, str]], *,
                           entry: Any) -> None:
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             raise _invalid("Tree", "path", "missing_field")
@@ -1214,8 +1217,9 @@ class FakeGitHub:
                          f"@{int(self.clock())} +0000")
         author = self._author(body.get("author"), default)
         committer = self._author(body.get("committer"), author)
-        sha = repo.commit_tree(str(body["tree"]), [repo.text("rev-parse", str(p)) for p in parents],
-                               body["message"], author=author, committer=committer)
+        sha = repo.commit_tree(str(body["tree"]),
+                               parents=[repo.text("rev-parse", str(p)) for p in parents],
+                               message=body["message"], author=author, committer=committer)
         return _Reply(201, self._commit_json(repo, sha),
                       headers={"location": f"{self._api(repo)}/git/commits/{sha}"})
 
@@ -1226,7 +1230,7 @@ class FakeGitHub:
             raise ApiError(404)
         return _Reply(200, self._commit_json(call.state.repo, call.state.repo.text("rev-parse", sha)))
 
-    def _ref_json(self, repo: FakeRepo, ref: str, sha: str) -> dict[str, Any]:
+    def _ref_json(self, repo: FakeRepo, ref: str, *, sha: str) -> dict[str, Any]:
         return {"ref": ref, "node_id": base64.b64encode(f"03:Ref{ref}".encode()).decode(),
                 "url": f"{self._api(repo)}/git/{ref}",
                 "object": {"sha": sha, "type": repo.object_type(sha) or "commit",
@@ -1238,7 +1242,7 @@ class FakeGitHub:
         sha = call.state.repo.ref_sha(ref)
         if sha is None:
             raise ApiError(404)
-        return _Reply(200, self._ref_json(call.state.repo, ref, sha))
+        return _Reply(200, self._ref_json(call.state.repo, ref, sha=sha))
 
     def _post_ref(self, call: _Call) -> _Reply:
         assert call.state is not None
@@ -1253,7 +1257,7 @@ class FakeGitHub:
             raise ApiError(422, "Reference already exists")
         full = repo.text("rev-parse", sha)
         repo.set_ref(ref, full)
-        return _Reply(201, self._ref_json(repo, ref, full),
+        return _Reply(201, self._ref_json(repo, ref, sha=full),
                       headers={"location": f"{self._api(repo)}/git/{ref}"})
 
     @staticmethod
@@ -1279,7 +1283,7 @@ class FakeGitHub:
         if not body.get("force") and not repo.is_ancestor(current, full):
             raise ApiError(422, "Update is not a fast forward")
         repo.set_ref(ref, full)
-        return _Reply(200, self._ref_json(repo, ref, full))
+        return _Reply(200, self._ref_json(repo, ref, sha=full))
 
     def _delete_ref(self, call: _Call) -> _Reply:
         assert call.state is not None
@@ -1326,7 +1330,8 @@ class FakeGitHub:
         body = self._body(call, "IssueComment", "body")
         if not isinstance(body["body"], str) or not body["body"]:
             raise _invalid("IssueComment", "body", "missing_field")
-        comment = self._new_comment(call.state, issue, body["body"], call.login or "octocat")
+        comment = self._new_comment(call.state, issue, body=body["body"],
+                                   login=call.login or "octocat")
         return _Reply(201, comment, headers={"location": comment["url"]})
 
     def _get_comment(self, call: _Call) -> _Reply:

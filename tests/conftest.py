@@ -1,0 +1,64 @@
+"""Shared fixtures: the fake GitHub, the fake model providers, and a factory for the real bot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.app_keys import generate_app_key
+from tests.fakes.github_server import FakeGitHub
+from tests.fakes.harness import BotHarness, RecordedSleep, bot_env
+from tests.fakes.openai_server import FakeOpenAI
+
+ANTHROPIC_KEY = "sk-ant-test-key"
+OPENAI_KEY = "sk-openai-test-key"
+
+
+@pytest.fixture
+async def github(tmp_path: Path) -> AsyncIterator[FakeGitHub]:
+    """The fake GitHub; every test also checks that what the bot sent fits GitHub's schemas."""
+    _, public = generate_app_key()
+    async with FakeGitHub(tmp_path / "github", app_id=1234, public_key_pem=public) as fake:
+        yield fake
+    assert fake.schema_violations == [], fake.schema_violations
+    assert fake.unknown_routes == [], fake.unknown_routes
+
+
+@pytest.fixture
+async def anthropic() -> AsyncIterator[FakeAnthropic]:
+    async with FakeAnthropic(api_key=ANTHROPIC_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def openai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI(api_key=OPENAI_KEY) as fake:
+        yield fake
+
+
+MakeBot = Callable[..., Awaitable[BotHarness]]
+
+
+@pytest.fixture
+async def make_bot(tmp_path: Path, github: FakeGitHub, anthropic: FakeAnthropic,
+                   openai: FakeOpenAI) -> AsyncIterator[MakeBot]:
+    """``bot = await make_bot(ROUTE_ME_FALLBACKS="...")``: the real app wired to the fakes."""
+    private, _ = generate_app_key()
+    started: list[BotHarness] = []
+
+    async def make(sleep: RecordedSleep | None = None, **overrides: str) -> BotHarness:
+        env = bot_env(tmp_path, github_url=github.url, private_key=private,
+                      anthropic_url=anthropic.base_url, openai_url=openai.base_url,
+                      ANTHROPIC_API_KEY=ANTHROPIC_KEY, OPENAI_API_KEY=OPENAI_KEY)
+        env.update(overrides)
+        bot = BotHarness(env, sleep=sleep)
+        await bot.start()
+        started.append(bot)
+        return bot
+
+    yield make
+    for bot in started:
+        await bot.stop()
