@@ -49,8 +49,7 @@ class SnapshotCache:
 
     def path_for(self, repo: str, sha: str) -> Path:
         """Where the tree of ``repo`` (``owner/name``) at ``sha`` lives."""
-        if not _REPO_RE.fullmatch(repo):
-            raise ValueError(f"not an owner/name repository: {repo!r}")
+        _check_repo(repo)
         if not is_full_sha(sha):
             raise ValueError(f"not a full commit sha: {sha!r}")
         owner, name = repo.split("/")
@@ -89,8 +88,8 @@ class SnapshotCache:
             hit = self.get(repo, sha_or_ref)
             if hit is not None:
                 return hit
-        elif not _REPO_RE.fullmatch(repo):
-            raise ValueError(f"not an owner/name repository: {repo!r}")
+        else:
+            _check_repo(repo)
         key = (repo, sha_or_ref)
         future = self._inflight.get(key)
         if future is None:
@@ -199,6 +198,11 @@ class SnapshotCache:
     @staticmethod
     def _sidecar(tree: Path) -> Path:
         return tree.with_name(tree.name + _SIDECAR)
+
+
+def _check_repo(repo: str) -> None:
+    if not _REPO_RE.fullmatch(repo) or any(part in (".", "..") for part in repo.split("/")):
+        raise ValueError(f"not an owner/name repository: {repo!r}")
 
 
 def _read_json(path: Path) -> dict:

@@ -93,7 +93,8 @@ async def open_pull_request(gh: GitHubClient, api: str, *, owner: str, branch: s
             return existing
         return await gh.post(f"{api}/pulls", data=data)
     except gidgethub.BadRequest as exc:
-        if int(exc.status_code) == 422 and "already exists" in str(exc).lower():
+        # GitHub's "A pull request already exists" is a 422 whose text sits in errors[0].
+        if int(exc.status_code) == 422:
             existing = await find_open_pull(gh, api, owner=owner, branch=branch)
             if existing is not None:
                 return existing
