@@ -19,8 +19,9 @@ async def label(bot, *, name: str = "route-me", sender: str = sc.MAINTAINER):
     return response
 
 
-async def comment(bot, body: str, *, user: str = sc.MAINTAINER, user_type: str = "User", **kwargs):
-    payload = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, body=body, user=user,
+async def comment(bot, body: str, *, user: str = sc.MAINTAINER, user_type: str = "User",
+                  number: int = sc.ISSUE, **kwargs):
+    payload = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=number, body=body, user=user,
                             user_type=user_type, **kwargs)
     payload["issue"].update(title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY)
     response = await bot.send("issue_comment", payload)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import gidgethub
 
 from bot.core.archive import UnsafeArchive
+from bot.core.changes import FileChange
 from bot.core.commands import COMMAND_SCOPE, Command, parse_variant
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.markers import extract_plan_body
@@ -91,8 +92,13 @@ async def start_plan(ctx: IssueContext) -> None:
 
 
 async def implement_and_score(ctx: IssueContext) -> None:
-    if await guarded(ctx, "implement", lambda: run_implement(ctx)):
-        await guarded(ctx, "judge", lambda: run_judge(ctx))
+    made: list[list[FileChange] | None] = []
+
+    async def implement() -> None:
+        made.append(await run_implement(ctx))
+
+    if await guarded(ctx, "implement", implement):
+        await guarded(ctx, "judge", lambda: run_judge(ctx, changes=made[0]))
 
 
 async def approve(ctx: IssueContext) -> None:

@@ -122,8 +122,12 @@ def commit_message(ctx: IssueContext, version: PlanVersion, summary: str) -> str
     return f"{first}\n\n{summary.strip()}\n\nImplements route-me plan v{version.number} for #{ctx.number}.\n"
 
 
-async def run_implement(ctx: IssueContext) -> int:
-    """Implement the approved plan and open the pull request; returns its number."""
+async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
+    """Implement the approved plan and open the pull request.
+
+    Returns the change, so the judge needs no second look at the branch; None when an
+    earlier attempt had pushed the branch and only the pull request was opened now.
+    """
     state = ctx.state
     assert state is not None and state.approved_version is not None
     version = ctx.plan_version(state.approved_version)
@@ -183,7 +187,7 @@ async def run_implement(ctx: IssueContext) -> int:
     ctx.save_state()
     ctx.services.store.link_pull_request(ctx.repo, state.pr_number, ctx.number)
     await show_plan(ctx, version)
-    return state.pr_number
+    return implementation.changes if implementation is not None else None
 
 
 async def run_fix(ctx: IssueContext, *, feedback: str) -> str:

@@ -1,0 +1,206 @@
+"""Implement stage end to end through the real openai SDK: /approve → one commit, one branch, one pull request."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.markers import find_marker
+from tests import scenario as sc
+from tests.fakes import openai_server
+from tests.test_plan_stage import comment, label
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+async def planned(make_bot, github, anthropic, openai):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies()
+    bot = await make_bot()
+    await label(bot)
+    return bot
+
+
+def pr_comment(bot, github, body: str, **kwargs):
+    number = github.pulls(sc.OWNER, sc.REPO)[0]["number"]
+    return comment(bot, body, number=number, on_pull_request=True, **kwargs)
+
+
+async def test_approve_opens_one_pull_request_holding_exactly_the_models_edits(planned, github, openai):
+    repo = github.repo(sc.OWNER, sc.REPO)
+    base = repo.head_sha()
+    await comment(planned, "/approve")
+    pulls = github.pulls(sc.OWNER, sc.REPO)
+    assert len(pulls) == 1
+    pull = pulls[0]
+    assert pull["head"]["ref"] == f"route-me/issue-{sc.ISSUE}"
+    assert f"Closes #{sc.ISSUE}" in pull["body"]
+    head = pull["head"]["sha"]
+    assert repo.commit_parents(head) == [base]
+    assert repo.read_file(head, "calc/ops.py").decode() == sc.NEW_OPS
+    assert sc.TEST_ADDITION.strip() in repo.read_file(head, "tests/test_ops.py").decode()
+    changed = repo.git("diff", "--name-only", base, head).split()
+    assert changed == ["calc/ops.py", "tests/test_ops.py"]
+    assert openai.calls == len(sc.IMPLEMENTER_TURNS)
+    # the plan comment now points at the pull request
+    marker = find_marker(sc.plan_comment(github)["body"], "plan")
+    assert marker["state"] == "pr_open" and marker["pull_request"] == pull["number"]
+
+
+async def test_rest_calls_from_approve_to_pull_request(planned, github):
+    before = len(github.rest_calls())
+    await comment(planned, "/approve")
+    calls = [f"{r.method} {r.path}" for r in github.rest_calls()[before:]]
+    until_pull = calls[: calls.index(next(c for c in calls if c.startswith("POST") and c.endswith("/pulls"))) + 1]
+    # permission, "implementing…" edit, base tree, tree, commit, ref, pull request
+    assert len(until_pull) == 7, until_pull
+    # the whole flow: label (5) + approve..PR (7) + plan comment update + review = 14 ≤ 15
+    assert len(github.rest_calls()) <= 15, "\n".join(f"{r.method} {r.path}" for r in github.rest_calls())
+
+
+async def test_double_approve_opens_one_pull_request(planned, github):
+    await comment(planned, "/approve")
+    await comment(planned, "/approve")
+    assert len(github.pulls(sc.OWNER, sc.REPO)) == 1
+
+
+async def test_hostile_paths_are_refused_and_the_model_sees_why(make_bot, github, anthropic, openai):
+    sc.seed(github, files={**sc.FILES, "docs/link": "placeholder"})
+    anthropic.responder = sc.anthropic_roles()
+    hostile = [
+        ("write_file", {"path": "../x", "content": "x"}),
+        ("write_file", {"path": "/etc/passwd", "content": "x"}),
+        ("write_file", {"path": ".github/workflows/x.yml", "content": "on: push\n"}),
+        ("delete_file", {"path": ".git/config"}),
+        *sc.IMPLEMENTER_TURNS[1:],
+    ]
+    openai.responder = sc.implementer_replies(hostile)
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    results = sc.tool_results(openai.completion_bodies[-1])
+    errors = [r for r in results if r.startswith("error:")]
+    assert len(errors) == 4, results
+    assert any("workflows" in e for e in errors)
+    pull = github.pulls(sc.OWNER, sc.REPO)[0]
+    repo = github.repo(sc.OWNER, sc.REPO)
+    changed = repo.git("diff", "--name-only", repo.head_sha(), pull["head"]["sha"]).split()
+    assert changed == ["calc/ops.py", "tests/test_ops.py"]
+
+
+async def test_symlink_in_the_repository_cannot_be_written_through(make_bot, github, anthropic, openai):
+    repo = github.create_repo(sc.OWNER, sc.REPO, sc.FILES, symlinks={"alias": "calc"})
+    github.add_issue(sc.OWNER, sc.REPO, number=sc.ISSUE, title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY)
+    github.set_permission(sc.OWNER, sc.REPO, sc.MAINTAINER, "write")
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies([("write_file", {"path": "alias/ops.py", "content": "x"}),
+                                               ("delete_file", {"path": "alias"}),
+                                               *sc.IMPLEMENTER_TURNS[1:]])
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    results = sc.tool_results(openai.completion_bodies[-1])
+    assert results[0].startswith("error:") and "symlink" in results[0].lower()
+    assert results[1].startswith("error:") and "symlink" in results[1].lower()
+    head = github.pulls(sc.OWNER, sc.REPO)[0]["head"]["sha"]
+    assert repo.tree_paths(head)["alias"] == "120000"  # the link itself is untouched
+
+
+async def test_a_repository_with_an_escaping_symlink_is_refused_safely(make_bot, github, anthropic, tmp_path):
+    github.create_repo(sc.OWNER, sc.REPO, sc.FILES, symlinks={"escape": "/etc"})
+    github.add_issue(sc.OWNER, sc.REPO, number=sc.ISSUE, title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY)
+    bot = await make_bot()
+    await label(bot)
+    assert anthropic.calls == 0
+    body = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
+    assert "unsafe" in body and "escape" in body
+    snapshots = tmp_path / "snapshots"
+    assert not any(p.name == "passwd" for p in snapshots.rglob("*"))
+
+
+async def test_a_syntax_error_is_sent_back_and_fixed(make_bot, github, anthropic, openai):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    broken = ("replace_in_file", {"path": "calc/ops.py", "old": "    return a / b\n",
+                                  "new": "    if b == 0\n        raise ValueError('b must not be zero')\n    return a / b\n"})
+    repair = ("replace_in_file", {"path": "calc/ops.py", "old": "    if b == 0\n", "new": "    if b == 0:\n"})
+    finish = sc.IMPLEMENTER_TURNS[-1]
+    openai.responder = sc.implementer_replies([broken, sc.IMPLEMENTER_TURNS[2], finish, repair, finish])
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    results = sc.tool_results(openai.completion_bodies[-1])
+    finish_errors = [r for r in results if r.startswith("error:") and "calc/ops.py" in r]
+    assert finish_errors and "syntax" in finish_errors[0].lower()
+    head = github.pulls(sc.OWNER, sc.REPO)[0]["head"]["sha"]
+    assert github.repo(sc.OWNER, sc.REPO).read_file(head, "calc/ops.py").decode() == sc.NEW_OPS
+
+
+async def test_502_on_first_pull_request_post_still_one_pull_and_no_orphan_branch(planned, github):
+    github.fail_next("POST", r"/repos/[^/]+/[^/]+/pulls$", status=502)
+    await comment(planned, "/approve")
+    assert len(github.pulls(sc.OWNER, sc.REPO)) == 1
+    assert github.repo(sc.OWNER, sc.REPO).branches() == ["main", f"route-me/issue-{sc.ISSUE}"]
+
+
+async def test_502_after_github_made_the_pull_request_is_not_a_second_pull(planned, github):
+    github.fail_after_effect("POST", r"/repos/[^/]+/[^/]+/pulls$", status=502)
+    await comment(planned, "/approve")
+    assert len(github.pulls(sc.OWNER, sc.REPO)) == 1
+
+
+async def test_pull_request_failure_deletes_the_branch_and_retry_completes(planned, github):
+    github.fail_next("POST", r"/repos/[^/]+/[^/]+/pulls$", status=502, times=2)
+    await comment(planned, "/approve")
+    repo = github.repo(sc.OWNER, sc.REPO)
+    assert github.pulls(sc.OWNER, sc.REPO) == []
+    assert repo.branches() == ["main"]  # no half-made pull request left behind
+    bodies = [c["body"] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE)]
+    assert any("implement stage failed" in b and "/retry" in b for b in bodies)
+    await comment(planned, "/retry")
+    assert len(github.pulls(sc.OWNER, sc.REPO)) == 1
+
+
+async def test_outsider_approve_does_nothing(planned, github, openai):
+    await comment(planned, "/approve", user=sc.OUTSIDER)
+    assert openai.calls == 0 and github.pulls(sc.OWNER, sc.REPO) == []
+
+
+async def test_fix_adds_exactly_one_commit_on_the_same_branch(planned, github, openai):
+    await comment(planned, "/approve")
+    pull = github.pulls(sc.OWNER, sc.REPO)[0]
+    first_head = pull["head"]["sha"]
+    docstring = ("replace_in_file", {"path": "calc/ops.py", "old": '    """a divided by b."""\n',
+                                     "new": '    """a divided by b; b must not be zero."""\n'})
+    openai.responder = sc.implementer_replies([docstring, ("finish", {"summary": "Documented it."})])
+    await pr_comment(planned, github, "/fix mention the zero rule in the docstring", comment_id=9100)
+    repo = github.repo(sc.OWNER, sc.REPO)
+    pulls = github.pulls(sc.OWNER, sc.REPO)
+    assert len(pulls) == 1
+    new_head = pulls[0]["head"]["sha"]
+    assert new_head != first_head
+    assert repo.commit_parents(new_head) == [first_head]
+    assert "b must not be zero.\"\"\"" in repo.read_file(new_head, "calc/ops.py").decode()
+    assert "mention the zero rule" in str(openai.completion_bodies[-2]["messages"])
+
+
+async def test_implementer_fallback_when_the_cheap_provider_is_overloaded(make_bot, github, anthropic, openai):
+    sc.seed(github)
+    roles = sc.anthropic_roles()
+
+    def respond(body):
+        if any(t["name"] == "finish" for t in body.get("tools", [])):
+            index = min(sc.turn_number(body), len(sc.IMPLEMENTER_TURNS) - 1)
+            name, args = sc.IMPLEMENTER_TURNS[index]
+            from tests.fakes import anthropic_server
+            return anthropic_server.tool_reply(name, args, usage=sc.IMPLEMENTER_USAGE)
+        return roles(body)
+
+    anthropic.responder = respond
+    openai.responder = lambda body: openai_server.failure(503, "server_error", message="overloaded")
+    bot = await make_bot(ROUTE_ME_FALLBACKS="anthropic:claude-sonnet-4-5")
+    await label(bot)
+    await comment(bot, "/approve")
+    pull = github.pulls(sc.OWNER, sc.REPO)[0]
+    assert "anthropic:claude-sonnet-4-5" in pull["body"]
