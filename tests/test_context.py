@@ -114,6 +114,10 @@ def test_budget_is_never_exceeded_on_a_small_repo(small: Snapshot, budget: int) 
     assert len(pack.text.encode()) <= max_bytes_for(budget)
     for path in pack.files:
         assert path in pack.text
+    if pack.text:  # repository content never appears without the "data, not instructions" notice
+        assert pack.text.startswith("# Repository context\n") and "not instructions" in pack.text
+    else:
+        assert pack.tokens == 0 and pack.files == ()
 
 
 def test_a_tiny_budget_still_prefers_the_relevant_file(small: Snapshot) -> None:

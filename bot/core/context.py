@@ -63,6 +63,7 @@ _PATHLIKE_RE = re.compile(r"(?:[\w.-]+/)+[\w.-]+|[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7
 _DOTTED_RE = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}\b")
 _ERROR_RE = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Warning|Fault)\b:?[ \t]*([^\n]{6,200})")
 _QUOTED_RE = re.compile(r"\"([^\"\n]{8,200})\"|'([^'\n]{8,200})'")
+_DEF_KEYWORDS = rb"def|class|function|func|fn|struct|interface|type|const|let|var"
 _CODE_RE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
 _SPLIT_PATH_RE = re.compile(r"[/._\-\s]+|(?<=[a-z0-9])(?=[A-Z])")
 _OUTLINE_RE = re.compile(
@@ -102,7 +103,9 @@ def build_context_pack(
     signals = _Signals.from_issue(issue_title, issue_body, comments)
     ranked = _rank(snapshot, paths, signals)
     out = _Writer(max_bytes_for(token_budget))
-    out.add(PREAMBLE.format(sha=snapshot.sha, total=len(paths)))
+    if not out.add(PREAMBLE.format(sha=snapshot.sha, total=len(paths))):
+        # Repository text never goes out without the notice that it is data.
+        return ContextPack("", 0, (), bool(paths), len(paths))
     tree_text, truncated = _render_tree(paths, [p for p, _ in ranked], int(out.cap * TREE_SHARE))
     out.add(tree_text)
     readme = next((p for p in paths if "/" not in p and _README_RE.fullmatch(p)), None)
@@ -208,7 +211,7 @@ def _score_mentions(paths: list[str], mentions: list[str], scores: dict[str, flo
         parts = mention.split("/")
         for i in range(len(parts)):  # an absolute traceback path matches by its longest suffix
             hits = by_suffix.get("/".join(parts[i:]))
-            if hits and (i == len(parts) - 1 or len(parts) - i >= 2 or "." in parts[-1]):
+            if hits and (len(parts) - i >= 2 or "." in parts[-1]):
                 for path in hits[:20]:
                     scores[path] += 1000 / len(hits) ** 0.5 * (1 + (len(parts) - i) / 10)
                 break
@@ -220,8 +223,9 @@ def _score_contents(
     """Identifier and error-string hits in file contents, reading each file's head only."""
     if not signals.idents and not signals.errors:
         return
-    idents = sorted(signals.idents, key=len, reverse=True)
-    word_re = re.compile(rb"\b(?:" + b"|".join(re.escape(i.encode()) for i in idents) + rb")\b") if idents else None
+    idents = b"|".join(re.escape(i.encode()) for i in sorted(signals.idents, key=len, reverse=True))
+    word_re = re.compile(rb"\b(?:" + idents + rb")\b") if idents else None
+    def_re = re.compile(rb"\b(?:" + _DEF_KEYWORDS + rb")\s+\*?(" + idents + rb")\b") if idents else None
     errors = [e.encode() for e in signals.errors]
     order = sorted((p for p in paths if _scannable(p)), key=lambda p: -scores.get(p, 0.0))
     hits: dict[str, Counter[str]] = {}
@@ -246,10 +250,7 @@ def _score_contents(
         found = Counter(m.decode() for m in word_re.findall(data))
         if found:
             hits[path] = found
-            for ident in found:
-                if re.search(rb"(?:def|class|function|func|fn|struct|interface|type|const|let|var)\s+\*?"
-                             + re.escape(ident.encode()) + rb"\b", data):
-                    defs[path].add(ident)
+            defs[path] = {m.decode() for m in def_re.findall(data)} if def_re else set()
     df = Counter(i for found in hits.values() for i in found)
     total = max(len(hits), 1)
     for path, found in hits.items():

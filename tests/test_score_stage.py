@@ -1,0 +1,109 @@
+"""Scorecard end to end: one COMMENT review with seven scores, measured facts and costs; /rescore; CI."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from bot.core.markers import find_marker
+from tests import scenario as sc
+from tests.fakes.deliveries import load_payload, retarget
+from tests.test_implement_stage import pr_comment
+from tests.test_plan_stage import comment, label
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+async def run_to_review(make_bot, github, anthropic, openai, *, turns=sc.IMPLEMENTER_TURNS, scorecard=None):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles(scorecard=scorecard)
+    openai.responder = sc.implementer_replies(turns)
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    pull = github.pulls(sc.OWNER, sc.REPO)[0]
+    return bot, pull, github.reviews(sc.OWNER, sc.REPO, pull["number"])
+
+
+async def test_one_review_with_seven_dimensions_facts_and_costs(make_bot, github, anthropic, openai):
+    _, pull, reviews = await run_to_review(make_bot, github, anthropic, openai)
+    assert len(reviews) == 1
+    review = reviews[0]
+    assert review["state"] == "COMMENTED"
+    body = review["body"]
+    assert find_marker(body, "review")["pr"] == pull["number"]
+    for title in ("Root-cause soundness", "Fidelity to plan", "Surgical scope", "Correctness", "Tests",
+                  "Code quality", "Safety"):
+        assert title in body, title
+    assert "4.6/5" in body  # mean of 5,5,4,5,4,4,5
+    assert "2 planned, 2 touched" in body
+    repo = github.repo(sc.OWNER, sc.REPO)
+    numstat = repo.git("diff", "--numstat", pull["base"]["sha"], pull["head"]["sha"]).split()
+    added, removed = sum(map(int, numstat[0::3])), sum(map(int, numstat[1::3]))
+    assert f"+{added} / −{removed}" in body  # the same counts as git's
+    assert "Saving vs all-strong" in body
+    for stage in ("plan", "implement", "judge"):
+        assert f"| {stage} |" in body
+    # the judge saw the diff and the measured facts
+    judge_request = anthropic.message_bodies[-1]
+    text = str(judge_request["messages"])
+    assert "raise ValueError" in text and "calc/ops.py" in text
+
+
+async def test_an_undeclared_import_and_a_file_outside_the_plan_are_flagged(make_bot, github, anthropic, openai):
+    extra = ("write_file", {"path": "calc/http.py", "content": "import requests\n\nSESSION = requests.Session()\n"})
+    turns = [*sc.IMPLEMENTER_TURNS[:-1], extra, sc.IMPLEMENTER_TURNS[-1]]
+    _, _, reviews = await run_to_review(make_bot, github, anthropic, openai, turns=turns)
+    body = reviews[0]["body"]
+    assert "Possibly invented dependencies" in body and "`requests`" in body
+    assert "Touched outside the plan" in body and "calc/http.py" in body
+
+
+async def test_malformed_judge_output_is_retried_once_then_reported_honestly(make_bot, github, anthropic, openai):
+    partial = copy.deepcopy(sc.SCORECARD)
+    partial["scores"] = [s for s in partial["scores"] if s["dimension"] not in ("tests", "safety")]
+    partial["scores"][0]["score"] = 9  # out of range too
+    _, _, reviews = await run_to_review(make_bot, github, anthropic, openai, scorecard=partial)
+    judge_calls = [b for b in anthropic.message_bodies if any(t["name"] == "submit_scorecard" for t in b["tools"])]
+    assert len(judge_calls) == 2  # the first answer and exactly one retry
+    retry_results = sc.anthropic_tool_results(judge_calls[1])
+    assert retry_results[-1]["is_error"] and "missing dimensions" in str(retry_results[-1]["content"])
+    body = reviews[0]["body"]
+    assert body.count("not scored") >= 3  # root_cause (invalid), tests, safety: never invented
+    assert "did not return a complete, valid scorecard" in body
+
+
+async def test_rescore_updates_the_review(make_bot, github, anthropic, openai):
+    bot, pull, reviews = await run_to_review(make_bot, github, anthropic, openai)
+    better = copy.deepcopy(sc.SCORECARD)
+    for score in better["scores"]:
+        score["score"] = 5
+    anthropic.responder = sc.anthropic_roles(scorecard=better)
+    await pr_comment(bot, github, "/rescore")
+    reviews = github.reviews(sc.OWNER, sc.REPO, pull["number"])
+    assert len(reviews) == 1  # updated in place, not a second review
+    assert "5.0/5" in reviews[0]["body"]
+
+
+async def test_completed_check_suite_records_the_ci_outcome(make_bot, github, anthropic, openai):
+    bot, pull, _ = await run_to_review(make_bot, github, anthropic, openai)
+    judge_calls = anthropic.calls
+    payload = retarget(load_payload("pull_request.opened.1"), owner=sc.OWNER, repo=sc.REPO)
+    suite_event = {
+        "action": "completed",
+        "check_suite": {"id": 5, "head_sha": pull["head"]["sha"], "head_branch": pull["head"]["ref"],
+                        "status": "completed", "conclusion": "failure",
+                        "pull_requests": [{"number": pull["number"], "id": pull["id"],
+                                           "head": {"ref": pull["head"]["ref"], "sha": pull["head"]["sha"]},
+                                           "base": {"ref": "main", "sha": pull["base"]["sha"]}}]},
+        "repository": payload["repository"], "installation": payload["installation"],
+        "sender": {"login": "github-actions[bot]", "type": "Bot"},
+    }
+    response = await bot.send("check_suite", suite_event)
+    await bot.settle()
+    assert response.status == 202
+    reviews = github.reviews(sc.OWNER, sc.REPO, pull["number"])
+    assert len(reviews) == 1
+    assert "**CI:** ❌ failure" in reviews[0]["body"]
+    assert anthropic.calls == judge_calls  # recording CI needs no model call
