@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_STRONG = "anthropic:claude-opus-4-5"
+DEFAULT_STRONG = "anthropic:claude-opus-5-5"
 DEFAULT_CHEAP = "openai:kimi-k2.6"
 MAX_GITHUB_PAYLOAD = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 _SPEC_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*:\S+$")

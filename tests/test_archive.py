@@ -183,6 +183,12 @@ def test_hostile_archive_is_refused_and_leaves_nothing(case: str, tmp_path: Path
     assert not (tmp_path / "evil").exists() and not (tmp_path / "outside").exists()
 
 
+def test_refusal_messages_name_members_not_server_paths(tmp_path: Path) -> None:
+    with pytest.raises(UnsafeArchive) as caught:
+        extract_snapshot(io.BytesIO(HOSTILE["file where a dir goes"]()), tmp_path / "snap")
+    assert str(caught.value).endswith("/a/b'") and str(tmp_path) not in str(caught.value)
+
+
 def test_too_many_files_is_refused(tmp_path: Path) -> None:
     data = make_tar([(f"{TOP}/f{i}", b"x") for i in range(20)])
     with pytest.raises(UnsafeArchive, match="entries"):

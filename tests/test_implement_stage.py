@@ -9,7 +9,6 @@ from tests import scenario as sc
 from tests.fakes import openai_server
 from tests.test_plan_stage import comment, label
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture
@@ -199,8 +198,8 @@ async def test_implementer_fallback_when_the_cheap_provider_is_overloaded(make_b
 
     anthropic.responder = respond
     openai.responder = lambda body: openai_server.failure(503, "server_error", message="overloaded")
-    bot = await make_bot(ROUTE_ME_FALLBACKS="anthropic:claude-sonnet-4-5")
+    bot = await make_bot(ROUTE_ME_FALLBACKS="anthropic:claude-sonnet-5-5")
     await label(bot)
     await comment(bot, "/approve")
     pull = github.pulls(sc.OWNER, sc.REPO)[0]
-    assert "anthropic:claude-sonnet-4-5" in pull["body"]
+    assert "anthropic:claude-sonnet-5-5" in pull["body"]

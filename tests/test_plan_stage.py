@@ -8,7 +8,6 @@ from bot.core.markers import find_marker
 from tests import scenario as sc
 from tests.fakes.deliveries import issue_comment, issue_labeled
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 async def label(bot, *, name: str = "route-me", sender: str = sc.MAINTAINER):
@@ -50,7 +49,7 @@ async def test_label_posts_exactly_one_plan_comment_with_every_section(planned, 
     marker = find_marker(body, "plan")
     assert marker["version"] == 1 and marker["state"] == "planned"
     assert marker["base_sha"] == github.repo(sc.OWNER, sc.REPO).head_sha()
-    assert marker["planner"] == "anthropic:claude-opus-4-5"
+    assert marker["planner"] == "anthropic:claude-opus-5-5"
     assert marker["implementer"] == "openai:kimi-k2.6"
     assert "/approve" in body
     # The "planning…" progress comment was the same comment, edited in place.

@@ -11,14 +11,13 @@ from tests import scenario as sc
 from tests.fakes import anthropic_server, openai_server
 from tests.test_plan_stage import comment, label
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-SONNET = "anthropic:claude-sonnet-4-5"
+SONNET = "anthropic:claude-sonnet-5-5"
 
 
 def overloaded_opus_then(roles):
     """Opus answers 529 every time; any other Anthropic model plays the roles."""
     def respond(body):
-        if body["model"] == "claude-opus-4-5":
+        if body["model"] == "claude-opus-5-5":
             return anthropic_server.failure(529, "overloaded_error", message="Overloaded")
         return roles(body)
     return respond
@@ -31,9 +30,9 @@ async def test_overloaded_strong_model_falls_back_and_the_comment_names_it(make_
     await label(bot)
     body = sc.plan_comment(github)["body"]
     assert find_marker(body, "plan")["state"] == "planned"
-    assert "Fallback" in body and "claude-sonnet-4-5" in body and "overloaded" in body.lower()
+    assert "Fallback" in body and "claude-sonnet-5-5" in body and "overloaded" in body.lower()
     # 529 is retried on the same model first, with waits that were recorded, not slept
-    opus_calls = [b for b in anthropic.message_bodies if b["model"] == "claude-opus-4-5"]
+    opus_calls = [b for b in anthropic.message_bodies if b["model"] == "claude-opus-5-5"]
     assert len(opus_calls) >= 2
     assert bot.sleep.waits
 

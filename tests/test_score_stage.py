@@ -12,7 +12,6 @@ from tests.fakes.deliveries import load_payload, retarget
 from tests.test_implement_stage import pr_comment
 from tests.test_plan_stage import comment, label
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 async def run_to_review(make_bot, github, anthropic, openai, *, turns=sc.IMPLEMENTER_TURNS, scorecard=None):

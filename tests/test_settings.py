@@ -48,7 +48,7 @@ def test_every_missing_variable_is_named_once():
 
 @pytest.mark.parametrize(("name", "value"), [
     ("GITHUB_APP_ID", "twelve"), ("PORT", "http"), ("PORT", "70000"), ("ROUTE_ME_STRONG", "opus"),
-    ("ROUTE_ME_FALLBACKS", "anthropic:claude-sonnet-4-5, nonsense"), ("GITHUB_API_URL", "ftp:/x"),
+    ("ROUTE_ME_FALLBACKS", "anthropic:claude-sonnet-5-5, nonsense"), ("GITHUB_API_URL", "ftp:/x"),
     ("WEBHOOK_PATH", "hooks"), ("ROUTE_ME_DAILY_BUDGET_USD", "-3"), ("ROUTE_ME_DB", "postgresql://db/x"),
     ("GITHUB_PRIVATE_KEY", "not a key"),
 ])

@@ -298,7 +298,10 @@ async def test_restart_reindexes_trees_left_on_disk(tmp_path: Path) -> None:
     calls: list[Path] = []
     made = await first.get_or_fetch("octo/repo", SHA, _fetch_with_link(calls))
     assert made.symlinks == frozenset({"link"})
-    (root / ".fetch-deadbeef").mkdir()  # a fetch interrupted by a crash
+    (root / ".fetch-deadbeef").mkdir()  # a fetch interrupted by a crash ...
+    (root / "..fetch-deadbeef.tar.gz").write_bytes(b"partial download")  # ... its archive
+    (root / "..fetch-deadbeef.partial-x1").mkdir()  # ... and the extractor's staging dir
+    (root / f"octo+repo@{SHA2}.json.tmp").write_text("{")  # a sidecar write cut short
     (root / f"octo+other@{SHA2}").mkdir()  # a tree whose sidecar was never written
     (root / f"octo+bad@{SHA3}.json").write_text("{not json")
     (root / "unrelated").mkdir()  # not ours: left alone

@@ -131,11 +131,13 @@ def _extract_into(
     top: str | None = None
     members = 0
     total = 0
+    name = ""
     try:
         # "r|gz" reads the stream strictly forward: the archive is never held in memory.
         with tarfile.open(fileobj=fileobj, mode="r|gz") as tar:
             comment = tar.pax_headers.get("comment", "").strip()
             for member in tar:
+                name = member.name
                 members += 1
                 if members > max_files:
                     raise UnsafeArchive(f"archive has more than {max_files} entries")
@@ -170,7 +172,8 @@ def _extract_into(
         # A truncated or corrupt download is refused like a hostile one: one error for callers.
         raise UnsafeArchive(f"unreadable archive: {exc}") from exc
     except (FileExistsError, NotADirectoryError) as exc:
-        raise UnsafeArchive(f"conflicting entries (a file where a directory goes): {exc.filename}") from exc
+        # Named by the member, never by our disk path: the message may reach an issue comment.
+        raise UnsafeArchive(f"conflicting entries (a file where a directory goes): {name!r}") from exc
     sha = comment if is_full_sha(comment) else None
     return sha, paths, symlinks, skipped
 

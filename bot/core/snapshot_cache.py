@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _SIDECAR = ".json"
 _PARTIAL_PREFIX = ".fetch-"
-# Names this cache creates: trees, and staging dirs of fetches (plus the extractor's own).
-_OURS_RE = re.compile(r"[A-Za-z0-9_.-]+\+[A-Za-z0-9_.-]+@[0-9a-f]{40,64}|\.*fetch-.*")
+# Names this cache creates: trees, and staging entries of fetches ("<dest>", the extractor's
+# ".<dest>.partial-*", a caller's ".<dest>.tar.gz"), all starting with dots and "fetch-".
+_TREE_RE = re.compile(r"[A-Za-z0-9_.-]+\+[A-Za-z0-9_.-]+@[0-9a-f]{40,64}")
+_STAGING_RE = re.compile(r"\.+fetch-")
 
 Fetch = Callable[[Path], Awaitable[Snapshot]]
 
@@ -165,7 +167,7 @@ class SnapshotCache:
         sidecars: set[str] = set()
         for entry in self.root.iterdir():
             tree = entry.with_name(entry.name.removesuffix(_SIDECAR))
-            if entry.name.endswith(_SIDECAR) and _OURS_RE.fullmatch(tree.name) and entry.is_file():
+            if entry.name.endswith(_SIDECAR) and _TREE_RE.fullmatch(tree.name) and entry.is_file():
                 record = _read_json(entry)
                 try:
                     key = (str(record["repo"]), str(record["sha"]))
@@ -179,12 +181,13 @@ class SnapshotCache:
                 sidecars.add(tree.name)
                 found.append((entry.stat().st_mtime, key, links))
         for entry in self.root.iterdir():
-            if not _OURS_RE.fullmatch(entry.name.removesuffix(".json.tmp")):
-                continue  # not ours: never delete what another component put here
-            if entry.is_dir() and entry.name not in sidecars:
-                shutil.rmtree(entry, ignore_errors=True)  # interrupted fetch or extraction
-            elif entry.name.endswith(".json.tmp"):
-                entry.unlink(missing_ok=True)
+            if _STAGING_RE.match(entry.name):  # an interrupted fetch: its dir, archive or extraction
+                _remove(entry)
+            elif _TREE_RE.fullmatch(entry.name) and entry.is_dir() and entry.name not in sidecars:
+                _remove(entry)  # a tree whose sidecar was never written
+            elif entry.name.endswith(".json.tmp") and _TREE_RE.fullmatch(entry.name[:-9]):
+                _remove(entry)
+            # anything else is not ours: never delete what another component put here
         for _, key, links in sorted(found):
             self._entries[key] = None
             self._symlinks[key] = links
@@ -217,6 +220,13 @@ def _write_json(path: Path, value: dict) -> None:
     partial = path.with_name(path.name + ".tmp")
     partial.write_text(json.dumps(value), encoding="utf-8")
     os.replace(partial, path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _touch(path: Path) -> None:

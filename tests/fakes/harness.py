@@ -45,7 +45,7 @@ def bot_env(tmp_path: Path, *, github_url: str, private_key: str, app_id: int = 
         "ANTHROPIC_BASE_URL": anthropic_url or "http://127.0.0.1:9",
         "OPENAI_API_KEY": "sk-openai-test-key",
         "OPENAI_BASE_URL": openai_url or "http://127.0.0.1:9/v1",
-        "ROUTE_ME_STRONG": "anthropic:claude-opus-4-5",
+        "ROUTE_ME_STRONG": "anthropic:claude-opus-5-5",
         "ROUTE_ME_CHEAP": "openai:kimi-k2.6",
         "ROUTE_ME_WORKERS": "4",
     }
