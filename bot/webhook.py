@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +31,10 @@ WORK_EVENTS = frozenset({
     ("issue_comment", "edited"),
     ("check_suite", "completed"),
 })
-_OK = {"content_type": "application/json"}
+# Cheap pre-checks so chatter never becomes a job: a new comment matters only if some line
+# starts with "/word"; an edit only if it is of a plan comment (which carries our marker).
+_COMMAND_LINE = re.compile(r"^[ \t>]*/[A-Za-z]", re.MULTILINE)
+PLAN_MARKER = "<!-- route-me:plan "
 
 
 def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -60,7 +64,12 @@ def job_for(event: str, payload: dict[str, Any], body: bytes) -> NewJob | None:
             return None  # never answer ourselves or another bot
         # A new comment by a bot is never a command; an edit is judged by who edited it,
         # since a maintainer editing the bot's own plan comment is how plans get edited.
-        if payload.get("action") == "created" and is_bot((payload.get("comment") or {}).get("user")):
+        comment = payload.get("comment") or {}
+        text = comment.get("body") or ""
+        if payload.get("action") == "created":
+            if is_bot(comment.get("user")) or not _COMMAND_LINE.search(text):
+                return None
+        elif PLAN_MARKER not in text:
             return None
     issue = (payload.get("issue") or {}).get("number")
     return NewJob(

@@ -15,7 +15,7 @@ from bot.core.implementer_tools import (
     IMPLEMENTER_TOOLS,
     ToolExecutor,
     ToolOutcome,
-    nested_quantifier_problem,
+    search_plan,
 )
 from bot.core.snapshot import Snapshot
 from bot.core.workspace import Workspace
@@ -215,11 +215,38 @@ def test_search_refuses_catastrophic_patterns_quickly(executor: ToolExecutor, pa
     assert time.perf_counter() - started < 1.0
 
 
+def test_search_refuses_too_many_sequential_repeats(executor: ToolExecutor) -> None:
+    out = run(executor, "search", pattern="a.*b.*c.*d.*e.*f")
+    assert out.is_error and "5 unbounded repeats" in out.content
+
+
+def test_sequential_repeats_shrink_the_searched_line(executor: ToolExecutor) -> None:
+    # a.*b.*a.*c takes about a minute on this line if the whole 2,000 characters are tried.
+    executor.workspace.write("crafted.txt", "ab" * 1000 + "\n")
+    started = time.perf_counter()
+    out = run(executor, "search", pattern="a.*b.*a.*c")
+    assert time.perf_counter() - started < 2.0
+    assert out.content.startswith("no matches\n[only the first 271 characters of each line")
+
+
+def test_search_stops_at_the_time_budget(executor: ToolExecutor) -> None:
+    step = tools.SEARCH_MAX_SECONDS * 0.6  # every clock read advances 60% of the budget
+    ticks = iter(range(1000))
+    slow = ToolExecutor(executor.workspace, clock=lambda: next(ticks) * step)
+    out = run(slow, "search", pattern="gamma")
+    assert out.content == (
+        f"no matches\n[search stopped after {tools.SEARCH_MAX_SECONDS:g} s; narrow it with 'path']"
+    )
+    assert next(ticks) == 3  # started, first line in budget, second line over it
+
+
 @pytest.mark.parametrize(
-    "pattern", [r"def \w+\(", "(foo|bar)+", "(ab)+", "(?:get|set)_[a-z]+", "x*y*", "(?>a+)+", "a{1,3}"]
+    "pattern, line_chars",
+    [(r"def \w+\(", 2000), ("(foo|bar)+", 2000), ("(ab)+", 2000), ("(?:get|set)_[a-z]+", 2000),
+     ("x*y*", 2000), ("(?>a+)+", 2000), ("a{1,3}", 2000), ("a.*b.*c", 2000), ("a.*b.*c.*d", 271), ("a+b+c+d+", 66)],
 )
-def test_ordinary_patterns_are_allowed(pattern: str) -> None:
-    assert nested_quantifier_problem(pattern) is None
+def test_ordinary_patterns_are_allowed(pattern: str, line_chars: int) -> None:
+    assert search_plan(pattern) == (None, line_chars)
 
 
 def test_search_pattern_length_cap(executor: ToolExecutor) -> None:
@@ -368,8 +395,8 @@ def test_executor_never_raises_for_garbage(executor: ToolExecutor, tool: str) ->
         ("read_file", {}, "missing required argument(s) path"),
         ("read_file", {"path": "a", "mode": "r"}, "unexpected argument(s) mode"),
         ("read_file", {"path": 5}, "argument 'path' must be a string, got int"),
-        ("read_file", {"path": "src/a.py", "start_line": "1"}, "'start_line' must be a integer"),
-        ("read_file", {"path": "src/a.py", "start_line": True}, "'start_line' must be a integer, got bool"),
+        ("read_file", {"path": "src/a.py", "start_line": "1"}, "'start_line' must be an integer"),
+        ("read_file", {"path": "src/a.py", "start_line": True}, "'start_line' must be an integer, got bool"),
         ("list_files", {"path": None}, "'path' must be a string, got NoneType"),
         ("write_file", {"path": "a.txt"}, "missing required argument(s) content"),
     ],

@@ -189,11 +189,25 @@ def test_verify_signature_is_sha256_only():
 
 def test_job_for_keeps_only_work_events():
     payload = issue_labeled(owner=OWNER, repo=REPO, number=7)
-    job = job_for("issues", payload, b"{}")
+    job = job_for("issues", payload, b'{"raw": "body"}')
     assert isinstance(job, NewJob) and job.issue == 7 and job.installation_id == 42
+    assert job.payload == b'{"raw": "body"}'  # the raw delivery is what the worker replays
     assert job.repo == f"{OWNER}/{REPO}"
     assert job_for("issues", dict(payload, action="opened"), b"{}") is None
     assert job_for("pull_request", dict(payload, action="opened"), b"{}") is None
-    edited_by_human = issue_comment(owner=OWNER, repo=REPO, number=7, body="x", action="edited")
+    plan_body = '<!-- route-me:plan {"version":1} -->\nThe plan'
+    edited_by_human = issue_comment(owner=OWNER, repo=REPO, number=7, body=plan_body, action="edited")
     edited_by_human["comment"]["user"] = {"login": "route-me[bot]", "type": "Bot"}
     assert job_for("issue_comment", edited_by_human, b"{}") is not None  # maintainer edits our plan
+    edited_chatter = issue_comment(owner=OWNER, repo=REPO, number=7, body="typo fixed", action="edited")
+    assert job_for("issue_comment", edited_chatter, b"{}") is None
+
+
+def test_only_comments_with_a_command_line_become_jobs():
+    def job(body: str):
+        return job_for("issue_comment", issue_comment(owner=OWNER, repo=REPO, number=7, body=body), b"{}")
+
+    assert job("Thanks, looks good!\nSee /usr/bin for the binary.") is None
+    assert job("Looks good.\n/approve") is not None
+    assert job("  /revise keep the API") is not None
+    assert job("/aprove") is not None  # unknown commands still get a helpful reply

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import re._parser as sre_parse  # the stdlib's own regex parser, to inspect a pattern's shape
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,10 @@ READ_MAX_LINE_CHARS = 4_000
 READ_MAX_FILE_BYTES = 5_000_000
 SEARCH_MAX_HITS = 200
 SEARCH_MAX_PATTERN_CHARS = 500
-SEARCH_LINE_CHARS = 2_000  # only the first 2,000 characters of a line are searched
+SEARCH_LINE_CHARS = 2_000  # at most the first 2,000 characters of a line are searched
+SEARCH_MAX_REPEATS = 4
+SEARCH_STEP_BUDGET = 20_000_000  # backtracking steps allowed per line, roughly 0.15 s
+SEARCH_MAX_SECONDS = 5.0
 SEARCH_MAX_FILE_BYTES = 1_000_000
 SEARCH_MAX_TOTAL_BYTES = 50_000_000
 SEARCH_SHOW_CHARS = 300
@@ -63,16 +67,17 @@ IMPLEMENTER_TOOLS: tuple[ToolDef, ...] = (
             _schema({}, {"path": "string"})),
     ToolDef("read_file",
             "Read a text file. Each line is shown as its number, right-aligned, then '| ', then "
-            "the text, e.g. '   12| import os'; the number and '| ' are not part of the file. "
+            "the text, e.g. '   12| import os'; the number, '| ' and notes in [brackets] are not part of the file. "
             f"At most {READ_MAX_LINES} lines or {READ_MAX_BYTES} bytes per call; use start_line "
             "and end_line (1-based, inclusive) to read further.",
             _schema({"path": "string"}, {"start_line": "integer", "end_line": "integer"})),
     ToolDef("search",
             "Search current text files for a Python regular expression (case-sensitive), "
             "optionally only under 'path'. Returns 'path:line:text' lines, at most "
-            f"{SEARCH_MAX_HITS}. Only the first {SEARCH_LINE_CHARS} characters of each line and "
-            f"files under {SEARCH_MAX_FILE_BYTES} bytes are searched; nested repeats such as "
-            "(a+)+ are refused.",
+            f"{SEARCH_MAX_HITS}. Only files under {SEARCH_MAX_FILE_BYTES} bytes and the first "
+            f"{SEARCH_LINE_CHARS} characters of each line are searched (fewer when the pattern "
+            f"has several unbounded repeats); nested repeats such as (a+)+ and more than "
+            f"{SEARCH_MAX_REPEATS} unbounded repeats are refused.",
             _schema({"pattern": "string"}, {"path": "string"})),
     ToolDef("write_file",
             "Create a file or replace its whole content. Returns 'ok' or an error.",
@@ -97,9 +102,14 @@ class ToolExecutor:
     """Runs the implementer's tool calls against a workspace; every failure is a result."""
 
     def __init__(
-        self, workspace: Workspace, *, validate: Callable[[Workspace], list[str]] | None = None
+        self,
+        workspace: Workspace,
+        *,
+        validate: Callable[[Workspace], list[str]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.workspace = workspace
+        self._clock = clock
         self.validate = validate or make_validator(
             deny=workspace.deny,
             max_files=workspace.max_files,
@@ -143,7 +153,9 @@ class ToolExecutor:
                          "call list_files with a subdirectory path")
         return _ok("\n".join(shown))
 
-    def _read_file(self, path: str, start_line: int = 1, end_line: int | None = None) -> ToolOutcome:
+    def _read_file(
+        self, path: str, start_line: int = 1, end_line: int | None = None
+    ) -> ToolOutcome:
         if start_line < 1 or (end_line is not None and end_line < start_line):
             return _error("start_line must be >= 1 and end_line >= start_line")
         size = self.workspace.size(path)
@@ -166,11 +178,12 @@ class ToolExecutor:
             if len(line) > READ_MAX_LINE_CHARS:
                 line = line[:READ_MAX_LINE_CHARS] + f" ... [line cut, {len(line)} chars]"
             rendered = f"{number:5d}| {line}"
-            if used + len(rendered) > READ_MAX_BYTES and out:
+            size = len(rendered.encode("utf-8", errors="replace")) + 1
+            if used + size > READ_MAX_BYTES and out:
                 last = number - 1
                 break
             out.append(rendered)
-            used += len(rendered) + 1
+            used += size
         if last < min(total, end_line or total):
             out.append(f"[lines {start_line}-{last} of {total} shown; call read_file with "
                        f"start_line={last + 1} to continue]")
@@ -185,37 +198,44 @@ class ToolExecutor:
             regex = re.compile(pattern)
         except (re.error, RecursionError, OverflowError) as exc:
             return _error(f"invalid regular expression: {exc}")
-        danger = nested_quantifier_problem(pattern)
-        if danger:
-            return _error(danger)
+        refused, line_chars = search_plan(pattern)
+        if refused:
+            return _error(refused)
         prefix = "" if path in ("", ".", "/", "./") else path
         hits: list[str] = []
+        notes = self._scan(regex, self.workspace.list_files(prefix), line_chars, hits)
+        if line_chars < SEARCH_LINE_CHARS:
+            notes.append(f"[only the first {line_chars} characters of each line were searched, "
+                         "because the pattern has several unbounded repeats]")
+        return _ok("\n".join((hits or ["no matches"]) + notes))
+
+    def _scan(self, regex: re.Pattern[str], files: list[str], line_chars: int,
+              hits: list[str]) -> list[str]:
+        """Append ``path:line:text`` hits; return notes saying why the scan stopped early."""
+        deadline = self._clock() + SEARCH_MAX_SECONDS
         scanned = 0
-        note = ""
-        for file_path in self.workspace.list_files(prefix):
+        for file_path in files:
             size = self.workspace.size(file_path)
             if size > SEARCH_MAX_FILE_BYTES:
                 continue
             if scanned + size > SEARCH_MAX_TOTAL_BYTES:
-                note = f"[search stopped after {scanned} bytes; narrow it with 'path']"
-                break
+                return [f"[search stopped after {scanned} bytes; narrow it with 'path']"]
             scanned += size
             try:
                 text = self.workspace.read(file_path)
             except ValueError:  # binary
                 continue
             for number, line in enumerate(text.split("\n"), 1):
-                if regex.search(line[:SEARCH_LINE_CHARS]):
+                # Checked per line: one crafted line costs at most SEARCH_STEP_BUDGET steps.
+                if self._clock() > deadline:
+                    return [f"[search stopped after {SEARCH_MAX_SECONDS:g} s; "
+                            "narrow it with 'path']"]
+                if regex.search(line[:line_chars]):
+                    if len(hits) == SEARCH_MAX_HITS:
+                        return [f"[only the first {SEARCH_MAX_HITS} matches shown; "
+                                "narrow the search]"]
                     hits.append(f"{file_path}:{number}:{line[:SEARCH_SHOW_CHARS].rstrip()}")
-                    if len(hits) > SEARCH_MAX_HITS:
-                        break
-            if len(hits) > SEARCH_MAX_HITS:
-                hits = hits[:SEARCH_MAX_HITS]
-                note = f"[only the first {SEARCH_MAX_HITS} matches shown; narrow the search]"
-                break
-        if not hits and not note:
-            return _ok("no matches")
-        return _ok("\n".join(hits + ([note] if note else [])))
+        return []
 
     def _write_file(self, path: str, content: str) -> ToolOutcome:
         self.workspace.write(path, content)
@@ -237,7 +257,9 @@ class ToolExecutor:
         problems = self.validate(self.workspace)
         if problems:
             listed = "\n".join(f"- {problem}" for problem in problems)
-            return _error(f"the change is not valid yet:\n{listed}\nFix these, then call finish again.")
+            return _error(
+                f"the change is not valid yet:\n{listed}\nFix these, then call finish again."
+            )
         return ToolOutcome(content="ok: change accepted", is_error=False, finished=True,
                            summary=summary.strip())
 
@@ -253,7 +275,8 @@ def _argument_problem(name: object, arguments: object) -> str | None:
     props = schema["properties"]
     extra = [str(k)[:40] for k in arguments if k not in props]
     if extra:
-        return f"{name}: unexpected argument(s) {', '.join(extra)}; allowed: {', '.join(props) or 'none'}"
+        allowed = ", ".join(props) or "none"
+        return f"{name}: unexpected argument(s) {', '.join(extra)}; allowed: {allowed}"
     missing = [k for k in schema["required"] if k not in arguments]
     if missing:
         return f"{name}: missing required argument(s) {', '.join(missing)}"
@@ -261,55 +284,61 @@ def _argument_problem(name: object, arguments: object) -> str | None:
         kind = props[key]["type"]
         # bool is an int in Python, but not in JSON schema.
         if not isinstance(value, _PY_TYPES[kind]) or isinstance(value, bool):
-            return f"{name}: argument {key!r} must be a {kind}, got {type(value).__name__}"
+            article = "an" if kind[0] in "aeiou" else "a"
+            return f"{name}: argument {key!r} must be {article} {kind}, got {type(value).__name__}"
     return None
 
 
-def nested_quantifier_problem(pattern: str) -> str | None:
-    """Why ``pattern`` may backtrack catastrophically, or None.
+def search_plan(pattern: str) -> tuple[str | None, int]:
+    """``(why the pattern is refused or None, characters of each line to search)``.
 
-    Python's ``re`` has no timeout, so we refuse repeats inside repeats (``(a+)+``) and
-    repeated overlapping alternatives (``(a|aa)*``); lines are also cut to
-    SEARCH_LINE_CHARS before matching, bounding the polynomial cases.
+    Python's ``re`` has no timeout and the repository's text is untrusted, so we bound the
+    backtracking instead: repeats inside repeats (``(a+)+``) and repeated overlapping
+    alternatives (``(a|aa)*``) take exponential time and are refused; k sequential
+    unbounded repeats (``a.*b.*c``) take about L**k steps on a crafted line of length L,
+    so L shrinks as k grows and more than SEARCH_MAX_REPEATS are refused.
     """
     try:
         parsed = sre_parse.parse(pattern)
-    except Exception:  # noqa: BLE001 - re.compile already accepted it; be permissive
-        return None
-    if _has_nested_repeat(list(parsed), inside_repeat=False):
+    except Exception:  # noqa: BLE001 - re.compile accepted it; judge by the line cap only
+        return None, SEARCH_LINE_CHARS
+    shape = {"nested": False, "repeats": 0}
+    _walk(list(parsed), inside_repeat=False, shape=shape)
+    if shape["nested"]:
         return ("the pattern repeats a group that contains a repeat or overlapping "
                 "alternatives (like (a+)+ or (a|aa)*), which can take exponential time; "
-                "simplify it")
-    return None
+                "simplify it"), 0
+    repeats = int(shape["repeats"])
+    if repeats > SEARCH_MAX_REPEATS:
+        return (f"the pattern has {repeats} unbounded repeats (*, +, {{n,}}); use at most "
+                f"{SEARCH_MAX_REPEATS}, e.g. search for the most distinctive part"), 0
+    if repeats <= 1:
+        return None, SEARCH_LINE_CHARS
+    return None, min(SEARCH_LINE_CHARS, int(SEARCH_STEP_BUDGET ** (1 / repeats)))
 
 
-def _has_nested_repeat(items: list[Any], *, inside_repeat: bool) -> bool:
+def _walk(items: list[Any], *, inside_repeat: bool, shape: dict[str, Any]) -> None:
     for op, av in items:
         name = str(op)
         if name in ("MAX_REPEAT", "MIN_REPEAT"):
-            low, high, sub = av
-            many = high > 10
-            if many and inside_repeat:
-                return True
-            if _has_nested_repeat(list(sub), inside_repeat=inside_repeat or many):
-                return True
-        elif name == "SUBPATTERN":
-            if _has_nested_repeat(list(av[3]), inside_repeat=inside_repeat):
-                return True
+            many = av[1] > 10
+            shape["repeats"] += many
+            shape["nested"] |= many and inside_repeat
+            _walk(list(av[2]), inside_repeat=inside_repeat or many, shape=shape)
         elif name == "BRANCH":
-            if inside_repeat and not _branches_deterministic(av[1]):
-                return True  # (a|aa)* : overlapping alternatives backtrack exponentially
-            if any(_has_nested_repeat(list(b), inside_repeat=inside_repeat) for b in av[1]):
-                return True
+            # (a|aa)* : alternatives that can match the same text backtrack exponentially.
+            shape["nested"] |= inside_repeat and not _branches_deterministic(av[1])
+            for branch in av[1]:
+                _walk(list(branch), inside_repeat=inside_repeat, shape=shape)
+        elif name == "SUBPATTERN":
+            _walk(list(av[3]), inside_repeat=inside_repeat, shape=shape)
         elif name in ("ASSERT", "ASSERT_NOT"):
-            if _has_nested_repeat(list(av[1]), inside_repeat=inside_repeat):
-                return True
+            _walk(list(av[1]), inside_repeat=inside_repeat, shape=shape)
         elif name == "GROUPREF_EXISTS":
-            branches = [b for b in av[1:] if b is not None]
-            if any(_has_nested_repeat(list(b), inside_repeat=inside_repeat) for b in branches):
-                return True
+            for branch in av[1:]:
+                if branch is not None:
+                    _walk(list(branch), inside_repeat=inside_repeat, shape=shape)
         # POSSESSIVE_REPEAT and ATOMIC_GROUP never backtrack into themselves: safe.
-    return False
 
 
 def _branches_deterministic(branches: list[Any]) -> bool:

@@ -107,6 +107,7 @@ class Workspace:
         self.max_file_bytes = max_file_bytes
         self._overlay: dict[str, str | None] = {}  # path -> new text, None = deleted
         self._stats: dict[str, tuple[int, int]] = {}  # changed path -> (added, removed)
+        self._originals: dict[str, str | None] = {}
 
     @classmethod
     def from_changes(
@@ -202,7 +203,8 @@ class Workspace:
             raise GuardRefused(f"{path}: content is not valid Unicode text") from None
         if size > self.max_file_bytes:
             raise GuardRefused(
-                f"{path}: content is {size} bytes; the limit is {self.max_file_bytes} bytes per file"
+                f"{path}: content is {size} bytes; "
+                f"the limit is {self.max_file_bytes} bytes per file"
             )
         if not self.exists(path):
             self._check_no_file_dir_clash(path)
@@ -216,7 +218,8 @@ class Workspace:
             raise Refused(f"{path}: 'old' is empty; give the exact text to replace")
         count = current.count(old)
         if count == 0:
-            raise Refused(f"{path}: 'old' was not found (it occurred 0 times). {_near(current, old)}")
+            hint = _near(current, old)
+            raise Refused(f"{path}: 'old' was not found (it occurred 0 times). {hint}")
         if count > 1:
             lines = _occurrence_lines(current, old)
             raise Refused(
@@ -263,7 +266,7 @@ class Workspace:
             raise PathRefused(f"path {_show(path)} refused: {reason}")
         # Overlay files are always text; only an untouched snapshot file can be binary.
         if path not in self._overlay and self.snapshot.has_file(path):
-            if self.snapshot.read_text(path) is None:
+            if self._original(path) is None:
                 raise GuardRefused(f"{path} is a binary file; binary files cannot be changed")
 
     def _check_no_file_dir_clash(self, path: str) -> None:
@@ -271,7 +274,9 @@ class Workspace:
         for depth in range(1, len(parts)):
             parent = "/".join(parts[:depth])
             if self.exists(parent):
-                raise PathRefused(f"path {_show(path)} refused: {parent!r} is a file, not a directory")
+                raise PathRefused(
+                    f"path {_show(path)} refused: {parent!r} is a file, not a directory"
+                )
         if self.list_files(path):
             raise PathRefused(f"path {_show(path)} refused: it is a directory")
 
@@ -304,7 +309,11 @@ class Workspace:
         self._stats[path] = file_line_stats(original, content)
 
     def _original(self, path: str) -> str | None:
-        return self.snapshot.read_text(path) if self.snapshot.has_file(path) else None
+        # The snapshot never changes, so each original is read from disk once.
+        if path not in self._originals:
+            has = self.snapshot.has_file(path)
+            self._originals[path] = self.snapshot.read_text(path) if has else None
+        return self._originals[path]
 
 
 def _show(path: object) -> str:
