@@ -35,6 +35,17 @@ def _settings_or_exit(env: dict[str, str], *, require_model_keys: bool = True):
         raise SystemExit(2) from None
 
 
+def _new_event_loop():
+    """uvloop where it is installed (Linux, macOS): the intake is loop-bound; else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        import asyncio
+
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -47,7 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     app = create_app(settings)
     web.run_app(app, host=settings.host, port=settings.port, access_log=None,
-                print=lambda line: logging.getLogger("route-me").info("%s", line))
+                print=lambda line: logging.getLogger("route-me").info("%s", line),
+                loop=_new_event_loop())
     return 0
 
 

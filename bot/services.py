@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,14 @@ class Services:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.time
     extras: dict[str, Any] = field(default_factory=dict)
-    rest_calls: list[tuple[str, str, int]] = field(default_factory=list)
+    # The most recent REST calls, for tests and benchmarks; bounded so a long-lived process
+    # does not grow.  ``rest_call_count`` counts them all.
+    rest_calls: deque[tuple[str, str, int]] = field(default_factory=lambda: deque(maxlen=10_000))
+    rest_call_count: int = 0
+
+    def note_rest_call(self, method: str, url: str, status: int) -> None:
+        self.rest_call_count += 1
+        self.rest_calls.append((method, url, status))
 
     def github(self, token: str | None = None) -> GitHubClient:
         """A REST client on the shared session; ``token`` is an installation token."""
@@ -37,7 +45,7 @@ class Services:
             oauth_token=token,
             sleep=self.sleep,
             clock=self.clock,
-            on_request=lambda method, url, status: self.rest_calls.append((method, url, status)),
+            on_request=self.note_rest_call,
         )
 
     async def installation_client(self, installation_id: int) -> GitHubClient:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+CHECKPOINT_SECONDS = 0.5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -27,7 +31,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     installation_id INTEGER,
     repo TEXT NOT NULL,
     issue INTEGER,
-    payload BLOB NOT NULL,
+    payload BLOB NOT NULL,  -- the raw delivery body, zlib-compressed (JSON shrinks ~5x)
     status TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
@@ -97,6 +101,7 @@ class Store(Protocol):
     """What the app needs from durable state; SQLite now, PostgreSQL behind the same methods later."""
 
     def record_delivery(self, delivery_id: str, event: str, job: NewJob | None) -> int | None | bool: ...
+    def record_deliveries(self, batch: list[tuple[str, str, NewJob | None]]) -> list[int | None | bool]: ...
     def unfinished_jobs(self) -> list[Job]: ...
     def job(self, job_id: int) -> Job: ...
     def start_job(self, job_id: int) -> int: ...
@@ -128,6 +133,24 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._checkpointer: threading.Thread | None = None
+        self._stop = threading.Event()
+        if self.path != ":memory:":
+            # Checkpoints copy the WAL into the database and fsync it; done inline they stall
+            # whichever webhook commit crosses the threshold.  A thread does them instead.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="route-me-checkpoint",
+                                                  daemon=True)
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop.wait(CHECKPOINT_SECONDS):
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
 
     # deliveries and jobs -------------------------------------------------------------
 
@@ -137,30 +160,36 @@ class SqliteStore:
         Returns False for a delivery id seen before, the new job id when a job was queued,
         None when the delivery needed no work.
         """
+        return self.record_deliveries([(delivery_id, event, job)])[0]
+
+    def record_deliveries(self, batch: list[tuple[str, str, NewJob | None]]) -> list[int | None | bool]:
+        """Record several deliveries in one transaction (group commit); results in order."""
         now = time.time()
         db = self._db
+        results: list[int | None | bool] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)",
-                (delivery_id, event, now),
-            )
-            if cursor.rowcount == 0:
-                db.execute("ROLLBACK")
-                return False
-            job_id = None
-            if job is not None:
-                job_id = db.execute(
-                    "INSERT INTO jobs (delivery_id, event, installation_id, repo, issue, payload,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (delivery_id, job.event, job.installation_id, job.repo, job.issue,
-                     job.payload, now, now),
-                ).lastrowid
+            for delivery_id, event, job in batch:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)",
+                    (delivery_id, event, now),
+                )
+                if cursor.rowcount == 0:
+                    results.append(False)
+                elif job is None:
+                    results.append(None)
+                else:
+                    results.append(db.execute(
+                        "INSERT INTO jobs (delivery_id, event, installation_id, repo, issue, payload,"
+                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (delivery_id, job.event, job.installation_id, job.repo, job.issue,
+                         zlib.compress(job.payload, 1), now, now),
+                    ).lastrowid)
             db.execute("COMMIT")
-            return job_id
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return results
 
     def unfinished_jobs(self) -> list[Job]:
         """Jobs queued or interrupted (status running at start means the process died)."""
@@ -189,6 +218,19 @@ class SqliteStore:
             ("failed" if error else "done", error, time.time(), job_id),
         )
 
+    def prune(self, *, older_than_seconds: float) -> int:
+        """Forget finished jobs and delivery ids older than the horizon; returns rows removed.
+
+        GitHub redelivers for a few days at most, so a long horizon keeps de-duplication
+        exact while the file stops growing.
+        """
+        cutoff = time.time() - older_than_seconds
+        removed = self._db.execute(
+            "DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?", (cutoff,)
+        ).rowcount
+        removed += self._db.execute("DELETE FROM deliveries WHERE received_at < ?", (cutoff,)).rowcount
+        return removed
+
     def job_counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
         return {status: count for status, count in rows}
@@ -199,7 +241,7 @@ class SqliteStore:
          attempts, _error, _created, _updated) = row
         return Job(id=job_id, delivery_id=delivery_id, event=event,
                    installation_id=installation_id, repo=repo, issue=issue,
-                   payload=bytes(payload), status=status, attempts=attempts)
+                   payload=zlib.decompress(payload), status=status, attempts=attempts)
 
     # issue state and plan versions ---------------------------------------------------
 
@@ -272,6 +314,9 @@ class SqliteStore:
         return total
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=10)
         self._db.close()
 
 

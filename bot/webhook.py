@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.recorder import DeliveryRecorder
 from bot.store import NewJob, Store
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def make_webhook_handler(
     *, secret: str, store: Store, submit: Callable[[int], None]
 ) -> Callable[[web.Request], Any]:
     secret_bytes = secret.encode()
+    recorder = DeliveryRecorder(store)
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
@@ -103,7 +105,7 @@ def make_webhook_handler(
         if not isinstance(payload, dict):
             return web.json_response({"error": "body is not a JSON object"}, status=400)
         job = job_for(event, payload, body) if event != "ping" else None
-        outcome = store.record_delivery(delivery, event, job)
+        outcome = await recorder.record(delivery, event, job)
         if outcome is False:
             log.info("delivery %s (%s) seen before; ignored", delivery, event)
             return web.json_response({"status": "duplicate"}, status=200)

@@ -10,6 +10,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 import jwt
 from cachetools import TLRUCache
@@ -19,10 +22,16 @@ TOKEN_MARGIN_SECONDS = 300
 # GitHub rejects JWTs valid for more than 10 minutes; back-date iat for clock drift.
 JWT_BACKDATE_SECONDS = 60
 JWT_LIFETIME_SECONDS = 540
+# A JWT is reused for a few minutes: signing costs a millisecond of CPU, and an outage
+# that makes every job ask for a token again must not turn into a CPU storm.
+JWT_REUSE_SECONDS = 300
 
 
-def make_app_jwt(app_id: int, private_key: str, *, now: float | None = None) -> str:
-    """An RS256 JWT identifying the App (valid about nine minutes)."""
+def make_app_jwt(app_id: int, private_key: str | Any, *, now: float | None = None) -> str:
+    """An RS256 JWT identifying the App (valid about nine minutes).
+
+    ``private_key`` is the PEM text or, cheaper, a key object loaded once.
+    """
     issued = int(now if now is not None else time.time()) - JWT_BACKDATE_SECONDS
     payload = {"iat": issued, "exp": issued + JWT_LIFETIME_SECONDS, "iss": str(app_id)}
     return jwt.encode(payload, private_key, algorithm="RS256")
@@ -51,7 +60,9 @@ class InstallationTokens:
         maxsize: int = 10_000,
     ) -> None:
         self._app_id = app_id
-        self._private_key = private_key
+        # Parsing the PEM costs more than signing; do it once.
+        self._private_key = load_pem_private_key(private_key.encode(), password=None)
+        self._jwt: tuple[str, float] | None = None
         self._post = post
         self._clock = clock
         self._cache: TLRUCache[int, tuple[str, float]] = TLRUCache(
@@ -61,7 +72,10 @@ class InstallationTokens:
         self.fetched = 0
 
     def app_jwt(self) -> str:
-        return make_app_jwt(self._app_id, self._private_key, now=self._clock())
+        now = self._clock()
+        if self._jwt is None or now - self._jwt[1] > JWT_REUSE_SECONDS:
+            self._jwt = (make_app_jwt(self._app_id, self._private_key, now=now), now)
+        return self._jwt[0]
 
     async def get(self, installation_id: int) -> str:
         cached = self._cache.get(installation_id)

@@ -166,7 +166,7 @@ class IssueContext:
         async def fetch(dest: Path) -> Snapshot:
             token = await services.installation_token(self.installation_id)
             archive = dest.parent / f".{dest.name}.tar.gz"
-            services.rest_calls.append(("GET", f"{self.api}/tarball/{ref}", 0))
+            services.note_rest_call("GET", f"{self.api}/tarball/{ref}", 0)
             await download_tarball(
                 services.session, api_url=services.settings.github_api_url, token=token,
                 owner=self.owner, repo=self.name, ref=ref, dest_file=archive,

@@ -1,0 +1,146 @@
+"""Webhook intake throughput: wrk against `route-me serve`, 14 KB signed deliveries, unique delivery ids.
+
+    .venv/bin/python bench/bench_intake.py [--seconds 15] [--connections 32] [--kind comment|label]
+
+Needs `wrk` (Debian package `wrk`).  Starts the real service as a subprocess on loopback with
+a fresh state file, drives it with wrk (2 threads), then checks that every delivery wrk sent
+was recorded in the state file.  `comment` sends a 14 KB comment without a command (200,
+delivery recorded); `label` sends a 14 KB `issues.labeled` (202, delivery and job with its
+payload recorded; the jobs' GitHub calls go to a closed port and fail in the background).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.app_keys import generate_app_key  # noqa: E402
+from tests.fakes.deliveries import issue_comment, issue_labeled, sign  # noqa: E402
+
+SECRET = "bench-secret"
+TARGET_BYTES = 14 * 1024
+VOCABULARY = ("the function returns a wrong value when input is empty and the parser raises an error "
+              "on line config file cache request response timeout retry user expected actual steps "
+              "reproduce version stack trace module import build test fails passes after before").split()
+
+LUA = """
+local counter = 0
+local thread_id = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  tid = tonumber(tid) or 0
+end
+request = function()
+  counter = counter + 1
+  local headers = {}
+  headers["Content-Type"] = "application/json"
+  headers["X-GitHub-Event"] = "%(event)s"
+  headers["X-GitHub-Delivery"] = "bench-" .. tid .. "-" .. counter
+  headers["X-Hub-Signature-256"] = "%(signature)s"
+  return wrk.format("POST", "%(path)s", headers, wrk.body)
+end
+"""
+
+
+def payload_of(kind: str) -> tuple[str, bytes]:
+    if kind == "comment":
+        data = issue_comment(owner="octo-org", repo="widgets", number=1, body="Looks good to me.")
+        event, field = "issue_comment", ("comment", "body")
+    else:
+        data = issue_labeled(owner="octo-org", repo="widgets", number=1, label="bug", body="x")
+        event, field = "issues", ("issue", "body")
+    body = json.dumps(data).encode()
+    padded = copy.deepcopy(data)
+    # Varied prose, not one repeated phrase, so compression in the store is not flattered.
+    rng = random.Random(7)
+    words = []
+    while len(body) + sum(len(w) + 1 for w in words) < TARGET_BYTES:
+        words.append(rng.choice(VOCABULARY))
+    padded[field[0]][field[1]] += " " + " ".join(words)
+    return event, json.dumps(padded).encode()
+
+
+def wait_for(url: str, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the service did not answer {url}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--kind", choices=["comment", "label"], default="comment")
+    parser.add_argument("--port", type=int, default=18181)
+    parser.add_argument("--workers", type=int, default=4, help="ROUTE_ME_WORKERS for the service")
+    parser.add_argument("--dir", help="where the state file goes (default: the system temp dir)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+
+    work = Path(tempfile.mkdtemp(prefix="route-me-bench-", dir=args.dir))
+    event, body = payload_of(args.kind)
+    (work / "body.json").write_bytes(body)
+    script = LUA % {"event": event, "signature": sign(SECRET, body), "path": "/api/github/webhooks"}
+    script = script.replace("request = function()", f'wrk.body = io.open("{work / "body.json"}"):read("*a")\n'
+                                                    "request = function()")
+    (work / "bench.lua").write_text(script)
+    private, _ = generate_app_key()
+    env = dict(os.environ, GITHUB_APP_ID="1", GITHUB_PRIVATE_KEY=private, GITHUB_WEBHOOK_SECRET=SECRET,
+               GITHUB_API_URL="http://127.0.0.1:1", ANTHROPIC_API_KEY="unused", OPENAI_API_KEY="unused",
+               ROUTE_ME_DB=str(work / "state.db"), ROUTE_ME_DATA_DIR=str(work / "data"),
+               PORT=str(args.port), HOST="127.0.0.1", LOG_LEVEL="CRITICAL",
+               ROUTE_ME_WORKERS=str(args.workers))
+    server = subprocess.Popen([str(Path(sys.executable)), "-m", "bot", "serve"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{args.port}/healthz")
+        result = subprocess.run(
+            ["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
+             str(work / "bench.lua"), f"http://127.0.0.1:{args.port}/api/github/webhooks"],
+            capture_output=True, text=True, check=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    out = result.stdout
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50, p75, p90, p99 = (re.search(rf"{q}%\s+([\d.]+\w+)", out).group(1) for q in (50, 75, 90, 99))
+    db = sqlite3.connect(work / "state.db")
+    recorded = db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
+    jobs = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    print(f"kind={args.kind} payload={len(body)} bytes connections={args.connections} seconds={args.seconds}")
+    print(f"requests={total} rate={rate:.0f}/s p50={p50} p75={p75} p90={p90} p99={p99} non_2xx={non_2xx.group(1) if non_2xx else 0}")
+    print(f"deliveries recorded={recorded} jobs recorded={jobs} "
+          f"(wrk counts only completed responses; recorded >= requests means none was lost)")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

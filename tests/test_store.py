@@ -1,0 +1,57 @@
+"""The SQLite store: group commit, de-duplication inside a batch, compressed payloads, pruning, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot.recorder import DeliveryRecorder
+from bot.store import NewJob, SqliteStore
+
+
+def job(payload: bytes = b'{"action": "labeled"}') -> NewJob:
+    return NewJob(event="issues", installation_id=42, repo="o/r", issue=7, payload=payload)
+
+
+def test_batch_deduplicates_within_itself_and_keeps_order(tmp_path):
+    store = SqliteStore(tmp_path / "s.db")
+    results = store.record_deliveries([("a", "issues", job()), ("b", "ping", None), ("a", "issues", job())])
+    assert isinstance(results[0], int) and results[1] is None and results[2] is False
+    assert store.record_delivery("b", "ping", None) is False
+    store.close()
+
+
+def test_payload_round_trips_and_survives_a_reopen(tmp_path):
+    body = b'{"issue": {"body": "' + b"x" * 20_000 + b'"}}'
+    store = SqliteStore(tmp_path / "s.db")
+    job_id = store.record_delivery("d1", "issues", job(body))
+    store.close()
+    again = SqliteStore(tmp_path / "s.db")
+    assert again.job(job_id).payload == body
+    assert [j.id for j in again.unfinished_jobs()] == [job_id]
+    assert again.start_job(job_id) == 1 and again.start_job(job_id) == 2  # attempts count up
+    again.finish_job(job_id)
+    assert again.unfinished_jobs() == []
+    again.close()
+
+
+def test_prune_drops_only_old_finished_rows(tmp_path):
+    store = SqliteStore(tmp_path / "s.db")
+    done = store.record_delivery("old", "issues", job())
+    store.finish_job(done)
+    pending = store.record_delivery("old-pending", "issues", job())
+    assert store.prune(older_than_seconds=3600) == 0
+    time.sleep(0.01)
+    assert store.prune(older_than_seconds=0) == 3  # the finished job and both delivery ids
+    assert [j.id for j in store.unfinished_jobs()] == [pending]
+    store.close()
+
+
+async def test_recorder_commits_concurrent_deliveries_in_one_batch(tmp_path):
+    store = SqliteStore(tmp_path / "s.db")
+    recorder = DeliveryRecorder(store)
+    results = await asyncio.gather(*(recorder.record(f"d{n}", "issues", job()) for n in range(20)),
+                                   recorder.record("d3", "issues", job()))
+    assert recorder.batches == 1
+    assert all(isinstance(r, int) for r in results[:20]) and results[20] is False
+    store.close()
