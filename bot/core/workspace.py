@@ -1,87 +1,28 @@
-"""The implementer's in-memory overlay over a snapshot, with path rules and change guards."""
+"""The implementer's in-memory overlay over a snapshot, with change guards (path rules: bot.core.paths)."""
 
 from __future__ import annotations
 
 import difflib
-import posixpath
-import re
 from collections.abc import Callable, Iterable
 
 from bot.core.changes import FileChange
 from bot.core.diff import file_line_stats
+from bot.core.paths import (  # re-exported: callers import the path rules from here too
+    MAX_COMPONENT_BYTES,
+    MAX_PATH_CHARS,
+    PathRefused,
+    Refused,
+    check_path,
+    quote_path,
+    structural_path_problem,
+)
 from bot.core.snapshot import Snapshot
 
 Deny = Callable[[str], str | None]
 
-MAX_PATH_CHARS = 4096
-MAX_COMPONENT_BYTES = 255
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-# Names that git (or a case-insensitive / NTFS checkout) would treat as the .git directory.
-_GIT_DIR_NAMES = frozenset({".git", "git~1"})
-
-
-class Refused(Exception):
-    """An operation the implementer may not perform; the message is written for the model."""
-
-
-class PathRefused(Refused):
-    """A path that is outside the repository, non-canonical, through a symlink, or denied."""
-
 
 class GuardRefused(Refused):
     """A change that would break a limit: file count, changed lines, file size, binary file."""
-
-
-def structural_path_problem(path: object) -> str | None:
-    """Why ``path`` is not a canonical repo-relative path, or None (symlinks not checked)."""
-    if not isinstance(path, str):
-        return "a path must be a string"
-    if not path:
-        return "the path is empty"
-    if len(path) > MAX_PATH_CHARS:
-        return f"the path is longer than {MAX_PATH_CHARS} characters"
-    if _CONTROL.search(path):
-        return "the path contains a control character (NUL, newline, tab, ...)"
-    if "\\" in path:
-        return "backslashes are not allowed; use '/' between directories"
-    if path.startswith("/") or _DRIVE.match(path):
-        return (
-            "absolute paths are not allowed; paths are relative to the repository root"
-            + _suggest(path)
-        )
-    parts = path.split("/")
-    if ".." in parts:
-        return "'..' is not allowed: paths must stay inside the repository"
-    if "." in parts or "" in parts:
-        return "the path is not in canonical form" + _suggest(path)
-    for part in parts:
-        try:
-            size = len(part.encode("utf-8"))
-        except UnicodeEncodeError:
-            return "the path is not valid UTF-8"
-        if size > MAX_COMPONENT_BYTES:
-            return f"a path component is longer than {MAX_COMPONENT_BYTES} bytes"
-        if part.lower().rstrip(". ") in _GIT_DIR_NAMES:
-            return "the .git directory cannot be read or changed"
-    return None
-
-
-def check_path(path: str, *, snapshot: Snapshot) -> str:
-    """Return ``path`` if it is canonical, inside the repo and not through a symlink.
-
-    Raises PathRefused with a reason the model can act on.
-    """
-    problem = structural_path_problem(path)
-    if problem is not None:
-        raise PathRefused(f"path {_show(path)} refused: {problem}")
-    parts = path.split("/")
-    for depth in range(1, len(parts) + 1):
-        prefix = "/".join(parts[:depth])
-        if prefix in snapshot.symlinks:
-            what = "is a symlink" if depth == len(parts) else f"goes through the symlink {prefix!r}"
-            raise PathRefused(f"path {_show(path)} refused: it {what}; symlinks are not followed")
-    return path
 
 
 class Workspace:
@@ -263,7 +204,7 @@ class Workspace:
         check_path(path, snapshot=self.snapshot)
         reason = self.deny(path)
         if reason is not None:
-            raise PathRefused(f"path {_show(path)} refused: {reason}")
+            raise PathRefused(f"path {quote_path(path)} refused: {reason}")
         # Overlay files are always text; only an untouched snapshot file can be binary.
         if path not in self._overlay and self.snapshot.has_file(path):
             if self._original(path) is None:
@@ -275,10 +216,10 @@ class Workspace:
             parent = "/".join(parts[:depth])
             if self.exists(parent):
                 raise PathRefused(
-                    f"path {_show(path)} refused: {parent!r} is a file, not a directory"
+                    f"path {quote_path(path)} refused: {parent!r} is a file, not a directory"
                 )
         if self.list_files(path):
-            raise PathRefused(f"path {_show(path)} refused: it is a directory")
+            raise PathRefused(f"path {quote_path(path)} refused: it is a directory")
 
     def _apply_guarded(self, path: str, content: str | None) -> None:
         before_files = len(self._stats)
@@ -314,20 +255,6 @@ class Workspace:
             has = self.snapshot.has_file(path)
             self._originals[path] = self.snapshot.read_text(path) if has else None
         return self._originals[path]
-
-
-def _show(path: object) -> str:
-    text = repr(path)
-    return text if len(text) <= 120 else text[:100] + "...'"
-
-
-def _suggest(path: str) -> str:
-    if _DRIVE.match(path):
-        return ""
-    canonical = posixpath.normpath("/" + path.replace("\\", "/")).lstrip("/")
-    if not canonical or canonical == "." or structural_path_problem(canonical):
-        return ""
-    return f"; did you mean {canonical!r}?"
 
 
 def _occurrence_lines(text: str, needle: str, *, limit: int = 5) -> str:

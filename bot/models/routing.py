@@ -6,11 +6,12 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.costs import PriceTable, usage_cost
 from bot.core.usage import Usage
+from bot.models.breaker import CircuitBreaker  # re-exported: callers import it from here too
 from bot.models.errors import (
     AllModelsFailed,
     AuthFailed,
@@ -64,42 +65,6 @@ def fallback_chain(
         if spec != primary and spec not in exclude and spec not in chain:
             chain.append(spec)
     return chain
-
-
-class CircuitBreaker:
-    """Skips a key after ``threshold`` consecutive failures for ``cooldown`` seconds; then lets one
-    trial call through (half-open): success closes it, one more failure opens it again."""
-
-    def __init__(self, *, threshold: int, cooldown: float, clock: Callable[[], float]) -> None:
-        self._threshold = max(1, threshold)
-        self._cooldown = cooldown
-        self._clock = clock
-        self._failures: dict[Hashable, int] = {}
-        self._open_until: dict[Hashable, float] = {}
-
-    def is_open(self, key: Hashable) -> bool:
-        until = self._open_until.get(key)
-        return until is not None and self._clock() < until
-
-    def allows(self, key: Hashable) -> bool:
-        """Whether a call may go through now (moves an expired open breaker to half-open)."""
-        if self.is_open(key):
-            return False
-        if key in self._open_until:
-            del self._open_until[key]
-            self._failures[key] = self._threshold - 1
-        return True
-
-    def record_success(self, key: Hashable) -> None:
-        self._failures.pop(key, None)
-        self._open_until.pop(key, None)
-
-    def record_failure(self, key: Hashable) -> None:
-        count = self._failures.get(key, 0) + 1
-        self._failures[key] = count
-        if count >= self._threshold:
-            self._open_until[key] = self._clock() + self._cooldown
-
 
 def _describe(error: ModelError, spec: ModelSpec, attempts: int, *, cap: float) -> str:
     times = f" {attempts} times" if attempts > 1 else ""

@@ -67,8 +67,9 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     executor = ToolExecutor(workspace, validate=validator)
     last_errors: list[str] = []
 
-    def answer(call: ToolCall) -> Answer:
-        outcome = executor.run(call.name, call.arguments)
+    async def answer(call: ToolCall) -> Answer:
+        # A search over a large repository can take seconds: keep it off the event loop.
+        outcome = await asyncio.to_thread(executor.run, call.name, call.arguments)
         if call.name == "finish" and outcome.is_error:
             last_errors[:] = [outcome.content]
         return Answer(outcome.content, is_error=outcome.is_error, done=outcome.finished,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -143,7 +144,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
     executor = ToolExecutor(Workspace(snapshot))
     invalid: list[str] = []
 
-    def answer(call: ToolCall) -> Answer:
+    async def answer(call: ToolCall) -> Answer:
         nonlocal explore_left
         if call.name == "submit_plan":
             try:
@@ -160,7 +161,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
         if call.name not in READ_ONLY_TOOLS:
             return Answer(f"error: unknown tool {call.name!r}; use list_files, read_file, search or submit_plan",
                           is_error=True)
-        outcome = executor.run(call.name, call.arguments)
+        outcome = await asyncio.to_thread(executor.run, call.name, call.arguments)
         cost = estimate_tokens(outcome.content)
         if cost > explore_left:
             return Answer("error: the exploration budget is spent; submit the plan now with what you know.",

@@ -1,0 +1,121 @@
+"""The four splits side by side (OO, OK, KO, KK): what each costs with route-me's real prompts.
+
+    .venv/bin/python bench/bench_splits.py [--explore 8]
+
+Each split runs the whole flow (label → plan → /approve → pull request → review) through
+the real app against the fake GitHub and fake model servers.  The fakes play the roles
+from a script, but bill what a provider would: input tokens estimated from the exact
+request the SDK sent (system prompt, repository context, history, tool results) and output
+tokens from the tool calls returned; the ledger prices them with bot/data/prices.json.
+So the dollars reflect route-me's own context sizes and turn structure; what they cannot
+reflect is a real model's verbosity, thinking tokens or extra turns (``--explore`` adds
+read-only turns to the implementer to model a longer session).  Scores are scripted here;
+run the same flow against real providers to compare quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.core.tokens import estimate_tokens  # noqa: E402
+from bot.core.usage import Usage  # noqa: E402
+from tests import scenario as sc  # noqa: E402
+from tests.fakes import anthropic_server, openai_server  # noqa: E402
+from tests.fakes.anthropic_server import FakeAnthropic  # noqa: E402
+from tests.fakes.app_keys import generate_app_key  # noqa: E402
+from tests.fakes.deliveries import issue_comment, issue_labeled  # noqa: E402
+from tests.fakes.github_server import FakeGitHub  # noqa: E402
+from tests.fakes.harness import BotHarness, bot_env  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+
+STAGES = ("plan", "implement", "judge")
+
+
+def role_player(module: Any, turns: list[tuple[str, dict[str, Any]]]):
+    """A responder for either fake: picks the role from the tools offered, bills by size."""
+    def respond(body: dict[str, Any]) -> Any:
+        tools = {t.get("name") or t.get("function", {}).get("name") for t in body.get("tools", [])}
+        if "submit_scorecard" in tools:
+            name, args = "submit_scorecard", sc.SCORECARD
+        elif "submit_plan" in tools:
+            name, args = "submit_plan", sc.PLAN
+        else:
+            name, args = turns[min(sc.turn_number(body), len(turns) - 1)]
+        billed = Usage(input_tokens=estimate_tokens(json.dumps(body)),
+                       output_tokens=estimate_tokens(json.dumps(args)) + 40)
+        return module.tool_reply(name, args, usage=billed)
+    return respond
+
+
+async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        private, public = generate_app_key()
+        async with FakeGitHub(work / "github", public_key_pem=public, validate=False) as github, \
+                FakeAnthropic(api_key="sk-ant-bench") as anthropic, FakeOpenAI(api_key="sk-oai-bench") as openai:
+            sc.seed(github, config=f"variant: {variant}\n")
+            anthropic.responder = role_player(anthropic_server, turns)
+            openai.responder = role_player(openai_server, turns)
+            env = bot_env(work, github_url=github.url, private_key=private, anthropic_url=anthropic.base_url,
+                          openai_url=openai.base_url, ANTHROPIC_API_KEY="sk-ant-bench",
+                          OPENAI_API_KEY="sk-oai-bench")
+            async with BotHarness(env) as bot:
+                await bot.send("issues", issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE,
+                                                       title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY))
+                await bot.settle(timeout=300)
+                await bot.send("issue_comment", issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE,
+                                                              body="/approve", user=sc.MAINTAINER))
+                await bot.settle(timeout=300)
+                rows = bot.services.store.ledger_rows(repo=f"{sc.OWNER}/{sc.REPO}")
+            pulls = github.pulls(sc.OWNER, sc.REPO)
+            result: dict[str, Any] = {"variant": variant, "pull_requests": len(pulls),
+                                      "rest_calls": len(github.rest_calls())}
+            for stage in STAGES:
+                stage_rows = [r for r in rows if r["stage"] == stage]
+                result[f"{stage}_usd"] = sum(r["cost_usd"] or 0.0 for r in stage_rows)
+                result[f"{stage}_tokens"] = sum(r["usage"]["input_tokens"] + r["usage"]["output_tokens"]
+                                                for r in stage_rows)
+                result[f"{stage}_model"] = ",".join(sorted({r["model"] for r in stage_rows}))
+            result["total_usd"] = sum(result[f"{s}_usd"] for s in STAGES)
+            return result
+
+
+def exploration_turns(count: int) -> list[tuple[str, dict[str, Any]]]:
+    reads = [("read_file", {"path": path}) for path in sorted(sc.FILES)]
+    extra = [reads[i % len(reads)] for i in range(count)] + [("search", {"pattern": "def divide"})] * (count > 0)
+    return extra + sc.IMPLEMENTER_TURNS
+
+
+async def main_async(explore: int) -> int:
+    turns = exploration_turns(explore)
+    results = [await run_split(v, turns) for v in ("OO", "OK", "KO", "KK")]
+    oo = results[0]["total_usd"]
+    print(f"implementer turns per run: {len(turns)}")
+    print(f"{'split':<6}{'plan $':>10}{'implement $':>13}{'judge $':>10}{'total $':>10}{'vs OO':>8}"
+          f"{'tokens':>9}  models (plan / implement / judge)")
+    for r in results:
+        tokens = sum(r[f"{s}_tokens"] for s in STAGES)
+        print(f"{r['variant']:<6}{r['plan_usd']:>10.4f}{r['implement_usd']:>13.4f}{r['judge_usd']:>10.4f}"
+              f"{r['total_usd']:>10.4f}{r['total_usd'] / oo:>8.2f}{tokens:>9,}  "
+              f"{r['plan_model']} / {r['implement_model']} / {r['judge_model']}")
+        assert r["pull_requests"] == 1, r
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--explore", type=int, default=8, help="extra read-only implementer turns")
+    return asyncio.run(main_async(parser.parse_args().explore))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
