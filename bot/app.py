@@ -61,7 +61,8 @@ def create_app(
         async def give_up(job: Job) -> None:
             await handlers.report_abandoned(services, job)
 
-        worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers)
+        worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
+                        unlocked=handlers.runs_unlocked)
         try:
             await handlers.setup(services)
             app[SERVICES] = services

@@ -1,4 +1,5 @@
-"""Runs recorded jobs in the background with bounded concurrency, one at a time per issue.
+"""Runs recorded jobs in the background with bounded concurrency, one at a time per issue
+(cancellations excepted: they must reach a stage that is still running).
 
 Jobs live in the store, so a job interrupted by a crash is found again at the next start
 (its status is still ``running``) and run again; stages are written to be resumable.  A
@@ -28,11 +29,13 @@ class Worker:
         run: Callable[[Job, int], Awaitable[None]],
         give_up: Callable[[Job], Awaitable[None]] | None = None,
         concurrency: int = 4,
+        unlocked: Callable[[Job], bool] = lambda job: False,
     ) -> None:
         self._store = store
         self._run = run
         self._give_up = give_up
         self._concurrency = concurrency
+        self._unlocked = unlocked
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         # Per-issue lock with a user count, dropped when nobody holds or awaits it.
@@ -81,12 +84,15 @@ class Worker:
         job = self._store.job(job_id)
         if job.status not in ("pending", "running"):
             return
+        if self._unlocked(job):
+            await self._execute(job)
+            return
         key = (job.repo, job.issue)
         lock, users = self._issue_locks.get(key, (asyncio.Lock(), 0))
         self._issue_locks[key] = (lock, users + 1)
         try:
             async with lock:
-                await self._run_locked(job)
+                await self._execute(job)
         finally:
             lock, users = self._issue_locks[key]
             if users <= 1:
@@ -94,7 +100,7 @@ class Worker:
             else:
                 self._issue_locks[key] = (lock, users - 1)
 
-    async def _run_locked(self, job: Job) -> None:
+    async def _execute(self, job: Job) -> None:
         attempt = self._store.start_job(job.id)
         context = f"delivery={job.delivery_id} event={job.event} repo={job.repo} issue={job.issue}"
         if attempt > MAX_ATTEMPTS:

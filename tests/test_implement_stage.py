@@ -203,3 +203,38 @@ async def test_implementer_fallback_when_the_cheap_provider_is_overloaded(make_b
     await comment(bot, "/approve")
     pull = github.pulls(sc.OWNER, sc.REPO)[0]
     assert "anthropic:claude-sonnet-5-5" in pull["body"]
+
+
+async def test_cancel_stops_a_running_implementer_before_its_next_call(planned, github, openai):
+    import asyncio
+
+    from tests.fakes.deliveries import issue_comment
+
+    gate = asyncio.Event()
+    script = sc.implementer_replies()
+
+    async def respond(body):
+        if sc.turn_number(body) == 1:
+            await gate.wait()  # hold the second model call until /cancel has landed
+        return script(body)
+
+    openai.responder = respond
+    approve = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, body="/approve",
+                            user=sc.MAINTAINER, comment_id=501)
+    await planned.send("issue_comment", approve)
+    while openai.calls < 2:
+        await asyncio.sleep(0.01)
+    cancel = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, body="/cancel",
+                           user=sc.MAINTAINER, comment_id=502)
+    assert (await planned.send("issue_comment", cancel)).status == 202
+    store = planned.services.store
+    while (store.issue_state(f"{sc.OWNER}/{sc.REPO}", sc.ISSUE) or {}).get("state") != "cancelled":
+        await asyncio.sleep(0.01)
+    gate.set()
+    await planned.settle()
+    assert openai.calls == 2  # no model call after the cancel
+    assert github.pulls(sc.OWNER, sc.REPO) == []
+    assert github.repo(sc.OWNER, sc.REPO).branches() == ["main"]
+    assert find_marker(sc.plan_comment(github)["body"], "plan")["state"] == "cancelled"
+    bodies = [c["body"] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE)]
+    assert not any("stage failed" in b for b in bodies), bodies

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from bot.core.changes import FileChange
 from bot.core.diff import file_line_stats
-from bot.core.paths import (  # re-exported: callers import the path rules from here too
+from bot.core.paths import (  # the path rules, also importable from here as before
     MAX_COMPONENT_BYTES,
     MAX_PATH_CHARS,
     PathRefused,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gidgethub.routing
 
 from bot.handlers import checks, comments, issues
-from bot.handlers.common import report_abandoned, setup, teardown
+from bot.handlers.common import report_abandoned, runs_unlocked, setup, teardown
 
 router = gidgethub.routing.Router(issues.router, comments.router, checks.router)
 
-__all__ = ["router", "setup", "teardown", "report_abandoned"]
+__all__ = ["router", "setup", "teardown", "report_abandoned", "runs_unlocked"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot.core.costs import PriceTable, usage_cost
 from bot.core.usage import Usage
-from bot.models.breaker import CircuitBreaker  # re-exported: callers import it from here too
+from bot.models.breaker import CircuitBreaker  # also importable from here, as before
 from bot.models.errors import (
     AllModelsFailed,
     AuthFailed,
@@ -65,6 +65,7 @@ def fallback_chain(
         if spec != primary and spec not in exclude and spec not in chain:
             chain.append(spec)
     return chain
+
 
 def _describe(error: ModelError, spec: ModelSpec, attempts: int, *, cap: float) -> str:
     times = f" {attempts} times" if attempts > 1 else ""

@@ -84,6 +84,11 @@ class IssueContext:
         self.state = IssueState.load(self.services.store, self.repo, self.number)
         return self.state
 
+    def cancelled(self) -> bool:
+        """Whether the issue was cancelled since this job loaded it (read fresh from the store)."""
+        current = IssueState.load(self.services.store, self.repo, self.number)
+        return current is not None and current.state == "cancelled"
+
     def save_state(self) -> None:
         assert self.state is not None
         self.state.save(self.services.store)

@@ -18,7 +18,8 @@ from bot.github.tarball import TarballError
 from bot.models.errors import (AllModelsFailed, AuthFailed, BudgetExceeded, ModelError, SpendLimited)
 from bot.stages.context import IssueContext
 from bot.stages.implement import run_fix, run_implement
-from bot.stages.plan import StageFailed, run_plan, show_plan
+from bot.stages.errors import StageCancelled, StageFailed
+from bot.stages.plan import run_plan, show_plan
 from bot.stages.runtime import stage_costs
 from bot.stages.score import run_judge
 from bot.stages.state import IssueState
@@ -62,6 +63,9 @@ async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[ob
     try:
         await work()
         return True
+    except StageCancelled:
+        log.info("%s stage on %s#%s stopped: the issue was cancelled", stage, ctx.repo, ctx.number)
+        return False
     except Exception as exc:
         what, hint = describe_failure(exc)
         log.warning("%s stage failed on %s#%s: %s", stage, ctx.repo, ctx.number, exc, exc_info=True)

@@ -27,7 +27,8 @@ from bot.github.gitdata import (advance_branch, create_branch, create_commit, de
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.loop import Answer, LoopResult, run_tool_loop
-from bot.stages.plan import StageFailed, progress_body, show_plan
+from bot.stages.errors import StageCancelled, StageFailed
+from bot.stages.plan import progress_body, show_plan
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
         router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.implementer),
         fallbacks=ctx.fallbacks_for(models.implementer, models, strong_role=False),
         context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
-        terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn,
+        terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn, should_stop=ctx.cancelled,
     )
     if not result.finished:
         changed = ", ".join(c.path for c in workspace.changes()) or "none"
@@ -152,6 +153,8 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
         implementation = await run_implementer(ctx, version=version, models=models,
                                                workspace=make_workspace(ctx, snapshot),
                                                stage="implement", extra="")
+        if ctx.cancelled():
+            raise StageCancelled()
         state.served["implement"] = implementation.served
         if implementation.fallback:
             state.fallback_notes["implement"] = implementation.fallback

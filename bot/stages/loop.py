@@ -15,6 +15,7 @@ from bot.core.usage import Usage
 from bot.models.ledger import CallContext
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolResult
 from bot.models.routing import Budget, ModelRouter, RoutedReply
+from bot.stages.errors import StageCancelled
 
 NUDGE = "Please continue by calling one of the tools. When you are done, call `{tool}`."
 
@@ -68,11 +69,17 @@ async def run_tool_loop(
     terminal_tool: str,
     max_turns: int,
     on_turn: Callable[[int, LoopResult], Awaitable[None]] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> LoopResult:
-    """Run until a tool answer says ``done`` or ``max_turns`` model calls were made."""
+    """Run until a tool answer says ``done`` or ``max_turns`` model calls were made.
+
+    ``should_stop`` is asked before every model call (a maintainer may cancel mid-run).
+    """
     messages = list(request.messages)
     result = LoopResult(value=None, finished=False, turns=0)
     while result.turns < max_turns:
+        if should_stop is not None and should_stop():
+            raise StageCancelled()
         result.turns += 1
         routed = await router.call(
             replace(request, messages=tuple(messages)), spec=spec, fallbacks=fallbacks,

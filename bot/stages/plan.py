@@ -19,6 +19,7 @@ from bot.core.usage import Usage
 from bot.core.workspace import Workspace
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
+from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.loop import Answer, run_tool_loop
 from bot.stages.runtime import stage_costs
 
@@ -35,10 +36,6 @@ SUBMIT_PLAN = ToolSpec(
 # Rough sizes of the later stages, for the cost estimate shown with the plan.
 TYPICAL_IMPLEMENT = Usage(input_tokens=40_000, output_tokens=8_000, cache_read_tokens=120_000)
 TYPICAL_JUDGE = Usage(input_tokens=15_000, output_tokens=1_500)
-
-
-class StageFailed(Exception):
-    """A stage ended without a result; the message is shown to the maintainers."""
 
 
 def read_only_tools() -> tuple[ToolSpec, ...]:
@@ -102,6 +99,8 @@ async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVer
 
     previous = ctx.plan_version() if feedback and state.version else None
     plan, served, fallback = await call_planner(ctx, models, snapshot, feedback=feedback, previous=previous)
+    if ctx.cancelled():
+        raise StageCancelled()
     version = PlanVersion(
         number=state.version + 1, plan=plan, markdown=None, author=f"planner:{served}",
         base_sha=snapshot.sha, created_at=time.time(),
@@ -177,7 +176,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
         router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.planner),
         fallbacks=ctx.fallbacks_for(models.planner, models, strong_role=models.variant[0] == "O"),
         context=ctx.call_context("plan"), budgets=ctx.budgets(), answer=answer,
-        terminal_tool="submit_plan", max_turns=PLANNER_MAX_TURNS,
+        terminal_tool="submit_plan", max_turns=PLANNER_MAX_TURNS, should_stop=ctx.cancelled,
     )
     if not result.finished:
         raise StageFailed(f"The planner did not call submit_plan within {PLANNER_MAX_TURNS} turns.")

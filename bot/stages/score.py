@@ -22,7 +22,7 @@ from bot.core.validate import syntax_status
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext
 from bot.stages.loop import Answer, run_tool_loop
-from bot.stages.plan import StageFailed
+from bot.stages.errors import StageFailed
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
