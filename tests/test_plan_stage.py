@@ -162,8 +162,10 @@ async def test_invalid_plan_goes_back_once_then_fails_honestly(make_bot, github,
     assert anthropic.calls == 2
     error = sc.anthropic_tool_results(anthropic.message_bodies[1])[-1]
     assert error["is_error"] is True and "steps" in str(error["content"])
-    failure = [c for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE) if "failed" in c["body"]]
+    failure = [c for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE) if "stage failed" in c["body"]]
     assert failure and "/retry" in failure[-1]["body"]
+    # the progress comment no longer claims to be planning
+    assert find_marker(sc.plan_comment(github)["body"], "plan")["state"] == "failed"
 
 
 async def test_help_and_unknown_command(planned, github):
@@ -172,3 +174,10 @@ async def test_help_and_unknown_command(planned, github):
     bodies = [c["body"] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE)]
     assert any("/approve" in b and "Did you mean" in b for b in bodies)
     assert any("route-me commands" in b for b in bodies)
+
+
+async def test_revise_sends_the_same_cached_context(planned, anthropic):
+    await comment(planned, "/revise mention the README too")
+    first, second = anthropic.message_bodies[0], anthropic.message_bodies[1]
+    cached = [[b for b in body["system"] if b.get("cache_control")] for body in (first, second)]
+    assert cached[0] and cached[0] == cached[1]  # identical prefix: the provider's cache applies

@@ -14,7 +14,7 @@ import gidgethub
 from bot.core.archive import extract_snapshot, is_full_sha
 from bot.core.markers import find_marker
 from bot.core.plan import Plan, PlanVersion
-from bot.core.render import render_failure
+from bot.core.render import render_failure, render_plan_progress
 from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_config
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
@@ -219,6 +219,14 @@ class IssueContext:
         body = render_failure(stage=stage, what=what, **({"hint": hint} if hint else {}))
         try:
             await self.post_comment(body, number=number)
+            state = self.state
+            if state is not None and state.version == 0 and state.plan_comment_id is not None:
+                # No plan exists yet: the progress comment must not keep saying "planning…".
+                models = self.models()
+                await self.edit_comment(state.plan_comment_id, render_plan_progress(
+                    state_line="planning failed; see the comment below", issue_number=self.number,
+                    variant=models.variant, planner=models.planner, implementer=models.implementer,
+                    version=1, base_sha=state.base_sha, state="failed"))
         except Exception:  # noqa: BLE001 - a failure report must not hide the original failure
             log.exception("could not post the failure comment on %s#%s", self.repo, number or self.number)
 

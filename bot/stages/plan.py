@@ -135,7 +135,8 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
     )
     fixed = estimate_tokens(system) + estimate_tokens(user) + 3_000  # tools and framing
     pack = build_context_pack(
-        snapshot, issue_title=ctx.issue_title, issue_body=ctx.issue_body + "\n" + (feedback or ""),
+        # Built from the issue alone, so a /revise sends the same context and hits the cache.
+        snapshot, issue_title=ctx.issue_title, issue_body=ctx.issue_body,
         token_budget=max(2_000, budget - fixed - budget // 4),
     )
     # What the planner may still read with its tools, so every call stays under the budget.
