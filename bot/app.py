@@ -9,16 +9,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import aiohttp
 from aiohttp import web
 from gidgethub import sansio
 
 from bot import handlers
-from bot.github.auth import InstallationTokens
-from bot.github.client import GitHubClient
-from bot.services import Services
+from bot.services import Services, open_services
 from bot.settings import Settings
-from bot.store import Job, SqliteStore, open_store
+from bot.store import Job, SqliteStore
 from bot.webhook import make_webhook_handler
 from bot.worker import Worker
 
@@ -40,51 +37,38 @@ def create_app(
     started = time.time()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        store = open_store(settings.db)
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120, connect=15))
+        async with open_services(settings, sleep=sleep, clock=clock) as services:
+            store = services.store
 
-        async def post_for_token(url: str, app_jwt: str) -> dict:
-            client = GitHubClient(session, base_url=settings.github_api_url, sleep=sleep, clock=clock,
-                                  on_request=services.note_rest_call)
-            return await client.post(url, data=b"", jwt=app_jwt)
+            async def run(job: Job, attempt: int) -> None:
+                await run_job(services, job, attempt)
 
-        tokens = InstallationTokens(
-            app_id=settings.github_app_id, private_key=settings.github_private_key,
-            post=post_for_token, clock=clock,
-        )
-        services = Services(settings=settings, store=store, session=session, tokens=tokens,
-                            sleep=sleep, clock=clock)
+            async def give_up(job: Job) -> None:
+                await handlers.report_abandoned(services, job)
 
-        async def run(job: Job, attempt: int) -> None:
-            await run_job(services, job, attempt)
-
-        async def give_up(job: Job) -> None:
-            await handlers.report_abandoned(services, job)
-
-        worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
-                        unlocked=handlers.runs_unlocked)
-        try:
-            await handlers.setup(services)
-            app[SERVICES] = services
-            app[WORKER] = worker
-            app[INTAKE] = make_webhook_handler(
-                secret=settings.github_webhook_secret, store=store, submit=worker.submit
-            )
-            await worker.start()
-            pruner = asyncio.create_task(prune_periodically(store), name="route-me-prune")
-            # Everything built so far (imported SDKs, pydantic models, clients) lives for the
-            # whole process; freezing it keeps full GC passes from walking it again and again,
-            # which otherwise shows up as ~100 ms stalls in the webhook's tail latency.
-            gc.freeze()
-            yield
-        finally:
-            if "pruner" in locals():
-                pruner.cancel()
-                await asyncio.gather(pruner, return_exceptions=True)
-            await worker.stop()
-            await handlers.teardown(services)
-            await session.close()
-            store.close()
+            worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
+                            unlocked=handlers.runs_unlocked)
+            pruner: asyncio.Task[None] | None = None
+            try:
+                await handlers.setup(services)
+                app[SERVICES] = services
+                app[WORKER] = worker
+                app[INTAKE] = make_webhook_handler(
+                    secret=settings.github_webhook_secret, store=store, submit=worker.submit
+                )
+                await worker.start()
+                pruner = asyncio.create_task(prune_periodically(store), name="route-me-prune")
+                # Everything built so far (imported SDKs, pydantic models, clients) lives for the
+                # whole process; freezing it keeps full GC passes from walking it again and again,
+                # which otherwise shows up as ~100 ms stalls in the webhook's tail latency.
+                gc.freeze()
+                yield
+            finally:
+                if pruner is not None:
+                    pruner.cancel()
+                    await asyncio.gather(pruner, return_exceptions=True)
+                await worker.stop()
+                await handlers.teardown(services)
 
     async def healthz(request: web.Request) -> web.Response:
         body: dict[str, object] = {"status": "ok", "uptime_s": round(time.time() - started, 1)}

@@ -1,4 +1,4 @@
-"""Command line: ``route-me serve | doctor | costs``."""
+"""Command line: ``route-me serve | doctor | costs | bench``."""
 
 from __future__ import annotations
 
@@ -80,6 +80,41 @@ def cmd_costs(args: argparse.Namespace) -> int:
     return print_costs(db, repo=args.repo, by=args.by)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot import split_bench
+    from bot.services import open_services
+    from bot.stages.runtime import build_runtime, close_runtime
+
+    try:
+        splits = split_bench.parse_splits(args.splits)
+        owner, name = args.repo.split("/", 1)
+    except ValueError as exc:
+        print(f"route-me bench: {exc}", file=sys.stderr)
+        return 2
+    settings = _settings_or_exit(_environment(args.env_file))
+
+    async def run() -> list[split_bench.SplitResult]:
+        async with open_services(settings) as services:
+            await build_runtime(services)
+            try:
+                installation = args.installation_id or await split_bench.find_installation(services, owner, name)
+                results = []
+                for number in args.issue:
+                    results += await split_bench.bench_issue(services, owner=owner, name=name, number=number,
+                                                             installation_id=installation, splits=splits)
+                return results
+            finally:
+                await close_runtime(services)
+
+    results = asyncio.run(run())
+    print(split_bench.render_table(results))
+    if args.json:
+        Path(args.json).write_text(split_bench.to_json(results))
+    return 1 if any(r.error for r in results) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="route-me", description=__doc__)
     parser.add_argument("--env-file", help="read settings from this file as well (default: .env)")
@@ -91,6 +126,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     costs.add_argument("--repo", help="only this owner/name")
     costs.add_argument("--by", choices=["repo", "issue", "stage", "model", "all"], default="all")
     costs.set_defaults(func=cmd_costs)
+    bench = commands.add_parser("bench", help="run the splits side by side on real issues (posts nothing)")
+    bench.add_argument("--repo", required=True, help="owner/name")
+    bench.add_argument("--issue", type=int, action="append", required=True, help="issue number (repeatable)")
+    bench.add_argument("--splits", default="OO,OK,KO,KK", help="comma-separated, default all four")
+    bench.add_argument("--installation-id", type=int, help="default: looked up for the repository")
+    bench.add_argument("--json", help="also write the results here")
+    bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ import aiohttp
 from bot.github.auth import InstallationTokens
 from bot.github.client import GitHubClient
 from bot.settings import Settings
-from bot.store import SqliteStore
+from bot.store import SqliteStore, open_store
 
 
 @dataclass
@@ -53,3 +54,30 @@ class Services:
 
     async def installation_token(self, installation_id: int) -> str:
         return await self.tokens.get(installation_id)
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.time,
+) -> AsyncIterator[Services]:
+    """The shared session, store and token cache, closed on exit (the server and CLI both use it)."""
+    store = open_store(settings.db)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120, connect=15))
+    services: Services | None = None
+
+    async def post_for_token(url: str, app_jwt: str) -> dict[str, Any]:
+        assert services is not None
+        return await services.github().post(url, data=b"", jwt=app_jwt)
+
+    tokens = InstallationTokens(app_id=settings.github_app_id, private_key=settings.github_private_key,
+                                post=post_for_token, clock=clock)
+    services = Services(settings=settings, store=store, session=session, tokens=tokens, sleep=sleep,
+                        clock=clock)
+    try:
+        yield services
+    finally:
+        await session.close()
+        store.close()

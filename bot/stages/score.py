@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import gidgethub
@@ -43,29 +44,35 @@ async def current_changes(ctx: IssueContext, version: PlanVersion) -> tuple[list
     return await asyncio.to_thread(snapshot_changes, base, head), head_sha
 
 
-async def run_judge(ctx: IssueContext, *, changes: list[FileChange] | None = None) -> int:
-    """Score the pull request and post (or update) the review; returns the review id."""
-    state = ctx.state
-    assert state is not None and state.pr_number is not None and state.approved_version is not None
-    version = ctx.plan_version(state.approved_version)
-    if version is None:
-        raise StageFailed(f"Plan v{state.approved_version} is not in the state store.")
-    if changes is None:
-        changes, state.head_sha = await current_changes(ctx, version)
+@dataclass(frozen=True)
+class Judgement:
+    """What the judge stage produced, before anything is posted."""
+
+    scorecard: Scorecard | None
+    facts: Facts
+    judge_error: str | None
+    last_submission: Any
+    served: str
+    fallback: str | None
+
+
+async def judge_change(ctx: IssueContext, *, version: PlanVersion, changes: list[FileChange],
+                       pr_number: int | None, ci: str | None = None, stage: str = "judge") -> Judgement:
+    """Measure the facts of ``changes`` and have the judge score them (one retry on bad output)."""
     snapshot = await ctx.snapshot(version.base_sha)
     planned = version.plan.planned_paths() if version.plan else []
     facts = await asyncio.to_thread(lambda: compute_facts(
-        snapshot=snapshot, changes=changes, planned_files=planned, syntax=syntax_status, ci=state.ci))
+        snapshot=snapshot, changes=changes, planned_files=planned, syntax=syntax_status, ci=ci))
     models = ctx.models(planned_paths=planned)
-
     diff = unified_diff(changes)
     if len(diff) > MAX_DIFF_CHARS:
         diff = diff[:MAX_DIFF_CHARS] + "\n… (diff truncated)"
     prompts = ctx.runtime.prompts
     user = prompts.render(
-        "judge_user", pr_number=state.pr_number, issue_number=ctx.number, repo=ctx.repo,
-        issue_title=ctx.issue_title, issue_body=ctx.issue_body or "(no description)",
-        plan_version=version.number, plan=plan_text(version), facts=facts_for_prompt(facts), diff=diff,
+        "judge_user", pr_number=pr_number if pr_number is not None else "(not opened)",
+        issue_number=ctx.number, repo=ctx.repo, issue_title=ctx.issue_title,
+        issue_body=ctx.issue_body or "(no description)", plan_version=version.number,
+        plan=plan_text(version), facts=facts_for_prompt(facts), diff=diff,
     )
     attempts: list[Any] = []
     problems_seen: list[str] = []
@@ -83,12 +90,10 @@ async def run_judge(ctx: IssueContext, *, changes: list[FileChange] | None = Non
 
     request = ModelRequest(system=prompts.text("judge_system"), messages=(Message(role="user", text=user),),
                            tools=(SUBMIT_SCORECARD,), max_tokens=4_000)
-    state.state = "scoring"
-    ctx.save_state()
     result = await run_tool_loop(
         router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.judge),
         fallbacks=ctx.fallbacks_for(models.judge, models, strong_role=True),
-        context=ctx.call_context("judge"), budgets=ctx.budgets(), answer=answer,
+        context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
         terminal_tool=TOOL_NAME, max_turns=JUDGE_MAX_TURNS,
     )
     judge_error = None
@@ -99,16 +104,32 @@ async def run_judge(ctx: IssueContext, *, changes: list[FileChange] | None = Non
         scorecard = accept_partial(attempts[-1]) if attempts else None
         judge_error = "; ".join(problems_seen) or "the judge did not call submit_scorecard"
     served = result.served_by[-1] if result.served_by else models.judge
-    state.served["judge"] = served
     fallback = "; ".join(result.fallback_notes) or None
-    state.fallback_notes["judge"] = f"{fallback}; scored by {served}." if fallback else ""
-    state.review_inputs = {
-        "scorecard": attempts[-1] if attempts else None, "judge_error": judge_error,
-        "facts": dataclasses.asdict(facts),
-    }
+    return Judgement(scorecard=scorecard, facts=facts, judge_error=judge_error,
+                     last_submission=attempts[-1] if attempts else None, served=served,
+                     fallback=f"{fallback}; scored by {served}." if fallback else None)
+
+
+async def run_judge(ctx: IssueContext, *, changes: list[FileChange] | None = None) -> int:
+    """Score the pull request and post (or update) the review; returns the review id."""
+    state = ctx.state
+    assert state is not None and state.pr_number is not None and state.approved_version is not None
+    version = ctx.plan_version(state.approved_version)
+    if version is None:
+        raise StageFailed(f"Plan v{state.approved_version} is not in the state store.")
+    if changes is None:
+        changes, state.head_sha = await current_changes(ctx, version)
+    state.state = "scoring"
+    ctx.save_state()
+    judged = await judge_change(ctx, version=version, changes=changes, pr_number=state.pr_number, ci=state.ci)
+    state.served["judge"] = judged.served
+    state.fallback_notes["judge"] = judged.fallback or ""
+    state.review_inputs = {"scorecard": judged.last_submission, "judge_error": judged.judge_error,
+                           "facts": dataclasses.asdict(judged.facts)}
     state.state = "pr_open"
     ctx.save_state()
-    return await post_review(ctx, scorecard=scorecard, facts=facts, judge_error=judge_error)
+    return await post_review(ctx, scorecard=judged.scorecard, facts=judged.facts,
+                             judge_error=judged.judge_error)
 
 
 def _scorecard_from_inputs(inputs: dict[str, Any]) -> Scorecard | None:

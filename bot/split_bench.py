@@ -1,0 +1,182 @@
+"""``route-me bench``: the four splits side by side on a team's own issues, with real models.
+
+For each issue and split the real stages run (planner → implementer → judge) against the
+repository's default-branch snapshot, but nothing is posted, pushed or opened: the change
+stays in memory.  The ledger records every call (stage ``bench:<split>:<stage>``, no
+issue), so the table shows what each split really cost and what the judge scored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot.core.diff import line_stats
+from bot.core.plan import PlanVersion
+from bot.core.scorecard import overall
+from bot.models.errors import ModelError
+from bot.models.ledger import CallContext
+from bot.services import Services
+from bot.stages.context import IssueContext
+from bot.stages.errors import StageFailed
+from bot.stages.implement import make_workspace, run_implementer
+from bot.stages.plan import call_planner
+from bot.stages.score import judge_change
+from bot.stages.state import IssueState
+
+SPLITS = ("OO", "OK", "KO", "KK")
+STAGES = ("plan", "implement", "judge")
+
+
+@dataclass
+class BenchContext(IssueContext):
+    """An issue context that never writes to GitHub or the issue's state."""
+
+    split: str = "OK"
+
+    def call_context(self, stage: str) -> CallContext:
+        return CallContext(installation_id=self.installation_id, repo=self.repo, issue=None,
+                           stage=f"bench:{self.split}:{stage}")
+
+    def save_state(self) -> None:
+        """Bench runs keep their state in memory only."""
+
+    async def show_on_plan_comment(self, body: str) -> int:
+        return 0
+
+
+@dataclass
+class SplitResult:
+    issue: int
+    split: str
+    models: dict[str, str] = field(default_factory=dict)
+    usd: dict[str, float | None] = field(default_factory=dict)
+    total_usd: float | None = None
+    overall: float | None = None
+    scores: dict[str, int] = field(default_factory=dict)
+    files_changed: int = 0
+    lines: tuple[int, int] = (0, 0)
+    tests_changed: int = 0
+    unknown_imports: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+async def find_installation(services: Services, owner: str, name: str) -> int:
+    answer = await services.github().getitem(f"/repos/{owner}/{name}/installation",
+                                             jwt=services.tokens.app_jwt())
+    return int(answer["id"])
+
+
+def _costs(services: Services, repo: str, split: str) -> dict[str, float | None]:
+    usd: dict[str, float | None] = {}
+    for stage in STAGES:
+        rows = [r for r in services.store.ledger_rows(repo=repo) if r["stage"] == f"bench:{split}:{stage}"]
+        usd[stage] = None if any(r["cost_usd"] is None for r in rows) else sum(r["cost_usd"] for r in rows)
+    return usd
+
+
+async def bench_issue(services: Services, *, owner: str, name: str, number: int, installation_id: int,
+                      splits: Sequence[str] = SPLITS) -> list[SplitResult]:
+    """Run every split on one issue; a split that fails is reported, the others still run."""
+    gh = await services.installation_client(installation_id)
+    repository = await gh.getitem(f"/repos/{owner}/{name}")
+    issue = await gh.getitem(f"/repos/{owner}/{name}/issues/{number}")
+    results = []
+    head: str | None = None  # the first split resolves the branch; the others reuse that commit
+    for split in splits:
+        ctx = BenchContext(services=services, gh=gh, owner=owner, name=name, number=number,
+                           installation_id=installation_id, default_branch=repository["default_branch"],
+                           issue_title=issue.get("title") or "", issue_body=issue.get("body") or "",
+                           split=split)
+        ctx.state = IssueState(repo=ctx.repo, number=number, variant=split)
+        await ctx.load_config()
+        result, head = await _run_split(ctx, split, head or ctx.default_branch)
+        results.append(result)
+    return results
+
+
+async def _run_split(ctx: BenchContext, split: str, ref: str) -> tuple[SplitResult, str | None]:
+    result = SplitResult(issue=ctx.number, split=split)
+    started = time.monotonic()
+    sha: str | None = None
+    try:
+        snapshot = await ctx.snapshot(ref)
+        sha = snapshot.sha
+        models = ctx.models()
+        plan, planner, _ = await call_planner(ctx, models, snapshot, feedback=None, previous=None)
+        version = PlanVersion(number=1, plan=plan, markdown=None, author=f"planner:{planner}",
+                              base_sha=snapshot.sha, created_at=time.time())
+        models = ctx.models(planned_paths=plan.planned_paths())
+        implementation = await run_implementer(ctx, version=version, models=models,
+                                               workspace=make_workspace(ctx, snapshot), stage="implement",
+                                               extra="")
+        judged = await judge_change(ctx, version=version, changes=implementation.changes, pr_number=None)
+        result.models = {"plan": planner, "implement": implementation.served, "judge": judged.served}
+        if judged.scorecard is not None:
+            result.overall = overall(judged.scorecard)
+            result.scores = {d: s.score for d, s in judged.scorecard.scores.items()}
+        result.files_changed = len(implementation.changes)
+        result.lines = line_stats(implementation.changes)
+        result.tests_changed = len(judged.facts.tests_changed)
+        result.unknown_imports = len(judged.facts.unknown_imports)
+    except (ModelError, StageFailed) as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = round(time.monotonic() - started, 1)
+    result.usd = _costs(ctx.services, ctx.repo, split)
+    known = list(result.usd.values())
+    result.total_usd = None if any(v is None for v in known) else sum(v or 0.0 for v in known)
+    return result, sha
+
+
+def _usd(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.4f}"
+
+
+def render_table(results: Sequence[SplitResult]) -> str:
+    """A plain-text table per issue; "vs OO" compares each split's total with the OO run."""
+    lines = []
+    for number in dict.fromkeys(r.issue for r in results):
+        rows = [r for r in results if r.issue == number]
+        oo = next((r.total_usd for r in rows if r.split == "OO"), None)
+        lines.append(f"Issue #{number}")
+        lines.append(f"  {'split':<6}{'plan':>10}{'implement':>11}{'judge':>10}{'total':>10}{'vs OO':>7}"
+                     f"{'score':>7}{'files':>6}{'+/-':>10}{'tests':>6}  note")
+        for r in rows:
+            ratio = f"{r.total_usd / oo:.2f}" if oo and r.total_usd is not None else "-"
+            score = f"{r.overall:.1f}" if r.overall is not None else "-"
+            note = r.error or " / ".join(r.models.get(s, "?") for s in STAGES)
+            lines.append(
+                f"  {r.split:<6}{_usd(r.usd.get('plan')):>10}{_usd(r.usd.get('implement')):>11}"
+                f"{_usd(r.usd.get('judge')):>10}{_usd(r.total_usd):>10}{ratio:>7}{score:>7}"
+                f"{r.files_changed:>6}{f'+{r.lines[0]}/-{r.lines[1]}':>10}{r.tests_changed:>6}  {note}"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def to_json(results: Sequence[SplitResult]) -> str:
+    return json.dumps({"runs": [asdict(r) for r in results], "by_split": summary_dict(results)}, indent=2)
+
+
+def parse_splits(text: str) -> list[str]:
+    splits = [s.strip().upper() for s in text.split(",") if s.strip()]
+    bad = [s for s in splits if s not in SPLITS]
+    if bad or not splits:
+        raise ValueError(f"splits must be from {', '.join(SPLITS)}; got {text!r}")
+    return splits
+
+
+def summary_dict(results: Sequence[SplitResult]) -> dict[str, Any]:
+    """Mean total dollars and score per split over all issues (for the JSON report)."""
+    out: dict[str, Any] = {}
+    for split in dict.fromkeys(r.split for r in results):
+        rows = [r for r in results if r.split == split and r.error is None]
+        costs = [r.total_usd for r in rows if r.total_usd is not None]
+        scores = [r.overall for r in rows if r.overall is not None]
+        out[split] = {"runs": len(rows), "mean_usd": sum(costs) / len(costs) if costs else None,
+                      "mean_score": sum(scores) / len(scores) if scores else None}
+    return out
