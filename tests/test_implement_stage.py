@@ -6,7 +6,7 @@ import pytest
 
 from bot.core.markers import find_marker
 from tests import scenario as sc
-from tests.fakes import openai_server
+from tests.fakes import anthropic_server, openai_server
 from tests.test_plan_stage import comment, label
 
 
@@ -192,7 +192,6 @@ async def test_implementer_fallback_when_the_cheap_provider_is_overloaded(make_b
         if any(t["name"] == "finish" for t in body.get("tools", [])):
             index = min(sc.turn_number(body), len(sc.IMPLEMENTER_TURNS) - 1)
             name, args = sc.IMPLEMENTER_TURNS[index]
-            from tests.fakes import anthropic_server
             return anthropic_server.tool_reply(name, args, usage=sc.IMPLEMENTER_USAGE)
         return roles(body)
 
@@ -238,3 +237,35 @@ async def test_cancel_stops_a_running_implementer_before_its_next_call(planned, 
     assert find_marker(sc.plan_comment(github)["body"], "plan")["state"] == "cancelled"
     bodies = [c["body"] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE)]
     assert not any("stage failed" in b for b in bodies), bodies
+
+
+async def test_an_edited_plan_is_what_the_implementer_receives(planned, github, openai):
+    await comment(planned, "/edit\n## Plan by hand\n\n1. In calc/ops.py guard b == 0 with HAND_WRITTEN_MARK.\n")
+    await comment(planned, "/approve")
+    first_request = str(openai.completion_bodies[0]["messages"])
+    assert "HAND_WRITTEN_MARK" in first_request
+    assert "Make divide() raise ValueError" not in first_request  # the planner's v1 was replaced
+    assert "Implements plan v2 by @alice" in github.pulls(sc.OWNER, sc.REPO)[0]["body"]
+
+
+async def test_implementer_routes_pick_the_model_by_path(make_bot, github, anthropic, openai):
+    sc.seed(github, config="implementer_routes:\n  - paths: ['calc/**', 'tests/**']\n"
+                           "    model: anthropic:claude-sonnet-5-5\n")
+    roles = sc.anthropic_roles()
+    script = sc.implementer_replies()
+
+    def respond(body):
+        if any(t["name"] == "finish" for t in body.get("tools", [])):
+            name, args = script(body).tool_calls[0][:2]
+            return anthropic_server.tool_reply(name, args, usage=sc.IMPLEMENTER_USAGE)
+        return roles(body)
+
+    anthropic.responder = respond
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    assert openai.calls == 0
+    implementer_models = {b["model"] for b in anthropic.message_bodies
+                          if any(t["name"] == "finish" for t in b["tools"])}
+    assert implementer_models == {"claude-sonnet-5-5"}
+    assert "anthropic:claude-sonnet-5-5" in github.pulls(sc.OWNER, sc.REPO)[0]["body"]

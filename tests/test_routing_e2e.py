@@ -117,3 +117,25 @@ async def test_ledger_totals_equal_the_providers_usage_and_costs_prints_them(mak
     assert "implement" in out and f"{sc.IMPLEMENTER_USAGE.input_tokens * len(sc.IMPLEMENTER_TURNS):,}" in out
     # the cheap implementer makes the run cheaper than all-strong
     assert spent < strong
+
+
+async def test_daily_budget_per_installation_stops_the_call(make_bot, github, anthropic):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    bot = await make_bot(ROUTE_ME_DAILY_BUDGET_USD="0.0001")
+    await label(bot)
+    assert anthropic.calls == 0
+    failure = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
+    assert "daily budget" in failure
+
+
+async def test_operator_price_overrides_reach_the_ledger(make_bot, github, anthropic, tmp_path):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"claude-opus-5-5": {"input": 100, "output": 0, "cache_write": 0, "cache_read": 0,'
+                      ' "source": "negotiated", "as_of": "2026-11-01"}}')
+    bot = await make_bot(ROUTE_ME_PRICES=str(prices))
+    await label(bot)
+    row = bot.services.store.ledger_rows(repo=f"{sc.OWNER}/{sc.REPO}")[0]
+    assert row["cost_usd"] == pytest.approx(sc.PLANNER_USAGE.input_tokens * 100 / 1_000_000)
