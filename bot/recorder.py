@@ -35,6 +35,6 @@ class DeliveryRecorder:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (*_, future), result in zip(batch, results):
+        for (*_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)

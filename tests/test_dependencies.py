@@ -14,7 +14,6 @@ from bot.core.dependencies import (
     unknown_imports,
 )
 
-
 # --- python_imports ---------------------------------------------------------------------
 
 def test_python_imports_top_level_names_only() -> None:

@@ -10,7 +10,6 @@ from tests.fakes import anthropic_server, openai_server
 from tests.test_plan_stage import comment, label
 
 
-
 @pytest.fixture
 async def planned(make_bot, github, anthropic, openai):
     sc.seed(github)

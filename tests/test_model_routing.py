@@ -9,7 +9,13 @@ import pytest
 from bot.core.costs import PriceTable
 from bot.core.usage import Usage
 from bot.models.anthropic_adapter import AnthropicClient
-from bot.models.errors import AllModelsFailed, AuthFailed, BadRequest, BudgetExceeded, SpendLimited
+from bot.models.errors import (
+    AllModelsFailed,
+    AuthFailed,
+    BadRequest,
+    BudgetExceeded,
+    SpendLimited,
+)
 from bot.models.ledger import CallContext, LedgerEntry, summarize
 from bot.models.openai_adapter import OpenAICompatClient
 from bot.models.port import Message, ModelRequest, ModelSpec

@@ -9,7 +9,6 @@ from tests import scenario as sc
 from tests.fakes.deliveries import issue_comment, issue_labeled
 
 
-
 async def label(bot, *, name: str = "route-me", sender: str = sc.MAINTAINER):
     payload = issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, label=name,
                             title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY, sender=sender)

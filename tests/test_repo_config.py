@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from bot.core.repo_config import (
     KNOWN_KEYS,
@@ -278,7 +279,7 @@ implementer_routes:
 
 def test_config_is_immutable() -> None:
     config = RepoConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):  # pydantic refuses assignment on a frozen model
         config.label = "x"  # type: ignore[misc]
 
 

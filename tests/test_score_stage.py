@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import copy
 
-import pytest
-
 from bot.core.markers import find_marker
 from tests import scenario as sc
 from tests.fakes.deliveries import load_payload, retarget
 from tests.test_implement_stage import pr_comment
 from tests.test_plan_stage import comment, label
-
 
 
 async def run_to_review(make_bot, github, anthropic, openai, *, turns=sc.IMPLEMENTER_TURNS, scorecard=None):

@@ -179,7 +179,7 @@ def test_accept_partial_of_valid_submission_is_complete() -> None:
 def _card(*scores: int) -> Scorecard:
     entries = {
         d: DimensionScore(dimension=d, score=s, rationale="r")  # type: ignore[arg-type]
-        for d, s in zip(SPEC_ORDER, scores)
+        for d, s in zip(SPEC_ORDER, scores, strict=False)  # fewer scores than dimensions is a case
     }
     return Scorecard(scores=entries, summary="", missing=SPEC_ORDER[len(scores):])
 

@@ -8,7 +8,12 @@ import pytest
 
 from bot.core.changes import FileChange
 from bot.core.snapshot import Snapshot
-from bot.core.validate import make_validator, syntax_problems, syntax_status, validate_changes
+from bot.core.validate import (
+    make_validator,
+    syntax_problems,
+    syntax_status,
+    validate_changes,
+)
 from bot.core.workspace import Workspace
 
 

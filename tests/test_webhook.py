@@ -10,7 +10,13 @@ import pytest
 from bot.github.client import MAX_ATTEMPTS
 from bot.store import NewJob, SqliteStore
 from bot.webhook import job_for, verify_signature
-from tests.fakes.deliveries import event_name, issue_comment, issue_labeled, load_payload, sign
+from tests.fakes.deliveries import (
+    event_name,
+    issue_comment,
+    issue_labeled,
+    load_payload,
+    sign,
+)
 from tests.fakes.harness import WEBHOOK_SECRET
 
 OWNER, REPO = "octo-org", "widgets"

@@ -8,15 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.changes import FileChange
+from bot.core.paths import PathRefused, Refused, check_path, structural_path_problem
 from bot.core.snapshot import Snapshot
-from bot.core.workspace import (
-    GuardRefused,
-    PathRefused,
-    Refused,
-    Workspace,
-    check_path,
-    structural_path_problem,
-)
+from bot.core.workspace import GuardRefused, Workspace
 
 A_PY = "import os\n\n\ndef f():\n    return 1\n"
 

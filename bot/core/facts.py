@@ -48,7 +48,7 @@ def is_test_path(path: str) -> bool:
     *dirs, name = path.split("/")
     if any(d in _TEST_DIRS for d in dirs):
         return True
-    if any(a == "src" and b == "test" for a, b in zip(dirs, dirs[1:])):
+    if any(a == "src" and b == "test" for a, b in zip(dirs, dirs[1:], strict=False)):
         return True
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in _TEST_FILE_PATTERNS)
 

@@ -10,12 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.regex_guard import (  # the guard owns these limits; also importable from here
-    SEARCH_LINE_CHARS,
-    SEARCH_MAX_REPEATS,
-    SEARCH_STEP_BUDGET,
-    search_plan,
-)
+from bot.core.regex_guard import SEARCH_LINE_CHARS, SEARCH_MAX_REPEATS, search_plan
 from bot.core.validate import make_validator
 from bot.core.workspace import Refused, Workspace
 

@@ -14,7 +14,8 @@ import yaml
 
 from bot.core.changes import FileChange
 from bot.core.diff import line_stats
-from bot.core.workspace import Workspace, structural_path_problem
+from bot.core.paths import structural_path_problem
+from bot.core.workspace import Workspace
 
 SyntaxStatus = Literal["ok", "error", "unchecked"]
 Deny = Callable[[str], str | None]

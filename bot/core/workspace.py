@@ -7,15 +7,7 @@ from collections.abc import Callable, Iterable
 
 from bot.core.changes import FileChange
 from bot.core.diff import file_line_stats
-from bot.core.paths import (  # the path rules, also importable from here as before
-    MAX_COMPONENT_BYTES,
-    MAX_PATH_CHARS,
-    PathRefused,
-    Refused,
-    check_path,
-    quote_path,
-    structural_path_problem,
-)
+from bot.core.paths import PathRefused, Refused, check_path, quote_path
 from bot.core.snapshot import Snapshot
 
 Deny = Callable[[str], str | None]

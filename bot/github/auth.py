@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
 import jwt
 from cachetools import TLRUCache
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 # Refresh this long before GitHub's expiry so a token never dies mid-job.
 TOKEN_MARGIN_SECONDS = 300
@@ -55,7 +54,7 @@ class InstallationTokens:
         *,
         app_id: int,
         private_key: str,
-        post: Callable[[str, str], "asyncio.Future[dict] | object"],
+        post: Callable[[str, str], Awaitable[dict[str, Any]]],
         clock: Callable[[], float] = time.time,
         maxsize: int = 10_000,
     ) -> None:

@@ -89,7 +89,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             attempt += 1
             try:
                 status, response_headers, data = await super()._request(method, url, headers, body)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 self._record(method, url, 0)
                 if attempt >= MAX_ATTEMPTS or not is_repeatable(method, url):
                     raise

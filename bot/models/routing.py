@@ -24,7 +24,14 @@ from bot.models.errors import (
     SpendLimited,
 )
 from bot.models.ledger import CallContext, LedgerEntry
-from bot.models.port import ModelClient, ModelReply, ModelRequest, ModelSpec, estimate_tokens, request_text
+from bot.models.port import (
+    ModelClient,
+    ModelReply,
+    ModelRequest,
+    ModelSpec,
+    estimate_tokens,
+    request_text,
+)
 
 log = logging.getLogger(__name__)
 

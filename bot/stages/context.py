@@ -12,7 +12,6 @@ from typing import Any
 import gidgethub
 
 from bot.core.archive import extract_snapshot, is_full_sha
-from bot.core.markers import find_marker
 from bot.core.plan import Plan, PlanVersion
 from bot.core.render import render_failure, render_plan_progress
 from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_config
@@ -268,10 +267,6 @@ def context_from_payload(services: Services, gh: GitHubClient, payload: dict[str
         default_branch=repository.get("default_branch") or "main",
         issue_title=issue.get("title") or "", issue_body=issue.get("body") or "",
     )
-
-
-def plan_comment_marker(body: str | None) -> dict[str, Any] | None:
-    return find_marker(body, "plan")
 
 
 async def post_failure_for_job(services: Services, job: Job, payload: dict[str, Any], *, what: str) -> None:

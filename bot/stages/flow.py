@@ -11,14 +11,20 @@ import gidgethub
 from bot.core.archive import UnsafeArchive
 from bot.core.changes import FileChange
 from bot.core.commands import COMMAND_SCOPE, Command, parse_variant
-from bot.core.plan import PlanVersion, plan_text
 from bot.core.markers import extract_plan_body
+from bot.core.plan import PlanVersion, plan_text
 from bot.core.render import render_help, render_status
 from bot.github.tarball import TarballError
-from bot.models.errors import (AllModelsFailed, AuthFailed, BudgetExceeded, ModelError, SpendLimited)
+from bot.models.errors import (
+    AllModelsFailed,
+    AuthFailed,
+    BudgetExceeded,
+    ModelError,
+    SpendLimited,
+)
 from bot.stages.context import IssueContext
-from bot.stages.implement import run_fix, run_implement
 from bot.stages.errors import StageCancelled, StageFailed
+from bot.stages.implement import run_fix, run_implement
 from bot.stages.plan import run_plan, show_plan
 from bot.stages.runtime import stage_costs
 from bot.stages.score import run_judge

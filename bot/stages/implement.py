@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from bot.core.changes import FileChange
-from bot.core.diff import line_stats, unified_diff
+from bot.core.diff import unified_diff
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.render import render_pr_body
@@ -22,12 +22,17 @@ from bot.core.snapshot import Snapshot
 from bot.core.snapshot_diff import snapshot_changes
 from bot.core.validate import make_validator
 from bot.core.workspace import Workspace
-from bot.github.gitdata import (advance_branch, create_branch, create_commit, delete_branch,
-                                open_pull_request)
+from bot.github.gitdata import (
+    advance_branch,
+    create_branch,
+    create_commit,
+    delete_branch,
+    open_pull_request,
+)
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
-from bot.stages.loop import Answer, LoopResult, run_tool_loop
 from bot.stages.errors import StageCancelled, StageFailed
+from bot.stages.loop import Answer, LoopResult, run_tool_loop
 from bot.stages.plan import progress_body, show_plan
 from bot.stages.runtime import stage_costs
 
@@ -223,7 +228,3 @@ async def run_fix(ctx: IssueContext, *, feedback: str) -> str:
     ctx.save_state()
     return commit
 
-
-def change_stats(changes: list[FileChange]) -> str:
-    added, removed = line_stats(changes)
-    return f"{len(changes)} file(s), +{added} −{removed}"

@@ -11,7 +11,13 @@ from pydantic import ValidationError
 from bot.core.context import build_context_pack
 from bot.core.costs import estimate_split_costs
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
-from bot.core.plan import SUBMIT_PLAN_SCHEMA, Plan, PlanVersion, plan_text, validation_feedback
+from bot.core.plan import (
+    SUBMIT_PLAN_SCHEMA,
+    Plan,
+    PlanVersion,
+    plan_text,
+    validation_feedback,
+)
 from bot.core.render import render_plan_comment, render_plan_progress
 from bot.core.snapshot import Snapshot
 from bot.core.tokens import estimate_tokens

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -114,6 +113,3 @@ def stage_costs(store: Store, repo: str, issue: int) -> list[StageCost]:
         costs.append(StageCost(stage=stage, models=models, usage=usage, usd=usd, strong_usd=strong))
     return costs
 
-
-def now() -> float:
-    return time.time()

@@ -16,14 +16,20 @@ from bot.core.facts import Facts, compute_facts, facts_for_prompt
 from bot.core.markers import make_marker
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.render_review import render_review
-from bot.core.scorecard import SUBMIT_SCORECARD_SCHEMA, TOOL_NAME, Scorecard, accept_partial, check_scorecard
+from bot.core.scorecard import (
+    SUBMIT_SCORECARD_SCHEMA,
+    TOOL_NAME,
+    Scorecard,
+    accept_partial,
+    check_scorecard,
+)
 from bot.core.secrets_scan import SecretHit
 from bot.core.snapshot_diff import snapshot_changes
 from bot.core.validate import syntax_status
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext
-from bot.stages.loop import Answer, run_tool_loop
 from bot.stages.errors import StageFailed
+from bot.stages.loop import Answer, run_tool_loop
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)

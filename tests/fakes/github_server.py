@@ -28,7 +28,6 @@ from aiohttp import web
 
 from tests.fakes.app_keys import generate_app_key
 from tests.fakes.github_git import (
-    BLOB_MODES,
     Author,
     FakeRepo,
     GitError,
@@ -289,7 +288,7 @@ class FakeGitHub:
                   for path, c in files.items()]
         wanted += [(path, "120000", target.encode()) for path, target in (symlinks or {}).items()]
         shas = repo.hash_blobs([data for _, _, data in wanted])
-        entries = {path: (mode, "blob", sha) for (path, mode, _), sha in zip(wanted, shas)}
+        entries = {path: (mode, "blob", sha) for (path, mode, _), sha in zip(wanted, shas, strict=True)}
         when = f"@{int(self.clock())} +0000"
         author = Author(owner, f"{owner}@users.noreply.github.com", when)
         sha = repo.commit_tree(repo.write_tree(entries), parents=[], message="Initial commit",
