@@ -31,6 +31,7 @@ WORK_EVENTS = frozenset({
     ("issue_comment", "created"),
     ("issue_comment", "edited"),
     ("check_suite", "completed"),
+    ("pull_request", "closed"),
 })
 # Cheap pre-checks so chatter never becomes a job: a new comment matters only if some line
 # starts with "/word"; an edit only if it is of a plan comment (which carries our marker).

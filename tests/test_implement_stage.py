@@ -268,3 +268,22 @@ async def test_implementer_routes_pick_the_model_by_path(make_bot, github, anthr
                           if any(t["name"] == "finish" for t in b["tools"])}
     assert implementer_models == {"claude-sonnet-5-5"}
     assert "anthropic:claude-sonnet-5-5" in github.pulls(sc.OWNER, sc.REPO)[0]["body"]
+
+
+async def test_closing_the_pull_request_unmerged_lets_the_plan_be_approved_again(planned, github, openai):
+    from tests.fakes.deliveries import load_payload, retarget
+
+    await comment(planned, "/approve")
+    pull = github.pulls(sc.OWNER, sc.REPO)[0]
+    closed = retarget(load_payload("pull_request.opened.1"), owner=sc.OWNER, repo=sc.REPO)
+    closed["action"] = "closed"
+    closed["pull_request"].update(number=pull["number"], state="closed", merged=False)
+    assert (await planned.send("pull_request", closed)).status == 202
+    await planned.settle()
+    marker = find_marker(sc.plan_comment(github)["body"], "plan")
+    assert marker["state"] == "planned" and "closed without merging" in sc.plan_comment(github)["body"]
+    # (The fake does not model closing; a different summary gives the new commit its own sha.)
+    openai.responder = sc.implementer_replies([*sc.IMPLEMENTER_TURNS[:-1], ("finish", {"summary": "Again."})])
+    await comment(planned, "/approve")
+    bodies = [c["body"][:300] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE)]
+    assert len(github.pulls(sc.OWNER, sc.REPO)) == 2, bodies  # a fresh pull request (on a new branch name)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gidgethub.routing
 
-from bot.handlers import checks, comments, issues
+from bot.handlers import checks, comments, issues, pulls
 from bot.handlers.common import report_abandoned, runs_unlocked, setup, teardown
 
-router = gidgethub.routing.Router(issues.router, comments.router, checks.router)
+router = gidgethub.routing.Router(issues.router, comments.router, checks.router, pulls.router)
 
 __all__ = ["router", "setup", "teardown", "report_abandoned", "runs_unlocked"]

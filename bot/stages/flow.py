@@ -138,6 +138,22 @@ async def cancel(ctx: IssueContext, *, reason: str) -> None:
         await ctx.edit_comment(state.plan_comment_id, f"route-me: work on this issue was cancelled ({reason}).")
 
 
+async def pull_request_abandoned(ctx: IssueContext, *, pr_number: int) -> None:
+    """The pull request was closed unmerged: the issue is back at its plan, ready for /approve."""
+    state = ctx.state
+    assert state is not None
+    state.pr_number = state.branch = state.head_sha = state.review_id = None
+    state.approved_version = None
+    state.review_inputs = None
+    state.state = "planned"
+    ctx.save_state()
+    version = ctx.plan_version()
+    if version is not None:
+        await show_plan(ctx, version, notes=(f"Pull request #{pr_number} was closed without merging. "
+                                             "Comment `/approve` to implement this plan again, or "
+                                             "`/revise <feedback>` first.",))
+
+
 async def new_human_version(ctx: IssueContext, *, text: str, login: str) -> None:
     """A maintainer's own plan (`/edit` or an edit of the plan comment) becomes the next version."""
     state = ctx.state

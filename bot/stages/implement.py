@@ -209,6 +209,8 @@ async def run_fix(ctx: IssueContext, *, feedback: str) -> str:
     models = ctx.models(planned_paths=version.plan.planned_paths() if version.plan else None)
     api = ctx.api
     pull = await ctx.gh.getitem(f"{api}/pulls/{state.pr_number}")
+    if pull.get("state") != "open":
+        raise StageFailed(f"Pull request #{state.pr_number} is {pull.get('state')}; `/fix` only works on an open one.")
     branch, head_sha = pull["head"]["ref"], pull["head"]["sha"]
     base = await ctx.snapshot(version.base_sha)
     head = await ctx.snapshot(head_sha)
