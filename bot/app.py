@@ -106,6 +106,7 @@ async def prune_periodically(store: SqliteStore) -> None:
 async def run_job(services: Services, job: Job, attempt: int) -> None:
     """Turn a recorded delivery back into an event and dispatch it with an installation client."""
     event = sansio.Event(json.loads(job.payload), event=job.event, delivery_id=job.delivery_id)
+    log.info("%s.%s on %s#%s (attempt %d)", job.event, event.data.get("action"), job.repo, job.issue, attempt)
     if job.installation_id is None:
         log.warning("delivery %s has no installation; skipped", job.delivery_id)
         return

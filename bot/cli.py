@@ -52,10 +52,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.app import create_app
 
     settings = _settings_or_exit(_environment(args.env_file))
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from bot import logcontext
+
+    logcontext.configure(os.environ.get("LOG_LEVEL", "INFO"))
     app = create_app(settings)
     web.run_app(app, host=settings.host, port=settings.port, access_log=None,
                 print=lambda line: logging.getLogger("route-me").info("%s", line),

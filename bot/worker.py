@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot import logcontext
 from bot.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class Worker:
                 self._issue_locks[key] = (lock, users - 1)
 
     async def _execute(self, job: Job) -> None:
+        logcontext.delivery_id.set(job.delivery_id)
         attempt = self._store.start_job(job.id)
         context = f"delivery={job.delivery_id} event={job.event} repo={job.repo} issue={job.issue}"
         if attempt > MAX_ATTEMPTS:

@@ -217,3 +217,16 @@ def test_only_comments_with_a_command_line_become_jobs():
     assert job("Looks good.\n/approve") is not None
     assert job("  /revise keep the API") is not None
     assert job("/aprove") is not None  # unknown commands still get a helpful reply
+
+
+async def test_log_lines_of_a_job_carry_its_delivery_id(make_bot, repo, caplog):
+    from bot.logcontext import DeliveryFilter
+
+    bot = await make_bot()
+    caplog.handler.addFilter(DeliveryFilter())
+    caplog.set_level(logging.INFO)
+    await bot.send("issues", issue_labeled(owner=OWNER, repo=REPO, number=1, label="bug"),
+                   delivery_id="traced-delivery")
+    await bot.settle()
+    traced = [r for r in caplog.records if getattr(r, "delivery", None) == "traced-delivery"]
+    assert traced  # e.g. the GitHub calls the job made
