@@ -201,6 +201,9 @@ async def test_implementer_fallback_when_the_cheap_provider_is_overloaded(make_b
     await comment(bot, "/approve")
     pull = github.pulls(sc.OWNER, sc.REPO)[0]
     assert "anthropic:claude-sonnet-5-5" in pull["body"]
+    # the plan comment says why another model implemented it
+    plan = sc.plan_comment(github)["body"]
+    assert "Implementer fallback" in plan and "kimi-k2.6" in plan and "claude-sonnet-5-5" in plan
 
 
 async def test_cancel_stops_a_running_implementer_before_its_next_call(planned, github, openai):

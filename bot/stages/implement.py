@@ -195,7 +195,8 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
     state.state = "pr_open"
     ctx.save_state()
     ctx.services.store.link_pull_request(ctx.repo, state.pr_number, ctx.number)
-    await show_plan(ctx, version)
+    note = state.fallback_notes.get("implement")
+    await show_plan(ctx, version, notes=(f"**Implementer fallback:** {note}",) if note else ())
     return implementation.changes if implementation is not None else None
 
 
