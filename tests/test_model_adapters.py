@@ -184,7 +184,7 @@ async def test_anthropic_wire_conversation_has_tool_use_and_tool_result_blocks(a
     assert assistant["content"][1] == {"type": "tool_use", "id": "c1", "name": "read_file", "input": {"path": "a.py"}}
     assert user["content"][0] == {"type": "tool_result", "tool_use_id": "c1", "content": "print(1)", "is_error": False}
     assert user["content"][1] == {"type": "tool_result", "tool_use_id": "c2", "content": "outside", "is_error": True}
-    assert user["content"][2] == {"type": "text", "text": "go on"}
+    assert user["content"][2] == {"type": "text", "text": "go on", "cache_control": {"type": "ephemeral"}}
 
 
 async def test_anthropic_without_system_marks_the_last_tool_for_caching(anthropic_fake: FakeAnthropic) -> None:
@@ -536,3 +536,22 @@ async def test_fakes_fail_loudly_when_nothing_is_scripted() -> None:
             with pytest.raises(ProviderUnavailable):
                 await client.complete(simple_request(), model=KIMI)
             await client.close()
+
+
+def test_a_tool_loop_marks_the_end_of_its_history_for_caching():
+    from bot.models.anthropic_adapter import to_anthropic_params
+    from bot.models.port import Message, ModelRequest, ToolCall, ToolResult
+
+    call = ToolCall(id="c1", name="read_file", arguments={"path": "a.py"})
+    request = ModelRequest(system="s", cached_context="ctx", messages=(
+        Message(role="user", text="go"),
+        Message(role="assistant", tool_calls=(call,)),
+        Message(role="user", tool_results=(ToolResult(call_id="c1", content="text"),)),
+    ))
+    params = to_anthropic_params(request, model="claude-opus-5-5")
+    breakpoints = [b for m in params["messages"] for b in m["content"] if "cache_control" in b]
+    assert len(breakpoints) == 1 and breakpoints[0]["type"] == "tool_result"
+    assert params["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    single = to_anthropic_params(ModelRequest(system="s", messages=(Message(role="user", text="go"),)),
+                                 model="claude-opus-5-5")
+    assert not any("cache_control" in b for m in single["messages"] for b in m["content"])

@@ -81,10 +81,15 @@ def to_anthropic_params(request: ModelRequest, *, model: str) -> dict[str, Any]:
         system[-1]["cache_control"] = dict(_CACHE_CONTROL)
     elif tools:
         tools[-1]["cache_control"] = dict(_CACHE_CONTROL)
+    messages = [{"role": m.role, "content": _message_content(m)} for m in request.messages]
+    if len(messages) > 1 and isinstance(messages[-1]["content"], list) and messages[-1]["content"]:
+        # A tool loop resends its whole history each turn: a second breakpoint at the end of
+        # the conversation lets the next turn read all of it from the cache (0.1x the price).
+        messages[-1]["content"][-1]["cache_control"] = dict(_CACHE_CONTROL)
     params: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens,
-        "messages": [{"role": m.role, "content": _message_content(m)} for m in request.messages],
+        "messages": messages,
     }
     if system:
         params["system"] = system
