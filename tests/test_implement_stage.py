@@ -290,3 +290,30 @@ async def test_closing_the_pull_request_unmerged_lets_the_plan_be_approved_again
     await comment(planned, "/approve")
     bodies = [c["body"][:300] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE)]
     assert len(github.pulls(sc.OWNER, sc.REPO)) == 2, bodies  # a fresh pull request (on a new branch name)
+
+
+async def test_an_approve_interrupted_by_a_restart_is_resumed(planned, github, openai):
+    import json
+
+    from bot.stages.state import IssueState
+    from bot.webhook import job_for
+    from tests.fakes.deliveries import issue_comment
+
+    # The process died mid-implementation: the issue says "implementing", the job "running".
+    await planned.stop()
+    from bot.store import SqliteStore
+
+    store = SqliteStore(planned.env["ROUTE_ME_DB"])
+    state = IssueState.load(store, f"{sc.OWNER}/{sc.REPO}", sc.ISSUE)
+    state.state, state.approved_version = "implementing", state.version
+    state.save(store)
+    payload = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, body="/approve", user=sc.MAINTAINER)
+    job_id = store.record_delivery("approve-before-crash", "issue_comment",
+                                   job_for("issue_comment", payload, json.dumps(payload).encode()))
+    store.start_job(job_id)
+    store.close()
+
+    await planned.start()
+    await planned.settle()
+    assert len(github.pulls(sc.OWNER, sc.REPO)) == 1
+    assert planned.services.store.job(job_id).status == "done"

@@ -40,7 +40,8 @@ async def _maintainer_or_reply(ctx: IssueContext, login: str, *, reply_to: int) 
 
 
 @router.register("issue_comment", action="created")
-async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Services, **_: Any) -> None:
+async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Services, attempt: int = 1,
+                          **_: Any) -> None:
     data = event.data
     comment = data["comment"]
     if _is_bot(comment.get("user")) or _is_bot(data.get("sender")):
@@ -73,7 +74,8 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
     for word in unknown:
         await reply(render_unknown_command(word, suggest(word)))
     for command in commands:
-        await flow.run_command(ctx, command, where="pr" if on_pull else "issue", login=login, reply=reply)
+        await flow.run_command(ctx, command, where="pr" if on_pull else "issue", login=login, reply=reply,
+                               resumed=attempt > 1)
         ctx.load_state()
 
 

@@ -111,13 +111,21 @@ async def implement_and_score(ctx: IssueContext) -> None:
         await guarded(ctx, "judge", lambda: run_judge(ctx, changes=made[0]))
 
 
-async def approve(ctx: IssueContext) -> None:
+async def approve(ctx: IssueContext, *, resumed: bool = False) -> None:
+    """Implement the current plan version, once; ``resumed`` re-runs a job a restart interrupted."""
     state = ctx.state
     assert state is not None
+    if resumed and state.state == "implementing" and state.approved_version is not None:
+        log.info("resuming the implementation of %s#%s", ctx.repo, ctx.number)
+        await implement_and_score(ctx)
+        return
+    if resumed and state.state == "scoring":
+        await guarded(ctx, "judge", lambda: run_judge(ctx))
+        return
     if state.pr_number is not None or state.state in ("implementing", "scoring"):
         log.info("%s#%s: approve ignored, already %s (PR %s)", ctx.repo, ctx.number, state.state, state.pr_number)
         return
-    if state.version < 1 or state.state not in ("planned", "failed"):
+    if state.version < 1 or state.state not in ("planned", "failed", "cancelled"):
         await ctx.post_comment("route-me: there is no finished plan to approve yet.")
         return
     state.approved_version = state.version
@@ -182,8 +190,12 @@ async def plan_comment_edited(ctx: IssueContext, *, body: str, login: str) -> No
 
 
 async def run_command(ctx: IssueContext, command: Command, *, where: str, login: str,
-                      reply: Callable[[str], Awaitable[object]]) -> None:
-    """One maintainer command; the issue state was loaded by the caller."""
+                      reply: Callable[[str], Awaitable[object]], resumed: bool = False) -> None:
+    """One maintainer command; the issue state was loaded by the caller.
+
+    ``resumed`` is set when a restart interrupted this very job, so a stage it left
+    half-done is continued rather than refused as already running.
+    """
     if where not in COMMAND_SCOPE[command.name]:
         other = "pull request" if where == "issue" else "issue"
         await reply(f"`/{command.name}` works on the {other}, not here. Comment `/help` for the list.")
@@ -205,7 +217,7 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
             costs=stage_costs(ctx.services.store, ctx.repo, ctx.number), pull_request=state.pr_number,
             budget_usd=ctx.config.budget_usd))
     elif name == "approve":
-        await approve(ctx)
+        await approve(ctx, resumed=resumed)
     elif name == "revise":
         if state.pr_number is not None:
             await reply(f"A pull request (#{state.pr_number}) already exists; comment `/fix <feedback>` there.")
