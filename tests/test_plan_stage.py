@@ -133,6 +133,7 @@ async def test_cancel_then_approve_does_nothing(planned, github, openai):
     assert find_marker(body, "plan")["state"] == "cancelled"
     await comment(planned, "/approve")
     assert openai.calls == 0 and github.pulls(sc.OWNER, sc.REPO) == []
+    assert "was cancelled" in github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
 
 
 async def test_unlabel_cancels(planned, github):

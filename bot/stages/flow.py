@@ -125,7 +125,11 @@ async def approve(ctx: IssueContext, *, resumed: bool = False) -> None:
     if state.pr_number is not None or state.state in ("implementing", "scoring"):
         log.info("%s#%s: approve ignored, already %s (PR %s)", ctx.repo, ctx.number, state.state, state.pr_number)
         return
-    if state.version < 1 or state.state not in ("planned", "failed", "cancelled"):
+    if state.state == "cancelled":
+        await ctx.post_comment("route-me: work on this issue was cancelled. Comment `/revise <feedback>` "
+                               "or add the label again to start over.")
+        return
+    if state.version < 1 or state.state not in ("planned", "failed"):
         await ctx.post_comment("route-me: there is no finished plan to approve yet.")
         return
     state.approved_version = state.version

@@ -1,0 +1,201 @@
+"""App auth for the fake GitHub (JWTs, installation tokens, repo visibility) and fault injection."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+from aiohttp import web
+
+from tests.fakes.github_shapes import GitHubShapes
+from tests.fakes.github_types import (
+    DOCS,
+    STATUS_MESSAGE,
+    WEB,
+    ApiError,
+    Call,
+    Fault,
+    Reply,
+    Route,
+    RouteSpec,
+    Token,
+    iso,
+    rebase,
+)
+from tests.fakes.openapi_check import example
+
+SECONDARY_RATE_LIMIT_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+    "again. If you reach out to GitHub Support for help, please include the request ID "
+    "0000:0000:0000000:0000000:00000000."
+)
+
+
+class GitHubAuth(GitHubShapes):
+    """Who may call what: the App's JWT, installation tokens, and failures tests arm."""
+
+    public_key_pem: str
+    installation_tokens_issued: int
+    _tokens: dict[str, Token]
+    _faults: list[Fault]
+
+    # test-side helpers -----------------------------------------------------------------
+    def expire_tokens(self) -> None:
+        """Make every installation token issued so far expired (→ 401 on next use)."""
+        for token in self._tokens.values():
+            token.expires_at = self.clock() - 1
+
+    def fail_next(
+        self, method: str, path_regex: str, *, status: int, times: int = 1,
+        body: dict[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """The next ``times`` matching requests fail with ``status`` and change nothing."""
+        self._faults.append(Fault(method.upper(), re.compile(path_regex), status, times,
+                                  body, dict(headers or {}), after_effect=False))
+
+    def fail_after_effect(
+        self, method: str, path_regex: str, *, status: int, times: int = 1,
+        body: dict[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """The next ``times`` matching requests take effect, then answer ``status`` anyway."""
+        self._faults.append(Fault(method.upper(), re.compile(path_regex), status, times,
+                                  body, dict(headers or {}), after_effect=True))
+
+    def secondary_rate_limit(
+        self, method: str, path_regex: str, *, retry_after: int = 60, times: int = 1
+    ) -> None:
+        """403 + ``retry-after`` + GitHub's secondary-rate-limit message, nothing done."""
+        self.fail_next(method, path_regex, status=403, times=times,
+                       body={"message": SECONDARY_RATE_LIMIT_MESSAGE, "documentation_url":
+                             "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+                             "#about-secondary-rate-limits"},
+                       headers={"retry-after": str(retry_after)})
+
+    def primary_rate_limit(
+        self, method: str, path_regex: str, *, reset_in: int = 60, times: int = 1
+    ) -> None:
+        """403 with ``x-ratelimit-remaining: 0`` and a reset ``reset_in`` seconds away."""
+        reset = int(self.clock()) + reset_in
+        self.fail_next(method, path_regex, status=403, times=times,
+                       body={"message": "API rate limit exceeded for installation ID 42.",
+                             "documentation_url": "https://docs.github.com/rest/overview/"
+                             "rate-limits-for-the-rest-api#about-primary-rate-limits"},
+                       headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset),
+                                "x-ratelimit-used": "5000"})
+
+    # faults ----------------------------------------------------------------------------
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.remaining > 0 and fault.method in (method, "*") and fault.pattern.search(path):
+                fault.remaining -= 1
+                return fault
+        return None
+
+    def _fault_response(self, fault: Fault) -> web.Response:
+        body = fault.body or {"message": STATUS_MESSAGE.get(fault.status, "Error"),
+                              "documentation_url": DOCS}
+        headers = {**self._std_headers(), **fault.headers}
+        return web.Response(status=fault.status, text=json.dumps(body), headers=headers,
+                            content_type="application/json", charset="utf-8")
+
+    # authorization ---------------------------------------------------------------------
+    def _authorize(
+        self, route: Route, request: web.Request, params: dict[str, str], body: Any
+    ) -> Call:
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        credential = credential.strip()
+        login: str | None = None
+        token: Token | None = None
+        if route.auth == "jwt":
+            if scheme.lower() != "bearer" or not self._jwt_ok(credential):
+                raise ApiError(401, "Bad credentials")
+        else:
+            token = self._tokens.get(credential) if scheme.lower() in ("token", "bearer") else None
+            if token is None or token.expires_at <= self.clock():
+                raise ApiError(401, "Bad credentials")
+            login = self._bot_login()
+        state = None
+        if "owner" in params:
+            state = self._repos.get((params["owner"].lower(), params["repo"].lower()))
+            # GitHub answers 404, never 403, for a repository the caller cannot see.
+            if state is None or (token is not None and (
+                    token.installation_id != state.repo.installation_id
+                    or (token.repositories is not None
+                        and state.repo.name.lower() not in token.repositories))):
+                raise ApiError(404)
+        return Call(request, params, dict(request.query), body, state, login)
+
+    def _jwt_ok(self, credential: str) -> bool:
+        try:
+            claims = jwt.decode(credential, self.public_key_pem, algorithms=["RS256"],
+                                options={"verify_exp": False, "verify_iat": False,
+                                         "require": ["iat", "exp", "iss"]})
+        except jwt.PyJWTError:
+            return False
+        now = self.clock()
+        iat, exp = claims["iat"], claims["exp"]
+        if not all(isinstance(v, (int, float)) for v in (iat, exp)):
+            return False
+        # GitHub: iss is the App id; exp at most 10 minutes after iat; small clock drift.
+        return (str(claims["iss"]) == str(self.app_id) and exp > now and iat <= now + 60
+                and exp - iat <= 600)
+
+    # handlers: app and installation ----------------------------------------------------
+    def _auth_routes(self) -> list[RouteSpec]:
+        return [
+            ("GET", "/app", "jwt", self._get_app, None),
+            ("POST", "/app/installations/{installation_id}/access_tokens", "jwt",
+             self._create_token, None),
+            ("GET", "/repos/{owner}/{repo}/installation", "jwt", self._get_installation, None),
+        ]
+
+    def _installation_ids(self) -> set[int]:
+        return {state.repo.installation_id for state in self._repos.values()}
+
+    def _get_app(self, call: Call) -> Reply:
+        return Reply(200, self._app_json())
+
+    def _create_token(self, call: Call) -> Reply:
+        installation_id = int(call.params["installation_id"])
+        if installation_id not in self._installation_ids():
+            raise ApiError(404)
+        body = call.body if isinstance(call.body, dict) else {}
+        names = body.get("repositories")
+        mine = {s.repo.name.lower(): s for s in self._repos.values()
+                if s.repo.installation_id == installation_id}
+        if names is not None and (not isinstance(names, list) or any(
+                not isinstance(n, str) or n.lower() not in mine for n in names)):
+            raise ApiError(422, "There is at least one repository that does not exist or is "
+                                "not accessible to the parent installation.")
+        permissions = body.get("permissions") or {
+            "contents": "write", "issues": "write", "metadata": "read", "pull_requests": "write"}
+        token = "ghs_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")[:36]
+        expires = self.clock() + 3600
+        self._tokens[token] = Token(installation_id, expires,
+                                    frozenset(n.lower() for n in names) if names else None,
+                                    dict(permissions))
+        self.installation_tokens_issued += 1
+        data: dict[str, Any] = {"token": token, "expires_at": iso(expires),
+                                "permissions": dict(permissions),
+                                "repository_selection": "selected" if names else "all"}
+        if names:
+            data["repositories"] = [self._repo_json(mine[n.lower()].repo, full=False)
+                                    for n in names]
+        return Reply(201, data)
+
+    def _get_installation(self, call: Call) -> Reply:
+        assert call.state is not None
+        repo = call.state.repo
+        data = rebase(example("installation"), self._pairs(repo))
+        data.update(id=repo.installation_id, account=self._user(repo.owner), app_id=self.app_id,
+                    app_slug=self.app_slug, target_type="User", target_id=self._user(repo.owner)["id"],
+                    access_tokens_url=f"{self.url}/app/installations/{repo.installation_id}/access_tokens",
+                    html_url=f"{WEB}/settings/installations/{repo.installation_id}",
+                    repositories_url=f"{self.url}/installation/repositories",
+                    permissions=self._app_json()["permissions"], events=self._app_json()["events"],
+                    single_file_name=None, has_multiple_single_files=False, single_file_paths=[])
+        return Reply(200, data)
