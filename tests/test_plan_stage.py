@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.core.markers import find_marker
@@ -51,6 +53,10 @@ async def test_label_posts_exactly_one_plan_comment_with_every_section(planned, 
     assert marker["planner"] == "anthropic:claude-opus-5-5"
     assert marker["implementer"] == "openai:kimi-k2.6"
     assert "/approve" in body
+    # what finishing would cost, for the chosen split and the others
+    estimates = dict(re.findall(r"`(OO|OK|KO|KK)`(?: \(chosen\))? \$([\d.]+)", body))
+    assert "`OK` (chosen)" in body and set(estimates) == {"OO", "OK", "KO", "KK"}
+    assert float(estimates["OK"]) < float(estimates["OO"])
     # The "planning…" progress comment was the same comment, edited in place.
     assert github.count("POST", f"/issues/{sc.ISSUE}/comments") == 1
     assert github.count("PATCH", "/issues/comments/") == 1

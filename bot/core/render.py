@@ -198,7 +198,7 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
             f"{_costs_table(costs)}\n\n</details>"]
     if split_estimates:
         ordered = [variant] + [v for v in VARIANTS if v != variant and v in split_estimates]
-        tail.append("**Estimated cost by split:** " + " · ".join(
+        tail.append("**Estimated cost to implement and judge, by split:** " + " · ".join(
             f"{code_span(v)}{' (chosen)' * (v == variant)} {format_usd(split_estimates.get(v))}"
             for v in ordered
         ))

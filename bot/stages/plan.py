@@ -61,14 +61,14 @@ def progress_body(ctx: IssueContext, models: Models, line: str, *, state: str = 
 
 
 def split_estimates(ctx: IssueContext, models: Models) -> dict[str, float | None]:
-    plan_usage = Usage()
-    for cost in stage_costs(ctx.services.store, ctx.repo, ctx.number):
-        if cost.stage == "plan":
-            plan_usage = cost.usage
-    # Whole-run estimate per split: this plan's tokens priced at each planner, typical sizes after.
+    """What implementing and judging this plan would cost with each split's implementer.
+
+    The plan is already paid for, so only the stages still to come are estimated, from
+    typical sizes (the split's planner letter does not change them).
+    """
     return estimate_split_costs(
         prices=ctx.runtime.prices, strong=models.strong, cheap=models.cheap, judge=models.judge,
-        plan_usage=plan_usage, implement_usage=TYPICAL_IMPLEMENT, judge_usage=TYPICAL_JUDGE,
+        plan_usage=Usage(), implement_usage=TYPICAL_IMPLEMENT, judge_usage=TYPICAL_JUDGE,
     )
 
 
