@@ -206,3 +206,14 @@ def test_unknown_imports_js_uses_every_package_json() -> None:
         repo_paths=[], manifests=manifests,
     )
     assert found == ["b2"]
+
+
+def test_pytest_in_a_repository_that_already_has_test_files_is_not_invented():
+    from bot.core.dependencies import unknown_imports
+
+    new = "import pytest\n\n\ndef test_x():\n    pass\n"
+    with_tests = unknown_imports(path="tests/test_new.py", old=None, new=new,
+                                 repo_paths=["pkg/mod.py", "tests/test_mod.py"], manifests={})
+    without_tests = unknown_imports(path="tests/test_new.py", old=None, new=new,
+                                    repo_paths=["pkg/mod.py"], manifests={})
+    assert with_tests == [] and without_tests == ["pytest"]

@@ -269,6 +269,9 @@ def local_python_modules(paths: Iterable[str]) -> set[str]:
     return found
 
 
+_PYTEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
+
+
 def unknown_imports(
     *,
     path: str,
@@ -285,8 +288,13 @@ def unknown_imports(
             declared = declared_python_deps(manifests)
             candidates = {name for name in candidates if normalise(name) not in declared}
         if candidates:
-            local = {normalise(name) for name in local_python_modules(repo_paths)}
+            paths = list(repo_paths)
+            local = {normalise(name) for name in local_python_modules(paths)}
             candidates = {name for name in candidates if normalise(name) not in local}
+            if "pytest" in candidates and any(_PYTEST_FILE.search(p) for p in paths):
+                # Existing test_*.py files are run by a test runner the manifests often leave
+                # out (dev requirements, tox, CI images): importing it is not an invention.
+                candidates.discard("pytest")
         return sorted(candidates)
     if path.endswith(JS_SUFFIXES):
         added = js_imports(new) - js_imports(old or "")
