@@ -317,3 +317,31 @@ async def test_an_approve_interrupted_by_a_restart_is_resumed(planned, github, o
     await planned.settle()
     assert len(github.pulls(sc.OWNER, sc.REPO)) == 1
     assert planned.services.store.job(job_id).status == "done"
+
+
+async def test_an_edited_executable_keeps_its_mode(make_bot, github, anthropic, openai):
+    from tests.fakes.github_git import Author
+
+    repo = sc.seed(github)
+    # A second commit makes scripts/check.sh executable (mode 100755), as a real repo would.
+    files = {path: (mode, "blob", sha) for path, (mode, sha) in
+             ((p, (m, repo.git("rev-parse", f"HEAD:{p}").strip())) for p, m in repo.tree_paths("HEAD").items())}
+    (script_sha,) = repo.hash_blobs([b"#!/bin/sh\necho old\n"])
+    files["scripts/check.sh"] = ("100755", "blob", script_sha)
+    head = repo.commit_tree(repo.write_tree(files), parents=[repo.head_sha()], message="add script",
+                            author=Author("o", "o@example.com", "2026-11-25T00:00:00Z"))
+    repo.set_ref("refs/heads/main", head)
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies([
+        ("replace_in_file", {"path": "scripts/check.sh", "old": "echo old", "new": "echo new"}),
+        ("write_file", {"path": "scripts/new.sh", "content": "#!/bin/sh\n"}),
+        ("finish", {"summary": "edited the script"}),
+    ])
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    pull_head = github.pulls(sc.OWNER, sc.REPO)[0]["head"]["sha"]
+    modes = repo.tree_paths(pull_head)
+    assert modes["scripts/check.sh"] == "100755"
+    assert modes["scripts/new.sh"] == "100644"
+    assert repo.read_file(pull_head, "scripts/check.sh") == b"#!/bin/sh\necho new\n"

@@ -64,6 +64,10 @@ class Snapshot:
     def size(self, path: str) -> int:
         return self._full(path).stat().st_size
 
+    def git_mode(self, path: str) -> str:
+        """The file's git mode: ``100755`` when the archive marked it executable, else ``100644``."""
+        return "100755" if self._full(path).stat().st_mode & 0o111 else "100644"
+
     def read_bytes(self, path: str) -> bytes:
         return self._full(path).read_bytes()
 

@@ -8,7 +8,7 @@ a call fails with a 5xx the code first looks for what GitHub may already have ma
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gidgethub
@@ -22,8 +22,11 @@ MAX_BRANCH_SUFFIX = 20
 
 
 async def create_commit(gh: GitHubClient, api: str, *, parent: str, changes: Sequence[FileChange],
-                        message: str) -> str:
-    """One tree and one commit on top of ``parent``; returns the new commit sha."""
+                        message: str, mode_of: Callable[[str], str] = lambda path: "100644") -> str:
+    """One tree and one commit on top of ``parent``; returns the new commit sha.
+
+    ``mode_of`` gives an existing file's git mode, so an edited script keeps its exec bit.
+    """
     # base_tree must be a tree id, not a commit id: GET trees resolves the commit's root tree.
     base_tree = (await gh.getitem(f"{api}/git/trees/{parent}"))["sha"]
     entries: list[dict[str, Any]] = []
@@ -31,7 +34,8 @@ async def create_commit(gh: GitHubClient, api: str, *, parent: str, changes: Seq
         if change.action == "delete":
             entries.append({"path": change.path, "mode": "100644", "type": "blob", "sha": None})
         else:
-            entries.append({"path": change.path, "mode": "100644", "type": "blob", "content": change.new})
+            mode = mode_of(change.path) if change.action == "modify" else "100644"
+            entries.append({"path": change.path, "mode": mode, "type": "blob", "content": change.new})
     tree = await gh.post(f"{api}/git/trees", data={"base_tree": base_tree, "tree": entries})
     commit = await gh.post(f"{api}/git/commits", data={
         "message": message, "tree": tree["sha"], "parents": [parent],

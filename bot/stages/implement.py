@@ -164,7 +164,8 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
         if implementation.fallback:
             state.fallback_notes["implement"] = implementation.fallback
         head = await create_commit(ctx.gh, api, parent=version.base_sha, changes=implementation.changes,
-                                   message=commit_message(ctx, version, implementation.summary))
+                                   message=commit_message(ctx, version, implementation.summary),
+                                   mode_of=snapshot.git_mode)
         branch = await create_branch(ctx.gh, api, name=f"{ctx.config.branch_prefix}issue-{ctx.number}", sha=head)
         state.branch, state.head_sha = branch, head
         ctx.save_state()
@@ -225,7 +226,8 @@ async def run_fix(ctx: IssueContext, *, feedback: str) -> str:
                                            workspace=make_workspace(ctx, head), stage="fix", extra=extra)
     state.served["fix"] = implementation.served
     message = f"Address review feedback on #{state.pr_number}\n\n{implementation.summary.strip()}\n"
-    commit = await create_commit(ctx.gh, api, parent=head_sha, changes=implementation.changes, message=message)
+    commit = await create_commit(ctx.gh, api, parent=head_sha, changes=implementation.changes, message=message,
+                                 mode_of=head.git_mode)
     await advance_branch(ctx.gh, api, branch=branch, sha=commit)
     state.head_sha = commit
     ctx.save_state()
