@@ -293,25 +293,21 @@ async def test_closing_the_pull_request_unmerged_lets_the_plan_be_approved_again
 
 
 async def test_an_approve_interrupted_by_a_restart_is_resumed(planned, github, openai):
-    import json
-
     from bot.stages.state import IssueState
-    from bot.webhook import job_for
+    from bot.store import SqliteStore
     from tests.fakes.deliveries import issue_comment
+    from tests.fakes.harness import leave_interrupted_job
 
     # The process died mid-implementation: the issue says "implementing", the job "running".
     await planned.stop()
-    from bot.store import SqliteStore
-
     store = SqliteStore(planned.env["ROUTE_ME_DB"])
     state = IssueState.load(store, f"{sc.OWNER}/{sc.REPO}", sc.ISSUE)
     state.state, state.approved_version = "implementing", state.version
     state.save(store)
-    payload = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, body="/approve", user=sc.MAINTAINER)
-    job_id = store.record_delivery("approve-before-crash", "issue_comment",
-                                   job_for("issue_comment", payload, json.dumps(payload).encode()))
-    store.start_job(job_id)
     store.close()
+    payload = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, body="/approve", user=sc.MAINTAINER)
+    job_id = leave_interrupted_job(planned.env["ROUTE_ME_DB"], "issue_comment", payload,
+                                   delivery_id="approve-before-crash")
 
     await planned.start()
     await planned.settle()

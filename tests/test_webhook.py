@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot.github.client import MAX_ATTEMPTS
-from bot.store import NewJob, SqliteStore
+from bot.store import NewJob
 from bot.webhook import job_for, verify_signature
 from tests.fakes.deliveries import (
     event_name,
@@ -17,7 +17,7 @@ from tests.fakes.deliveries import (
     load_payload,
     sign,
 )
-from tests.fakes.harness import WEBHOOK_SECRET
+from tests.fakes.harness import WEBHOOK_SECRET, leave_interrupted_job
 
 OWNER, REPO = "octo-org", "widgets"
 
@@ -164,12 +164,8 @@ async def test_unfinished_jobs_resume_after_a_restart(make_bot, repo, tmp_path):
     # A job recorded and started by a process that then died: status 'running' in the store.
     bot = await make_bot()
     await bot.stop()
-    store = SqliteStore(bot.env["ROUTE_ME_DB"])
     payload = issue_labeled(owner=OWNER, repo=REPO, number=1, label="bug")
-    job_id = store.record_delivery("crashed-delivery", "issues",
-                                   job_for("issues", payload, json.dumps(payload).encode()))
-    store.start_job(job_id)
-    store.close()
+    job_id = leave_interrupted_job(bot.env["ROUTE_ME_DB"], "issues", payload, delivery_id="crashed-delivery")
     await bot.start()
     await bot.settle()
     assert bot.worker.completed == 1

@@ -13,6 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import SERVICES, WORKER, create_app
 from bot.services import Services
 from bot.settings import load_settings
+from bot.store import SqliteStore
+from bot.webhook import job_for
 from bot.worker import Worker
 from tests.fakes.deliveries import headers_for
 
@@ -51,6 +53,20 @@ def bot_env(tmp_path: Path, *, github_url: str, private_key: str, app_id: int = 
     }
     env.update(extra)
     return env
+
+
+def leave_interrupted_job(db_path: str, event: str, payload: dict[str, Any], *, delivery_id: str) -> int:
+    """Record a delivery whose job a crashed process had started: status 'running' in the store."""
+    store = SqliteStore(db_path)
+    try:
+        job = job_for(event, payload, json.dumps(payload).encode())
+        assert job is not None, "this delivery would not have become a job"
+        job_id = store.record_delivery(delivery_id, event, job)
+        assert isinstance(job_id, int)
+        store.start_job(job_id)
+        return job_id
+    finally:
+        store.close()
 
 
 class BotHarness:
