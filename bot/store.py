@@ -128,8 +128,8 @@ class SqliteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a committed delivery survives a crash of this process;
-        # only an OS crash or power loss can lose the last transactions.
+        # NORMAL in WAL mode: a commit survives a crash of this process; batches that carry
+        # a job switch to FULL for their commit (see record_deliveries).
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
@@ -167,6 +167,11 @@ class SqliteStore:
         now = time.time()
         db = self._db
         results: list[int | None | bool] = []
+        # A job must survive power loss once GitHub has its 202, so its commit is fsynced;
+        # a delivery id alone only de-duplicates, and losing one costs nothing.
+        durable = any(job is not None for _, _, job in batch)
+        if durable:
+            db.execute("PRAGMA synchronous=FULL")
         db.execute("BEGIN IMMEDIATE")
         try:
             for delivery_id, event, job in batch:
@@ -189,6 +194,9 @@ class SqliteStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            if durable:
+                db.execute("PRAGMA synchronous=NORMAL")
         return results
 
     def unfinished_jobs(self) -> list[Job]:

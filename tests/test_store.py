@@ -55,3 +55,16 @@ async def test_recorder_commits_concurrent_deliveries_in_one_batch(tmp_path):
     assert recorder.batches == 1
     assert all(isinstance(r, int) for r in results[:20]) and results[20] is False
     store.close()
+
+
+def test_a_batch_with_a_job_commits_with_a_full_sync_then_returns_to_normal(tmp_path):
+    statements: list[str] = []
+    store = SqliteStore(tmp_path / "s.db")
+    store._db.set_trace_callback(statements.append)
+    store.record_deliveries([("plain", "issues", None)])
+    assert not any("synchronous=FULL" in s for s in statements)
+    store.record_deliveries([("with-job", "issues", job())])
+    assert statements.index("PRAGMA synchronous=FULL") < statements.index("COMMIT", 3)
+    assert statements[-1] == "PRAGMA synchronous=NORMAL"
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    store.close()

@@ -28,21 +28,24 @@ to an int, a callable ``(body) -> int``, or a ``Failure``; by default n = len(bo
 A wrong key (``x-api-key`` or ``Authorization: Bearer``) gets a real 401 authentication_error; a missing ``anthropic-version`` a 400.
 With nothing scripted the fake answers 500 and, with ``strict=True`` (default), leaving the
 ``async with`` raises AssertionError so a missing script never passes silently.
+The queue, responder, request record, strict check and server lifecycle live in
+``tests.fakes.scripted_server.ScriptedServer``; this module adds the wire format.
 """
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from bot.core.usage import Usage
+from tests.fakes.scripted_server import Recorded, ScriptedServer
+
+__all__ = ["FakeAnthropic", "Failure", "Recorded", "Reply", "failure", "text_reply", "tool_reply"]
 
 _ids = itertools.count(1)
 
@@ -69,13 +72,6 @@ class Failure:
     retry_after_ms: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
     midstream: bool = False
-
-
-@dataclass(frozen=True)
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: Any
 
 
 def text_reply(text: str, *, usage: Usage | None = None, model: str | None = None, stop_reason: str = "end_turn") -> Reply:
@@ -141,36 +137,19 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-class FakeAnthropic:
+class FakeAnthropic(ScriptedServer[Reply, Failure]):
     """See the module docstring."""
 
+    unscripted_error = "api_error"
+    _text_reply = staticmethod(text_reply)
+    _tool_reply = staticmethod(tool_reply)
+    _failure = staticmethod(failure)
+
     def __init__(self, *, api_key: str = "test-anthropic-key", strict: bool = True) -> None:
-        self.api_key = api_key
-        self.strict = strict
-        self.queue: deque[Reply | Failure] = deque()
-        self.responder: Callable[[dict[str, Any]], Reply | Failure | None | Awaitable[Reply | Failure | None]] | None = None
+        super().__init__(api_key=api_key, strict=strict)
         self.count_tokens: int | Callable[[dict[str, Any]], int] | Failure | None = None
-        self.requests: list[Recorded] = []
-        self.unscripted = 0
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # -- scripting ---------------------------------------------------------------------
-    def reply(self, item: Reply | Failure) -> FakeAnthropic:
-        self.queue.append(item)
-        return self
-
-    def reply_text(self, text: str, **kwargs: Any) -> FakeAnthropic:
-        return self.reply(text_reply(text, **kwargs))
-
-    def reply_tool_call(self, name: str, arguments: Any, **kwargs: Any) -> FakeAnthropic:
-        return self.reply(tool_reply(name, arguments, **kwargs))
-
-    def fail(self, status: int, error_type: str, *, times: int = 1, **kwargs: Any) -> FakeAnthropic:
-        for _ in range(times):
-            self.reply(failure(status, error_type, **kwargs))
-        return self
-
     def fail_midstream(self, error_type: str = "overloaded_error", *, message: str = "Overloaded") -> FakeAnthropic:
         return self.reply(Failure(status=200, error_type=error_type, message=message, midstream=True))
 
@@ -183,40 +162,14 @@ class FakeAnthropic:
     def calls(self) -> int:
         return len(self.message_bodies)
 
-    # -- lifecycle -----------------------------------------------------------------------
-    async def start(self) -> FakeAnthropic:
-        app = web.Application()
-        app.router.add_post("/v1/messages", self._messages)
-        app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeAnthropic:
-        return await self.start()
-
-    async def __aexit__(self, exc_type: object, *_: object) -> None:
-        await self.close()
-        if self.strict and self.unscripted and exc_type is None:
-            raise AssertionError(f"FakeAnthropic got {self.unscripted} request(s) with nothing scripted")
-
     # -- handlers --------------------------------------------------------------------------
-    async def _record(self, request: web.Request) -> tuple[Any, web.Response | None]:
-        raw = await request.read()
-        try:
-            body: Any = json.loads(raw)
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self.requests.append(Recorded(path=request.path, headers=dict(request.headers), body=body))
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/messages", self._messages)
+        router.add_post("/v1/messages/count_tokens", self._count_tokens)
+
+    async def _admit(self, request: web.Request) -> tuple[Any, web.Response | None]:
+        """Record the request; the body, and the refusal a real API would send (or None)."""
+        body = await self._record(request)
         # Older SDKs send x-api-key, newer ones Authorization: Bearer; the API takes either.
         keys = {request.headers.get("x-api-key"), request.headers.get("authorization", "").removeprefix("Bearer ")}
         if self.api_key not in keys:
@@ -227,26 +180,11 @@ class FakeAnthropic:
             return body, self._error(failure(400, "invalid_request_error", message="body must be a JSON object"))
         return body, None
 
-    def _error(self, item: Failure) -> web.Response:
-        headers = dict(item.headers)
-        if item.retry_after is not None:
-            headers["retry-after"] = f"{item.retry_after:g}"
-        if item.retry_after_ms is not None:
-            headers["retry-after-ms"] = f"{item.retry_after_ms:g}"
-        payload = {"type": "error", "error": {"type": item.error_type, "message": item.message}}
-        return web.json_response(payload, status=item.status, headers=headers)
-
-    async def _next(self, body: dict[str, Any]) -> Reply | Failure | None:
-        if self.responder is not None:
-            produced = self.responder(body)
-            if inspect.isawaitable(produced):
-                produced = await produced
-            if produced is not None:
-                return produced
-        return self.queue.popleft() if self.queue else None
+    def _error_payload(self, item: Failure) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": item.error_type, "message": item.message}}
 
     async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
-        body, refused = await self._record(request)
+        body, refused = await self._admit(request)
         if refused is not None:
             return refused
         setting = self.count_tokens
@@ -261,13 +199,12 @@ class FakeAnthropic:
         return web.json_response({"input_tokens": value})
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        body, refused = await self._record(request)
+        body, refused = await self._admit(request)
         if refused is not None:
             return refused
         item = await self._next(body)
         if item is None:
-            self.unscripted += 1
-            return self._error(failure(500, "api_error", message="FakeAnthropic: nothing scripted for this call"))
+            return self._unscripted_answer()
         if isinstance(item, Failure) and not item.midstream:
             return self._error(item)
         model = body.get("model", "claude-fake")

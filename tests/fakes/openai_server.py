@@ -25,22 +25,24 @@ with SSE chunks (``data: {...}`` … ``data: [DONE]``, usage in a last chunk whe
 ``stream_options.include_usage``).  A wrong ``Authorization: Bearer`` key gets a real 401
 ``invalid_api_key``.  With nothing scripted the fake answers 500 and, with ``strict=True``
 (default), leaving the ``async with`` raises AssertionError.
+The queue, responder, request record, strict check and server lifecycle live in
+``tests.fakes.scripted_server.ScriptedServer``; this module adds the wire format.
 """
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from bot.core.usage import Usage
+from tests.fakes.scripted_server import Recorded, ScriptedServer
+
+__all__ = ["FakeOpenAI", "Failure", "Recorded", "Reply", "failure", "text_reply", "tool_reply"]
 
 _ids = itertools.count(1)
 
@@ -68,13 +70,6 @@ class Failure:
     retry_after: float | None = None
     retry_after_ms: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: Any
 
 
 def text_reply(text: str, *, usage: Usage | None = None, model: str | None = None, reasoning: str | None = None) -> Reply:
@@ -140,34 +135,17 @@ def _tool_calls_json(reply: Reply) -> list[dict[str, Any]]:
     ]
 
 
-class FakeOpenAI:
+class FakeOpenAI(ScriptedServer[Reply, Failure]):
     """See the module docstring."""
 
+    base_path = "/v1"
+    unscripted_error = "server_error"
+    _text_reply = staticmethod(text_reply)
+    _tool_reply = staticmethod(tool_reply)
+    _failure = staticmethod(failure)
+
     def __init__(self, *, api_key: str = "test-openai-key", strict: bool = True) -> None:
-        self.api_key = api_key
-        self.strict = strict
-        self.queue: deque[Reply | Failure] = deque()
-        self.responder: Callable[[dict[str, Any]], Reply | Failure | None | Awaitable[Reply | Failure | None]] | None = None
-        self.requests: list[Recorded] = []
-        self.unscripted = 0
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
-
-    # -- scripting ---------------------------------------------------------------------
-    def reply(self, item: Reply | Failure) -> FakeOpenAI:
-        self.queue.append(item)
-        return self
-
-    def reply_text(self, text: str, **kwargs: Any) -> FakeOpenAI:
-        return self.reply(text_reply(text, **kwargs))
-
-    def reply_tool_call(self, name: str, arguments: Any, **kwargs: Any) -> FakeOpenAI:
-        return self.reply(tool_reply(name, arguments, **kwargs))
-
-    def fail(self, status: int, error_type: str, *, times: int = 1, **kwargs: Any) -> FakeOpenAI:
-        for _ in range(times):
-            self.reply(failure(status, error_type, **kwargs))
-        return self
+        super().__init__(api_key=api_key, strict=strict)
 
     # -- inspection ----------------------------------------------------------------------
     @property
@@ -178,57 +156,15 @@ class FakeOpenAI:
     def calls(self) -> int:
         return len(self.completion_bodies)
 
-    # -- lifecycle -----------------------------------------------------------------------
-    async def start(self) -> FakeOpenAI:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._completions)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}/v1"
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        return await self.start()
-
-    async def __aexit__(self, exc_type: object, *_: object) -> None:
-        await self.close()
-        if self.strict and self.unscripted and exc_type is None:
-            raise AssertionError(f"FakeOpenAI got {self.unscripted} request(s) with nothing scripted")
-
     # -- handlers --------------------------------------------------------------------------
-    def _error(self, item: Failure) -> web.Response:
-        headers = dict(item.headers)
-        if item.retry_after is not None:
-            headers["retry-after"] = f"{item.retry_after:g}"
-        if item.retry_after_ms is not None:
-            headers["retry-after-ms"] = f"{item.retry_after_ms:g}"
-        payload = {"error": {"message": item.message, "type": item.error_type, "param": None, "code": item.code}}
-        return web.json_response(payload, status=item.status, headers=headers)
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/chat/completions", self._completions)
 
-    async def _next(self, body: dict[str, Any]) -> Reply | Failure | None:
-        if self.responder is not None:
-            produced = self.responder(body)
-            if inspect.isawaitable(produced):
-                produced = await produced
-            if produced is not None:
-                return produced
-        return self.queue.popleft() if self.queue else None
+    def _error_payload(self, item: Failure) -> dict[str, Any]:
+        return {"error": {"message": item.message, "type": item.error_type, "param": None, "code": item.code}}
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body: Any = json.loads(raw)
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self.requests.append(Recorded(path=request.path, headers=dict(request.headers), body=body))
+        body = await self._record(request)
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self._error(
                 failure(401, "invalid_request_error", message="Incorrect API key provided", code="invalid_api_key")
@@ -237,8 +173,7 @@ class FakeOpenAI:
             return self._error(failure(400, "invalid_request_error", message="model and messages are required"))
         item = await self._next(body)
         if item is None:
-            self.unscripted += 1
-            return self._error(failure(500, "server_error", message="FakeOpenAI: nothing scripted for this call"))
+            return self._unscripted_answer()
         if isinstance(item, Failure):
             return self._error(item)
         message: dict[str, Any] = {"role": "assistant", "content": item.text}
