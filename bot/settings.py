@@ -156,6 +156,11 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) ->
     if prices_file is not None and not prices_file.is_file():
         problems.append(f"ROUTE_ME_PRICES: no such file '{prices_raw}'")
 
+    workers = _int(env, "ROUTE_ME_WORKERS", 4, problems)
+    max_body = _int(env, "ROUTE_ME_MAX_BODY_BYTES", MAX_GITHUB_PAYLOAD, problems)
+    planner_budget = _int(env, "ROUTE_ME_PLANNER_TOKEN_BUDGET", 60_000, problems, low=1000)
+    model_timeout = _int(env, "ROUTE_ME_MODEL_TIMEOUT", 600, problems)
+
     if require_model_keys:
         problems.extend(missing_provider_keys(env, {strong, cheap, judge}))
 
@@ -175,12 +180,12 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) ->
         host=env.get("HOST", "").strip() or "0.0.0.0",
         port=port,
         webhook_path=path,
-        workers=_int(env, "ROUTE_ME_WORKERS", 4, problems),
-        max_body_bytes=_int(env, "ROUTE_ME_MAX_BODY_BYTES", MAX_GITHUB_PAYLOAD, problems),
-        planner_token_budget=_int(env, "ROUTE_ME_PLANNER_TOKEN_BUDGET", 60_000, problems, low=1000),
+        workers=workers,
+        max_body_bytes=max_body,
+        planner_token_budget=planner_budget,
         daily_budget_usd=daily,
         prices_file=prices_file,
-        model_timeout=float(_int(env, "ROUTE_ME_MODEL_TIMEOUT", 600, problems)),
+        model_timeout=float(model_timeout),
         env=dict(env),
     )
 

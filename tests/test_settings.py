@@ -50,7 +50,9 @@ def test_every_missing_variable_is_named_once():
     ("GITHUB_APP_ID", "twelve"), ("PORT", "http"), ("PORT", "70000"), ("ROUTE_ME_STRONG", "opus"),
     ("ROUTE_ME_FALLBACKS", "anthropic:claude-sonnet-5-5, nonsense"), ("GITHUB_API_URL", "ftp:/x"),
     ("WEBHOOK_PATH", "hooks"), ("ROUTE_ME_DAILY_BUDGET_USD", "-3"), ("ROUTE_ME_DB", "postgresql://db/x"),
-    ("GITHUB_PRIVATE_KEY", "not a key"),
+    ("GITHUB_PRIVATE_KEY", "not a key"), ("ROUTE_ME_WORKERS", "0"), ("ROUTE_ME_WORKERS", "many"),
+    ("ROUTE_ME_PLANNER_TOKEN_BUDGET", "10"), ("ROUTE_ME_MODEL_TIMEOUT", "soon"),
+    ("ROUTE_ME_MAX_BODY_BYTES", "-1"),
 ])
 def test_a_bad_value_names_its_variable(name, value):
     found = problems(good_env(**{name: value}))
