@@ -139,3 +139,17 @@ async def test_operator_price_overrides_reach_the_ledger(make_bot, github, anthr
     await label(bot)
     row = bot.services.store.ledger_rows(repo=f"{sc.OWNER}/{sc.REPO}")[0]
     assert row["cost_usd"] == pytest.approx(sc.PLANNER_USAGE.input_tokens * 100 / 1_000_000)
+
+
+async def test_an_empty_or_chatty_reply_gets_a_nudge_and_the_plan_still_arrives(make_bot, github, anthropic):
+    sc.seed(github)
+    anthropic.reply(anthropic_server.text_reply(""))
+    anthropic.reply(anthropic_server.text_reply("Let me think about this issue first."))
+    bot = await make_bot()
+    roles = sc.anthropic_roles()
+    anthropic.responder = lambda body: None if anthropic.queue else roles(body)
+    await label(bot)
+    third = anthropic.message_bodies[2]["messages"]
+    assert [m["role"] for m in third] == ["user", "user", "assistant", "user"]
+    assert all(m["content"] for m in third)  # no empty turn was sent back
+    assert find_marker(sc.plan_comment(github)["body"], "plan")["state"] == "planned"

@@ -87,7 +87,9 @@ async def run_tool_loop(
         )
         result.add(routed)
         reply = routed.reply
-        messages.append(Message(role="assistant", text=reply.text, tool_calls=reply.tool_calls))
+        if reply.text or reply.tool_calls:
+            # An empty assistant turn is refused by the Messages API; leave it out.
+            messages.append(Message(role="assistant", text=reply.text, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
             messages.append(Message(role="user", text=NUDGE.format(tool=terminal_tool)))
             continue
