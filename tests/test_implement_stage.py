@@ -341,3 +341,24 @@ async def test_an_edited_executable_keeps_its_mode(make_bot, github, anthropic, 
     assert modes["scripts/check.sh"] == "100755"
     assert modes["scripts/new.sh"] == "100644"
     assert repo.read_file(pull_head, "scripts/check.sh") == b"#!/bin/sh\necho new\n"
+
+
+async def test_edits_after_an_accepted_finish_in_the_same_reply_are_not_committed(make_bot, github, anthropic,
+                                                                                  openai):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    (_, guard), (_, test_edit), finish = sc.IMPLEMENTER_TURNS[1], sc.IMPLEMENTER_TURNS[2], sc.IMPLEMENTER_TURNS[3]
+    # One reply: two valid edits, finish (accepted), then an edit that would not even parse.
+    openai.reply(openai_server.tool_reply(calls=[
+        ("replace_in_file", guard), ("replace_in_file", test_edit), finish,
+        ("write_file", {"path": "bad.py", "content": "def broken(:\n"}),
+    ], usage=sc.IMPLEMENTER_USAGE))
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    assert openai.calls == 1
+    repo = github.repo(sc.OWNER, sc.REPO)
+    head = github.pulls(sc.OWNER, sc.REPO)[0]["head"]["sha"]
+    changed = repo.git("diff", "--name-only", repo.head_sha(), head).split()
+    assert changed == ["calc/ops.py", "tests/test_ops.py"]  # no bad.py
+    assert repo.read_file(head, "calc/ops.py").decode() == sc.NEW_OPS

@@ -72,12 +72,16 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
                                max_changed_lines=config.max_changed_lines)
     executor = ToolExecutor(workspace, validate=validator)
     last_errors: list[str] = []
+    accepted: list[list[FileChange]] = []
 
     async def answer(call: ToolCall) -> Answer:
         # A search over a large repository can take seconds: keep it off the event loop.
         outcome = await asyncio.to_thread(executor.run, call.name, call.arguments)
         if call.name == "finish" and outcome.is_error:
             last_errors[:] = [outcome.content]
+        if outcome.finished:
+            # What was validated is what gets committed, whatever the model does afterwards.
+            accepted.append(workspace.changes())
         return Answer(outcome.content, is_error=outcome.is_error, done=outcome.finished,
                       value=outcome.summary)
 
@@ -116,9 +120,12 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
             f"The implementer did not finish within {config.max_turns} turns "
             f"(tool calls: {tried or 'none'}; files changed so far: {changed}).{why}"
         )
+    if result.ignored_after_done:
+        log.warning("%s#%s: the implementer sent %s after finish in the same reply; not run",
+                    ctx.repo, ctx.number, ", ".join(result.ignored_after_done))
     served = result.served_by[-1] if result.served_by else models.implementer
     fallback = "; ".join(result.fallback_notes) or None
-    return Implementation(changes=workspace.changes(), summary=str(result.value or ""), served=served,
+    return Implementation(changes=accepted[-1], summary=str(result.value or ""), served=served,
                           fallback=f"{fallback}; served by {served}." if fallback else None,
                           turns=result.turns)
 

@@ -2,7 +2,8 @@
 
 The loop is provider-neutral (it speaks the model port) and knows nothing about plans,
 files or scorecards: a role supplies ``answer(call) -> Answer``.  Tool errors go back to
-the model as error results; a reply without a tool call gets one short nudge.
+the model as error results; a reply without a tool call gets one short nudge.  Once the
+terminal tool is accepted, the reply's remaining calls are answered as ignored, not run.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class LoopResult:
     served_by: list[str] = field(default_factory=list)
     fallback_notes: list[str] = field(default_factory=list)
     tool_calls: int = 0
+    ignored_after_done: list[str] = field(default_factory=list)
+    """Tool calls the model sent after its terminal call in the same reply; never run."""
 
     def add(self, routed: RoutedReply) -> None:
         self.usage = self.usage + routed.usage
@@ -96,6 +99,13 @@ async def run_tool_loop(
         results: list[ToolResult] = []
         for call in reply.tool_calls:
             result.tool_calls += 1
+            if result.finished:
+                # The accepted terminal call fixed the outcome: a later call in the same reply
+                # must not change what was already validated and accepted.
+                result.ignored_after_done.append(call.name)
+                results.append(ToolResult(call_id=call.id, is_error=True,
+                                          content=f"ignored: {terminal_tool} was already accepted"))
+                continue
             if call.parse_error:
                 outcome = Answer(f"error: the arguments were not a JSON object ({call.parse_error})", is_error=True)
             else:
