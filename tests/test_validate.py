@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.changes import FileChange
+from bot.core.changes import FileChange, changes_between
 from bot.core.snapshot import Snapshot
 from bot.core.validate import (
     make_validator,
@@ -169,3 +169,34 @@ def test_make_validator_checks_the_workspace(tmp_path: Path) -> None:
     assert validate(ws) == []
     ws.write("n.py", "y = 1\n")  # the workspace allows 20 files; this validator only 1
     assert validate(ws) == ["2 files changed; the limit is 1 files. Revert the changes that the plan does not need."]
+
+
+def test_changes_between_is_what_a_fix_adds_on_top_of_the_branch():
+    committed = [FileChange("a.py", "modify", "a = 1\n", "a = 2\n"),
+                 FileChange("new.py", "create", None, "n = 1\n"),
+                 FileChange("gone.py", "delete", "g = 1\n", None)]
+    whole = [FileChange("a.py", "modify", "a = 1\n", "a = 3\n"),     # edited again
+             FileChange("gone.py", "delete", "g = 1\n", None),       # untouched by the fix
+             FileChange("b.py", "modify", "b = 1\n", "b = 2\n")]     # new in the fix; new.py reverted
+    assert changes_between(committed, whole) == [
+        FileChange("a.py", "modify", "a = 2\n", "a = 3\n"),
+        FileChange("b.py", "modify", "b = 1\n", "b = 2\n"),
+        FileChange("new.py", "delete", "n = 1\n", None),
+    ]
+    assert changes_between(committed, committed) == []
+
+
+def test_a_fix_validator_checks_limits_on_the_whole_and_content_on_its_own_part(tmp_path: Path):
+    (tmp_path / "a.py").write_text("a = 1\n")
+    (tmp_path / "b.py").write_text("b = 1\n")
+    snapshot = Snapshot.from_directory(tmp_path, "s")
+    # A colleague committed a broken b.py and a workflow edit: not this run's doing, not blocking.
+    committed = [FileChange("b.py", "modify", "b = 1\n", "b = (\n"),
+                 FileChange(".github/workflows/ci.yml", "create", None, "on: push\n")]
+    workspace = Workspace.from_changes(snapshot, committed)
+    validate = make_validator(deny=deny_workflows, max_files=3, max_changed_lines=1000, committed=committed)
+    assert validate(workspace) == ["no changes were made: edit at least one file before calling finish"]
+    workspace.write("a.py", "a = 2\n")
+    assert validate(workspace) == []
+    workspace.write("c.py", "c = 1\n")
+    assert validate(workspace) == ["4 files changed; the limit is 3 files. Revert the changes that the plan does not need."]

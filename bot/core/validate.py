@@ -12,7 +12,7 @@ from typing import Literal
 
 import yaml
 
-from bot.core.changes import FileChange
+from bot.core.changes import FileChange, changes_between
 from bot.core.diff import line_stats
 from bot.core.paths import structural_path_problem
 from bot.core.workspace import Workspace
@@ -58,6 +58,14 @@ def validate_changes(
     max_changed_lines: int,
 ) -> list[str]:
     """Every reason the change set cannot be committed, model-readable; empty = valid."""
+    problems = content_problems(changes, deny=deny)
+    if changes:
+        problems += limit_problems(changes, max_files=max_files, max_changed_lines=max_changed_lines)
+    return problems
+
+
+def content_problems(changes: Sequence[FileChange], *, deny: Deny) -> list[str]:
+    """Paths, policy and syntax of each changed file; an empty change is a problem too."""
     if not changes:
         return ["no changes were made: edit at least one file before calling finish"]
     problems: list[str] = []
@@ -67,6 +75,12 @@ def validate_changes(
             problems.append(f"{change.path}: changed more than once in the same change set")
         seen.add(change.path)
         problems.extend(_change_problems(change, deny=deny))
+    return problems
+
+
+def limit_problems(changes: Sequence[FileChange], *, max_files: int, max_changed_lines: int) -> list[str]:
+    """Whether the change fits ``max_files`` and ``max_changed_lines``."""
+    problems: list[str] = []
     if len(changes) > max_files:
         problems.append(
             f"{len(changes)} files changed; the limit is {max_files} files. "
@@ -82,17 +96,25 @@ def validate_changes(
 
 
 def make_validator(
-    *, deny: Deny, max_files: int, max_changed_lines: int
+    *, deny: Deny, max_files: int, max_changed_lines: int, committed: Sequence[FileChange] = ()
 ) -> Callable[[Workspace], list[str]]:
-    """A validator for ``ToolExecutor``: the workspace's current changes, checked."""
+    """A validator for ``ToolExecutor``: the workspace's current changes, checked.
+
+    With ``committed`` (the pull request's change so far, for ``/fix``) the workspace holds
+    the whole change against the plan's base: the limits apply to that whole, while paths
+    and syntax are checked only on what this run adds, so an earlier human commit cannot
+    block it.
+    """
 
     def validate(workspace: Workspace) -> list[str]:
-        return validate_changes(
-            workspace.changes(),
-            deny=deny,
-            max_files=max_files,
-            max_changed_lines=max_changed_lines,
-        )
+        whole = workspace.changes()
+        if not committed:
+            return validate_changes(whole, deny=deny, max_files=max_files,
+                                    max_changed_lines=max_changed_lines)
+        problems = content_problems(changes_between(committed, whole), deny=deny)
+        if whole:
+            problems += limit_problems(whole, max_files=max_files, max_changed_lines=max_changed_lines)
+        return problems
 
     return validate
 

@@ -24,7 +24,8 @@ from bot.models.errors import (
 )
 from bot.stages.context import IssueContext
 from bot.stages.errors import StageCancelled, StageFailed
-from bot.stages.implement import run_fix, run_implement
+from bot.stages.fix import run_fix
+from bot.stages.implement import run_implement
 from bot.stages.plan import run_plan, show_plan
 from bot.stages.runtime import stage_costs
 from bot.stages.score import run_judge
@@ -59,13 +60,18 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, gidgethub.HTTPException):
         return f"GitHub answered {int(exc.status_code)}: {exc}", RETRY
     if isinstance(exc, StageFailed):
-        return str(exc), RETRY
+        return str(exc), exc.hint or RETRY
     return (f"An unexpected error stopped the stage ({type(exc).__name__}). The service log has the details.",
             RETRY)
 
 
-async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[object]]) -> bool:
-    """Run one stage; any failure becomes a comment on the issue.  Returns whether it succeeded."""
+async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[object]], *,
+                  report_on: int | None = None) -> bool:
+    """Run one stage; any failure becomes a comment.  Returns whether it succeeded.
+
+    The comment goes on the issue, or on ``report_on`` (the pull request a command was
+    typed on), so the maintainer reads the answer where they asked.
+    """
     try:
         await work()
         return True
@@ -75,7 +81,7 @@ async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[ob
     except Exception as exc:
         what, hint = describe_failure(exc)
         log.warning("%s stage failed on %s#%s: %s", stage, ctx.repo, ctx.number, exc, exc_info=True)
-        await ctx.report_failure(stage, what, hint=hint)
+        await ctx.report_failure(stage, what, hint=hint, number=report_on)
         if type(exc) is Exception or not isinstance(
             exc, (ModelError, StageFailed, gidgethub.HTTPException, TarballError, UnsafeArchive)
         ):
@@ -206,6 +212,8 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         return
     state = ctx.state
     name = command.name
+    # Failures of a command typed on the pull request are answered there.
+    report_on = state.pr_number if state is not None and where == "pr" else None
     if name == "help":
         await reply(render_help(where="pr" if where == "pr" else "issue"))
         return
@@ -250,7 +258,7 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
     elif name == "cancel":
         await cancel(ctx, reason=f"/cancel by @{login}")
     elif name == "retry":
-        await retry(ctx, reply=reply)
+        await retry(ctx, reply=reply, report_on=report_on)
     elif name == "fix":
         if not command.argument and not command.body:
             await reply("`/fix` needs feedback, e.g. `/fix also handle empty input`.")
@@ -258,13 +266,14 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         feedback = command.argument or command.body
         state.pending_feedback = feedback
         ctx.save_state()
-        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback)):
-            await guarded(ctx, "judge", lambda: run_judge(ctx))
+        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback), report_on=report_on):
+            await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)
     elif name == "rescore":
-        await guarded(ctx, "judge", lambda: run_judge(ctx))
+        await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)
 
 
-async def retry(ctx: IssueContext, *, reply: Callable[[str], Awaitable[object]]) -> None:
+async def retry(ctx: IssueContext, *, reply: Callable[[str], Awaitable[object]],
+                report_on: int | None = None) -> None:
     state = ctx.state
     assert state is not None
     stage = state.failed_stage
@@ -279,7 +288,7 @@ async def retry(ctx: IssueContext, *, reply: Callable[[str], Awaitable[object]])
         await implement_and_score(ctx)
     elif stage == "fix":
         feedback = state.pending_feedback or ""
-        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback)):
-            await guarded(ctx, "judge", lambda: run_judge(ctx))
+        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback), report_on=report_on):
+            await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)
     else:
-        await guarded(ctx, "judge", lambda: run_judge(ctx))
+        await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)

@@ -1,7 +1,6 @@
 """The implement stage: the approved plan → implementer tool loop → validated change → branch and pull request.
 
-``/fix`` on the pull request runs the same loop on top of the branch head and pushes one
-more commit.  Nothing from the repository is executed: the implementer only has file
+``/fix`` (``bot/stages/fix.py``) runs the same loop to push one more commit.  Nothing from the repository is executed: the implementer only has file
 tools over an in-memory overlay of the snapshot.
 """
 
@@ -10,20 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.changes import FileChange
-from bot.core.diff import unified_diff
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.render import render_pr_body
 from bot.core.repo_config import is_path_denied
 from bot.core.snapshot import Snapshot
-from bot.core.snapshot_diff import snapshot_changes
 from bot.core.validate import make_validator
 from bot.core.workspace import Workspace
 from bot.github.gitdata import (
-    advance_branch,
     create_branch,
     create_commit,
     delete_branch,
@@ -41,7 +38,6 @@ log = logging.getLogger(__name__)
 IMPLEMENTER_MAX_OUTPUT_TOKENS = 16_000
 MAX_TOKENS_PER_RUN = 3_000_000  # a hard stop on runaway loops, whatever the price
 PROGRESS_EVERY_SECONDS = 20.0
-MAX_DIFF_CHARS_IN_PROMPT = 60_000
 
 
 @dataclass(frozen=True)
@@ -65,11 +61,16 @@ def make_workspace(ctx: IssueContext, snapshot: Snapshot) -> Workspace:
 
 
 async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Models,
-                          workspace: Workspace, stage: str, extra: str) -> Implementation:
-    """Drive the implementer until ``finish`` passes validation or the turn cap is hit."""
+                          workspace: Workspace, stage: str, extra: str,
+                          committed: Sequence[FileChange] = ()) -> Implementation:
+    """Drive the implementer until ``finish`` passes validation or the turn cap is hit.
+
+    ``committed`` is the pull request's change already on the branch (``/fix``): the
+    workspace then holds the whole change, and ``changes`` comes back whole too.
+    """
     config, prompts = ctx.config, ctx.runtime.prompts
     validator = make_validator(deny=workspace.deny, max_files=config.max_files,
-                               max_changed_lines=config.max_changed_lines)
+                               max_changed_lines=config.max_changed_lines, committed=committed)
     executor = ToolExecutor(workspace, validate=validator)
     last_errors: list[str] = []
     accepted: list[list[FileChange]] = []
@@ -206,37 +207,3 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
     note = state.fallback_notes.get("implement")
     await show_plan(ctx, version, notes=(f"**Implementer fallback:** {note}",) if note else ())
     return implementation.changes if implementation is not None else None
-
-
-async def run_fix(ctx: IssueContext, *, feedback: str) -> str:
-    """One more commit on the pull request's branch, made by the implementer from ``feedback``."""
-    state = ctx.state
-    assert state is not None and state.pr_number is not None and state.approved_version is not None
-    version = ctx.plan_version(state.approved_version)
-    if version is None:
-        raise StageFailed(f"Plan v{state.approved_version} is not in the state store.")
-    models = ctx.models(planned_paths=version.plan.planned_paths() if version.plan else None)
-    api = ctx.api
-    pull = await ctx.gh.getitem(f"{api}/pulls/{state.pr_number}")
-    if pull.get("state") != "open":
-        raise StageFailed(f"Pull request #{state.pr_number} is {pull.get('state')}; `/fix` only works on an open one.")
-    branch, head_sha = pull["head"]["ref"], pull["head"]["sha"]
-    base = await ctx.snapshot(version.base_sha)
-    head = await ctx.snapshot(head_sha)
-    current = await asyncio.to_thread(snapshot_changes, base, head)
-    diff = unified_diff(current)
-    if len(diff) > MAX_DIFF_CHARS_IN_PROMPT:
-        diff = diff[:MAX_DIFF_CHARS_IN_PROMPT] + "\n… (diff truncated; read the files for the rest)"
-    extra = ctx.runtime.prompts.render("implementer_fix", current_diff=diff or "(no changes yet)",
-                                       feedback=feedback)
-    implementation = await run_implementer(ctx, version=version, models=models,
-                                           workspace=make_workspace(ctx, head), stage="fix", extra=extra)
-    state.served["fix"] = implementation.served
-    message = f"Address review feedback on #{state.pr_number}\n\n{implementation.summary.strip()}\n"
-    commit = await create_commit(ctx.gh, api, parent=head_sha, changes=implementation.changes, message=message,
-                                 mode_of=head.git_mode)
-    await advance_branch(ctx.gh, api, branch=branch, sha=commit)
-    state.head_sha = commit
-    ctx.save_state()
-    return commit
-
