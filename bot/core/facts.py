@@ -160,7 +160,8 @@ def compute_facts(
     return Facts(
         files_planned=tuple(planned),
         files_touched=tuple(touched),
-        outside_plan=tuple(p for p in touched if not _in_plan(p, planned)),
+        # A plan that names no files (a human's free-form plan) cannot put a file outside it.
+        outside_plan=tuple(p for p in touched if planned and not _in_plan(p, planned)),
         planned_not_touched=tuple(
             p for p in planned
             if not (p in touched or (p.endswith("/") and any(t.startswith(p) for t in touched)))
@@ -183,7 +184,7 @@ def _listing(items: Sequence[str], empty: str = "none") -> str:
 
 
 def _prompt_lines(facts: Facts) -> Iterator[str]:
-    yield f"files planned ({len(facts.files_planned)}): {_listing(facts.files_planned)}"
+    yield f"files planned ({len(facts.files_planned)}): {_listing(facts.files_planned, 'the plan lists no files')}"
     yield f"files touched ({len(facts.files_touched)}): {_listing(facts.files_touched)}"
     yield f"touched outside the plan: {_listing(facts.outside_plan)}"
     yield f"planned but not touched: {_listing(facts.planned_not_touched)}"

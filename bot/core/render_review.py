@@ -115,7 +115,11 @@ def _score_lines(scorecard: Scorecard | None, judge_error: str | None) -> Iterat
 def _fact_lines(facts: Facts) -> Iterator[str]:
     yield "### Measured facts"
     yield ""
-    yield f"- **Files:** {len(facts.files_planned)} planned, {len(facts.files_touched)} touched"
+    if facts.files_planned:
+        yield f"- **Files:** {len(facts.files_planned)} planned, {len(facts.files_touched)} touched"
+    else:
+        yield (f"- **Files:** {len(facts.files_touched)} touched; the plan lists no files, "
+               "so none can be called outside it")
     if facts.outside_plan:
         yield f"- ⚠️ **Touched outside the plan:** {_codes(facts.outside_plan)}"
     if facts.planned_not_touched:

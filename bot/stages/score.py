@@ -15,6 +15,7 @@ from bot.core.diff import unified_diff
 from bot.core.facts import Facts, compute_facts, facts_for_prompt
 from bot.core.markers import make_marker
 from bot.core.plan import PlanVersion, plan_text
+from bot.core.plan_paths import planned_paths
 from bot.core.render_review import render_review
 from bot.core.scorecard import (
     SUBMIT_SCORECARD_SCHEMA,
@@ -66,7 +67,7 @@ async def judge_change(ctx: IssueContext, *, version: PlanVersion, changes: list
                        pr_number: int | None, ci: str | None = None, stage: str = "judge") -> Judgement:
     """Measure the facts of ``changes`` and have the judge score them (one retry on bad output)."""
     snapshot = await ctx.snapshot(version.base_sha)
-    planned = version.plan.planned_paths() if version.plan else []
+    planned = planned_paths(version, exists=snapshot.has_file)
     facts = await asyncio.to_thread(lambda: compute_facts(
         snapshot=snapshot, changes=changes, planned_files=planned, syntax=syntax_status, ci=ci))
     models = ctx.models(planned_paths=planned)
