@@ -278,5 +278,5 @@ def test_facts_for_prompt_is_compact_and_complete(snapshot: Snapshot) -> None:
     assert "touched outside the plan: src/demo/extra.py" in text
     assert "requests (in src/demo/core.py)" in text
     assert "test files added or changed: none" in text
-    assert "CI: not known yet" in text
+    assert "CI: no checks reported yet" in text
     assert len(text.splitlines()) == 10

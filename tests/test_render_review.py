@@ -166,7 +166,8 @@ def test_no_scorecard_at_all() -> None:
 
 
 def test_ci_states() -> None:
-    assert "**CI:** ⏳ not finished yet" in render()
+    assert "**CI:** no checks reported yet" in render()  # a repository without CI is not "running"
+    assert "⏳" not in render()
     assert "**CI:** ✅ success" in render(facts=facts(ci="success"))
     assert "**CI:** ❌ failure" in render(facts=facts(ci="failure"))
     assert "**CI:** ℹ️ neutral" in render(facts=facts(ci="neutral"))
@@ -235,3 +236,13 @@ def test_usd_format() -> None:
     assert usd(0.0) == "$0.0000"
     assert usd(0.01234) == "$0.0123"
     assert usd(1234.5) == "$1,234.50"
+
+
+def test_ci_shows_the_worst_suite_and_names_every_app() -> None:
+    suites = (("GitHub Actions", "failure"), ("Codecov", "success"))
+    text = render(facts=facts(ci="failure", ci_suites=suites))
+    assert "**CI:** ❌ failure (GitHub Actions: ❌ failure · Codecov: ✅ success)" in text
+    one = render(facts=facts(ci="success", ci_suites=(("GitHub Actions", "success"),)))
+    assert "**CI:** ✅ success (GitHub Actions)" in one
+    running = render(facts=facts(ci="in_progress", ci_suites=(("Codecov", "success"), ("Buildkite", "in_progress"))))
+    assert "**CI:** ⏳ in progress (Codecov: ✅ success · Buildkite: ⏳ in_progress)" in running

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
+
+import jsonschema
 
 from bot.core.markers import find_marker
 from tests import scenario as sc
@@ -132,3 +136,73 @@ async def test_a_human_plan_naming_no_files_flags_none_as_outside_it(make_bot, g
     assert "2 touched; the plan lists no files" in body
     assert "outside the plan" not in body
     assert "the plan lists no files" in str(anthropic.message_bodies[-1]["messages"])  # the judge is told too
+
+
+CHECK_SUITE_SCHEMA = Path("/work/shared/github/schemas/openapi/check_suite.completed.schema.json")
+ACTIONS_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions", "node_id": "MDM6QXBwMTUzNjg=",
+               "client_id": "Iv1.05c79e9ad1f6bdfa", "description": "Automate your workflow from idea to production",
+               "external_url": "https://help.github.com/en/actions", "html_url": "https://github.com/apps/github-actions",
+               "created_at": "2018-07-30T09:30:17Z", "updated_at": "2019-12-10T19:04:12Z",
+               "owner": {"login": "github", "id": 9919, "node_id": "MDEyOk9yZ2FuaXphdGlvbjk5MTk=", "type": "Organization",
+                         "site_admin": False},
+               "permissions": {"checks": "write", "contents": "write"}, "events": ["check_run", "push"]}
+
+
+def check_suite_completed(pull, *, conclusion, app=ACTIONS_APP, suite_id=5):
+    """A check_suite.completed delivery shaped as GitHub documents it.
+
+    Built from the real pull_request.opened payload (repository, installation, sender are
+    its own); only the check_suite object is assembled here, with every field the
+    webhook schema requires, and the result is validated against that schema.
+    """
+    real = retarget(load_payload("pull_request.opened.1"), owner=sc.OWNER, repo=sc.REPO)
+    api = real["repository"]["url"]
+    head, base = pull["head"], pull["base"]
+    event = {
+        "action": "completed",
+        "check_suite": {
+            "id": suite_id, "node_id": f"CS_{suite_id}", "head_branch": head["ref"], "head_sha": head["sha"],
+            "status": "completed", "conclusion": conclusion, "url": f"{api}/check-suites/{suite_id}",
+            "before": base["sha"], "after": head["sha"], "app": app,
+            "pull_requests": [{"url": pull["url"], "id": pull["id"], "number": pull["number"],
+                               "head": {"ref": head["ref"], "sha": head["sha"],
+                                        "repo": {"id": real["repository"]["id"], "url": api, "name": sc.REPO}},
+                               "base": {"ref": base["ref"], "sha": base["sha"],
+                                        "repo": {"id": real["repository"]["id"], "url": api, "name": sc.REPO}}}],
+            "created_at": "2026-11-25T00:00:00Z", "updated_at": "2026-11-25T00:05:00Z",
+            "latest_check_runs_count": 1, "check_runs_url": f"{api}/check-suites/{suite_id}/check-runs",
+            "head_commit": {"id": head["sha"], "tree_id": "0" * 40, "message": "route-me",
+                            "timestamp": "2026-11-25T00:00:00Z",
+                            "author": {"name": "route-me", "email": "bot@example.com"},
+                            "committer": {"name": "GitHub", "email": "noreply@github.com"}},
+        },
+        "repository": real["repository"], "installation": real["installation"], "sender": real["sender"],
+    }
+    jsonschema.validate(event, json.loads(CHECK_SUITE_SCHEMA.read_text()))
+    return event
+
+
+async def test_ci_shows_the_worst_of_several_suites_whatever_order_they_finish_in(make_bot, github, anthropic,
+                                                                                   openai):
+    bot, pull, _ = await run_to_review(make_bot, github, anthropic, openai)
+    body = github.reviews(sc.OWNER, sc.REPO, pull["number"])[0]["body"]
+    assert "**CI:** no checks reported yet" in body and "⏳" not in body
+    other_app = {**ACTIONS_APP, "id": 254, "slug": "codecov", "name": "Codecov", "node_id": "MDM6QXBwMjU0"}
+    await bot.send("check_suite", check_suite_completed(pull, conclusion="failure", suite_id=5))
+    await bot.send("check_suite", check_suite_completed(pull, conclusion="success", app=other_app, suite_id=6))
+    await bot.settle()
+    reviews = github.reviews(sc.OWNER, sc.REPO, pull["number"])
+    assert len(reviews) == 1
+    assert "**CI:** ❌ failure (Codecov: ✅ success · GitHub Actions: ❌ failure)" in reviews[0]["body"]
+    assert find_marker(reviews[0]["body"], "review")["ci"] == "failure"
+
+
+async def test_rescore_failure_is_reported_on_the_pull_request(make_bot, github, anthropic, openai):
+    from tests.fakes import anthropic_server
+
+    bot, pull, _ = await run_to_review(make_bot, github, anthropic, openai)
+    anthropic.responder = lambda body: anthropic_server.failure(401, "authentication_error")
+    await pr_comment(bot, github, "/rescore")
+    on_pull = [c["body"] for c in github.comments(sc.OWNER, sc.REPO, pull["number"])]
+    assert any("judge stage failed" in b and "refused our credentials" in b for b in on_pull), on_pull
+    assert not any("judge stage failed" in c["body"] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE))

@@ -41,6 +41,8 @@ class Facts:
     unknown_imports: tuple[tuple[str, str], ...]
     secrets: tuple[SecretHit, ...]
     ci: str | None = None
+    ci_suites: tuple[tuple[str, str], ...] = ()
+    """(app name, outcome) of each check suite reported on the head commit."""
 
 
 def is_test_path(path: str) -> bool:
@@ -131,6 +133,7 @@ def compute_facts(
     planned_files: Sequence[str],
     syntax: Callable[[str, str], str],
     ci: str | None = None,
+    ci_suites: Sequence[tuple[str, str]] = (),
 ) -> Facts:
     """Everything measurable about ``changes`` against the base ``snapshot`` and the plan."""
     planned = sorted({_clean(p) for p in planned_files if _clean(p)})
@@ -176,6 +179,7 @@ def compute_facts(
         unknown_imports=tuple(unknown),
         secrets=tuple(find_secrets(added_lines)),
         ci=ci,
+        ci_suites=tuple(ci_suites),
     )
 
 
@@ -196,7 +200,8 @@ def _prompt_lines(facts: Facts) -> Iterator[str]:
     yield f"imports not provided by stdlib, repo or manifests: {_listing(imports)}"
     secrets = [f"{hit.kind} at {hit.path}:{hit.line}" for hit in facts.secrets]
     yield f"secret-looking strings in added lines: {_listing(secrets)}"
-    yield f"CI: {facts.ci or 'not known yet'}"
+    suites = "".join(f"; {app}: {outcome}" for app, outcome in facts.ci_suites)
+    yield f"CI: {facts.ci or 'no checks reported yet'}{suites}"
 
 
 def facts_for_prompt(facts: Facts) -> str:

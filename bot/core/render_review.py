@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
+from bot.core.ci import PENDING
 from bot.core.facts import Facts
 from bot.core.scorecard import DIMENSIONS, Scorecard, overall
 from bot.core.usage import StageCost, Usage
@@ -147,11 +148,26 @@ def _fact_lines(facts: Facts) -> Iterator[str]:
         yield f"- ⚠️ **Secret-looking strings in added lines:** {found}"
     else:
         yield "- **Secrets:** none found in added lines"
-    if facts.ci is None:
-        yield "- **CI:** ⏳ not finished yet"
-    else:
-        yield f"- **CI:** {_CI_ICON.get(facts.ci, 'ℹ️')} {_cell(facts.ci)}"
+    yield f"- **CI:** {_ci_line(facts)}"
     yield ""
+
+
+def _ci_icon(outcome: str) -> str:
+    return "⏳" if outcome in PENDING else _CI_ICON.get(outcome, "ℹ️")
+
+
+def _ci_line(facts: Facts) -> str:
+    # Nothing reported is not "running": a repository may have no CI at all.
+    if facts.ci is None:
+        return "no checks reported yet"
+    overall = "in progress" if facts.ci in PENDING else facts.ci
+    line = f"{_ci_icon(facts.ci)} {_cell(overall)}"
+    if len(facts.ci_suites) > 1 or (facts.ci_suites and facts.ci_suites[0][1] != facts.ci):
+        line += " (" + " · ".join(f"{_cell(app)}: {_ci_icon(outcome)} {_cell(outcome)}"
+                                  for app, outcome in facts.ci_suites) + ")"
+    elif facts.ci_suites:
+        line += f" ({_cell(facts.ci_suites[0][0])})"
+    return line
 
 
 def _cost_lines(costs: Sequence[StageCost], models: Mapping[str, str]) -> Iterator[str]:

@@ -1,4 +1,4 @@
-"""Check suites: when CI finishes on a route-me pull request, the scorecard records the outcome."""
+"""Check suites: when CI finishes on a route-me pull request, the scorecard records each app's outcome."""
 
 from __future__ import annotations
 
@@ -32,4 +32,7 @@ async def check_suite_completed(event: sansio.Event, gh: GitHubClient, *, servic
         state = ctx.load_state()
         if state is None or state.head_sha not in (None, suite.get("head_sha")):
             continue  # CI of an older commit; the newer one will report
-        await score.record_ci(ctx, suite.get("conclusion"))
+        app = suite.get("app") or {}
+        await score.record_ci(ctx, app=str(app.get("name") or app.get("slug") or "an unnamed app"),
+                              head_sha=str(suite.get("head_sha")), status=suite.get("status"),
+                              conclusion=suite.get("conclusion"))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gidgethub
 
 from bot.core.changes import FileChange
+from bot.core.ci import record_suite, suite_outcome, worst_outcome
 from bot.core.diff import unified_diff
 from bot.core.facts import Facts, compute_facts, facts_for_prompt
 from bot.core.markers import make_marker
@@ -64,12 +66,14 @@ class Judgement:
 
 
 async def judge_change(ctx: IssueContext, *, version: PlanVersion, changes: list[FileChange],
-                       pr_number: int | None, ci: str | None = None, stage: str = "judge") -> Judgement:
+                       pr_number: int | None, ci: str | None = None,
+                       ci_suites: Sequence[tuple[str, str]] = (), stage: str = "judge") -> Judgement:
     """Measure the facts of ``changes`` and have the judge score them (one retry on bad output)."""
     snapshot = await ctx.snapshot(version.base_sha)
     planned = planned_paths(version, exists=snapshot.has_file)
     facts = await asyncio.to_thread(lambda: compute_facts(
-        snapshot=snapshot, changes=changes, planned_files=planned, syntax=syntax_status, ci=ci))
+        snapshot=snapshot, changes=changes, planned_files=planned, syntax=syntax_status, ci=ci,
+        ci_suites=ci_suites))
     models = ctx.models(planned_paths=planned)
     diff = unified_diff(changes)
     if len(diff) > MAX_DIFF_CHARS:
@@ -128,7 +132,10 @@ async def run_judge(ctx: IssueContext, *, changes: list[FileChange] | None = Non
         changes, state.head_sha = await current_changes(ctx, version)
     state.state = "scoring"
     ctx.save_state()
-    judged = await judge_change(ctx, version=version, changes=changes, pr_number=state.pr_number, ci=state.ci)
+    current_ci = state.ci_head is not None and state.ci_head == state.head_sha
+    judged = await judge_change(ctx, version=version, changes=changes, pr_number=state.pr_number,
+                                ci=state.ci if current_ci else None,
+                                ci_suites=sorted(state.ci_suites.items()) if current_ci else ())
     state.served["judge"] = judged.served
     state.fallback_notes["judge"] = judged.fallback or ""
     state.review_inputs = {"scorecard": judged.last_submission, "judge_error": judged.judge_error,
@@ -143,13 +150,14 @@ def _scorecard_from_inputs(inputs: dict[str, Any]) -> Scorecard | None:
     return accept_partial(inputs["scorecard"]) if inputs.get("scorecard") is not None else None
 
 
-def _facts_from_inputs(inputs: dict[str, Any], *, ci: str | None) -> Facts:
+def _facts_from_inputs(inputs: dict[str, Any], *, ci: str | None, ci_suites: Sequence[tuple[str, str]]) -> Facts:
     data = dict(inputs["facts"])
     for key in ("files_planned", "files_touched", "outside_plan", "planned_not_touched", "tests_changed"):
         data[key] = tuple(data[key])
     data["unknown_imports"] = tuple(tuple(pair) for pair in data["unknown_imports"])
     data["secrets"] = tuple(SecretHit(**hit) for hit in data["secrets"])
     data["ci"] = ci
+    data["ci_suites"] = tuple(ci_suites)
     return Facts(**data)
 
 
@@ -182,14 +190,22 @@ async def post_review(ctx: IssueContext, *, scorecard: Scorecard | None, facts: 
     return state.review_id
 
 
-async def record_ci(ctx: IssueContext, conclusion: str | None) -> None:
-    """A completed check suite: re-render the existing review with the CI outcome (no model call)."""
+async def record_ci(ctx: IssueContext, *, app: str, head_sha: str, status: str | None,
+                    conclusion: str | None) -> None:
+    """A check suite of ``app`` reported: re-render the existing review with the CI outcome (no model call).
+
+    Each app's suite is kept; the review shows the worst and names every app.
+    """
     state = ctx.state
     assert state is not None
-    state.ci = conclusion
+    state.ci_suites = record_suite(state.ci_suites, suites_head=state.ci_head, head_sha=head_sha, app=app,
+                                   outcome=suite_outcome(status, conclusion))
+    state.ci_head = head_sha
+    state.ci = worst_outcome(state.ci_suites)
     ctx.save_state()
     inputs = state.review_inputs
     if not inputs or state.review_id is None:
         return  # no scorecard yet: the judge will include the outcome when it runs
-    await post_review(ctx, scorecard=_scorecard_from_inputs(inputs),
-                      facts=_facts_from_inputs(inputs, ci=conclusion), judge_error=inputs.get("judge_error"))
+    facts = _facts_from_inputs(inputs, ci=state.ci, ci_suites=sorted(state.ci_suites.items()))
+    await post_review(ctx, scorecard=_scorecard_from_inputs(inputs), facts=facts,
+                      judge_error=inputs.get("judge_error"))

@@ -36,6 +36,10 @@ class IssueState:
     replied_outsiders: list[str] = field(default_factory=list)
     pending_feedback: str | None = None
     ci: str | None = None
+    """The worst outcome of ``ci_suites``: what the scorecard's marker carries."""
+    ci_suites: dict[str, str] = field(default_factory=dict)
+    """App name → its check suite's outcome, for the commit ``ci_head``."""
+    ci_head: str | None = None
     review_inputs: dict[str, Any] | None = None
 
     @classmethod
