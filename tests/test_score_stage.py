@@ -206,3 +206,29 @@ async def test_rescore_failure_is_reported_on_the_pull_request(make_bot, github,
     on_pull = [c["body"] for c in github.comments(sc.OWNER, sc.REPO, pull["number"])]
     assert any("judge stage failed" in b and "refused our credentials" in b for b in on_pull), on_pull
     assert not any("judge stage failed" in c["body"] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE))
+
+
+async def _forget_review_id(bot, review_id):
+    from bot.stages.state import IssueState
+
+    store = bot.services.store
+    state = IssueState.load(store, f"{sc.OWNER}/{sc.REPO}", sc.ISSUE)
+    state.review_id = review_id
+    state.save(store)
+
+
+async def test_rescore_finds_its_review_by_marker_when_the_stored_id_is_lost_or_stale(make_bot, github, anthropic,
+                                                                                      openai):
+    bot, pull, reviews = await run_to_review(make_bot, github, anthropic, openai)
+    original = reviews[0]["id"]
+    better = copy.deepcopy(sc.SCORECARD)
+    for score in better["scores"]:
+        score["score"] = 5
+    anthropic.responder = sc.anthropic_roles(scorecard=better)
+    for stored in (None, 987654):  # no id at all; an id GitHub answers 404 for
+        await _forget_review_id(bot, stored)
+        await pr_comment(bot, github, "/rescore", comment_id=9200 + (stored or 0) % 97)
+        reviews = github.reviews(sc.OWNER, sc.REPO, pull["number"])
+        assert [r["id"] for r in reviews] == [original], stored  # updated in place, no second review
+        assert "5.0/5" in reviews[0]["body"]
+    assert github.count("GET", f"/pulls/{pull['number']}/reviews") >= 2  # the marker was looked for

@@ -15,7 +15,7 @@ from bot.core.changes import FileChange
 from bot.core.ci import record_suite, suite_outcome, worst_outcome
 from bot.core.diff import unified_diff
 from bot.core.facts import Facts, compute_facts, facts_for_prompt
-from bot.core.markers import make_marker
+from bot.core.markers import find_marker, make_marker
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.plan_paths import planned_paths
 from bot.core.render_review import render_review
@@ -177,17 +177,41 @@ async def post_review(ctx: IssueContext, *, scorecard: Scorecard | None, facts: 
         judge_error=judge_error, fallback_note=state.fallback_notes.get("judge") or None,
     )
     reviews = f"{ctx.api}/pulls/{state.pr_number}/reviews"
-    if state.review_id is not None:
-        try:
-            await ctx.gh.put(f"{reviews}/{state.review_id}", data={"body": body})
-            return state.review_id
-        except gidgethub.BadRequest as exc:
-            if int(exc.status_code) != 404:
-                raise
+    if state.review_id is not None and await _update_review(ctx, f"{reviews}/{state.review_id}", body):
+        return state.review_id
+    # The stored id is missing or stale (state lost, review gone): our marker finds the review.
+    found = await find_own_review(ctx, reviews, pr_number=state.pr_number)
+    if found is not None and found != state.review_id and await _update_review(ctx, f"{reviews}/{found}", body):
+        state.review_id = found
+        ctx.save_state()
+        return found
     review = await ctx.gh.post(reviews, data={"body": body, "event": "COMMENT"})
     state.review_id = int(review["id"])
     ctx.save_state()
     return state.review_id
+
+
+async def _update_review(ctx: IssueContext, url: str, body: str) -> bool:
+    """Edit a review's body; False when GitHub no longer has it (404) or refuses the edit (422)."""
+    try:
+        await ctx.gh.put(url, data={"body": body})
+        return True
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) not in (404, 422):
+            raise
+        return False
+
+
+async def find_own_review(ctx: IssueContext, reviews_url: str, *, pr_number: int) -> int | None:
+    """The id of the latest review by a bot carrying our review marker for ``pr_number``."""
+    found = None
+    async for review in ctx.gh.getiter(reviews_url):
+        if (review.get("user") or {}).get("type") != "Bot":
+            continue  # anyone can paste a marker into their own review
+        marker = find_marker(review.get("body"), "review")
+        if marker is not None and marker.get("pr") == pr_number:
+            found = int(review["id"])
+    return found
 
 
 async def record_ci(ctx: IssueContext, *, app: str, head_sha: str, status: str | None,
