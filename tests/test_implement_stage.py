@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.core.markers import find_marker
@@ -207,8 +209,6 @@ async def test_implementer_fallback_when_the_cheap_provider_is_overloaded(make_b
 
 
 async def test_cancel_stops_a_running_implementer_before_its_next_call(planned, github, openai):
-    import asyncio
-
     from tests.fakes.deliveries import issue_comment
 
     gate = asyncio.Event()
@@ -362,3 +362,67 @@ async def test_edits_after_an_accepted_finish_in_the_same_reply_are_not_committe
     changed = repo.git("diff", "--name-only", repo.head_sha(), head).split()
     assert changed == ["calc/ops.py", "tests/test_ops.py"]  # no bad.py
     assert repo.read_file(head, "calc/ops.py").decode() == sc.NEW_OPS
+
+
+async def test_the_turn_cap_ends_in_a_comment_listing_what_was_tried_and_retry(make_bot, github, anthropic, openai):
+    sc.seed(github, config="max_turns: 3\n")
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies([("read_file", {"path": "calc/ops.py"})])  # never finishes
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    assert openai.calls == 3
+    assert github.pulls(sc.OWNER, sc.REPO) == []
+    failure = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
+    assert "implement stage failed" in failure
+    assert "did not finish within 3 turns" in failure and "read_file ×3" in failure
+    assert "files changed so far: none" in failure and "/retry" in failure
+
+
+async def test_the_token_cap_stops_a_runaway_implementer(make_bot, github, anthropic, openai):
+    from bot.core.usage import Usage
+    from bot.stages.implement import MAX_TOKENS_PER_RUN
+
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    heavy = Usage(input_tokens=MAX_TOKENS_PER_RUN // 2, output_tokens=10)
+    openai.responder = lambda body: openai_server.tool_reply("read_file", {"path": "calc/ops.py"}, usage=heavy)
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    assert openai.calls == 2  # the second call passes the cap; no third one
+    failure = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
+    assert f"more than {MAX_TOKENS_PER_RUN:,} tokens" in failure and "/retry" in failure
+    assert github.pulls(sc.OWNER, sc.REPO) == []
+
+
+async def test_the_scorecard_after_fix_is_the_same_review_rescored_on_the_new_head(planned, github, anthropic,
+                                                                                  openai):
+    await comment(planned, "/approve")
+    number = github.pulls(sc.OWNER, sc.REPO)[0]["number"]
+    (first,) = github.reviews(sc.OWNER, sc.REPO, number)
+    judge_calls = sum(1 for b in anthropic.message_bodies if any(t["name"] == "submit_scorecard" for t in b["tools"]))
+    extra = ("write_file", {"path": "calc/notes.py", "content": "NOTE = 'zero is refused'\n"})
+    openai.responder = sc.implementer_replies([extra, ("finish", {"summary": "Added a note."})])
+    await pr_comment(planned, github, "/fix add a note module", comment_id=9100)
+    reviews = github.reviews(sc.OWNER, sc.REPO, number)
+    assert [r["id"] for r in reviews] == [first["id"]]  # updated, not a second review
+    judged = [b for b in anthropic.message_bodies if any(t["name"] == "submit_scorecard" for t in b["tools"])]
+    assert len(judged) == judge_calls + 1
+    assert "calc/notes.py" in str(judged[-1]["messages"])  # the judge saw the new head's change
+    body = reviews[0]["body"]
+    assert "3 touched" in body and "`calc/notes.py`" in body
+    assert "| fix |" in body  # the fix stage's cost is shown
+
+
+async def test_two_approves_delivered_at_once_open_one_pull_request(planned, github, openai):
+    from tests.fakes.deliveries import issue_comment
+
+    deliveries = [issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, body="/approve",
+                                user=sc.MAINTAINER, comment_id=comment_id) for comment_id in (601, 602)]
+    responses = await asyncio.gather(*(planned.send("issue_comment", d) for d in deliveries))
+    assert [r.status for r in responses] == [202, 202]
+    await planned.settle()
+    assert len(github.pulls(sc.OWNER, sc.REPO)) == 1
+    assert openai.calls == len(sc.IMPLEMENTER_TURNS)  # the implementer ran once
+    assert github.repo(sc.OWNER, sc.REPO).branches() == ["main", f"route-me/issue-{sc.ISSUE}"]
