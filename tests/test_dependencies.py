@@ -160,7 +160,8 @@ def test_declared_js_deps_bad_input_gives_nothing(text: str) -> None:
 def test_local_python_modules_flat_src_and_nested_layouts() -> None:
     paths = ["app.py", "src/mypkg/__init__.py", "scripts/tools/run.py", "README.md", "my-dir/x.py"]
     local = local_python_modules(paths)
-    assert {"app", "src", "mypkg", "__init__", "scripts", "tools", "run", "x"} <= local
+    assert {"app", "src", "mypkg", "__init__", "scripts", "run", "x"} <= local
+    assert "tools" not in local  # scripts/tools has no __init__.py: not an importable package
     assert "README" not in local
     assert "my-dir" not in local  # not an identifier, so never importable
 
@@ -217,3 +218,75 @@ def test_pytest_in_a_repository_that_already_has_test_files_is_not_invented():
     without_tests = unknown_imports(path="tests/test_new.py", old=None, new=new,
                                     repo_paths=["pkg/mod.py"], manifests={})
     assert with_tests == [] and without_tests == ["pytest"]
+
+
+
+# --- false positives and negatives found in review -----------------------------------------
+
+@pytest.mark.parametrize("distribution, module", [
+    ("djangorestframework", "rest_framework"), ("markdown-it-py", "markdown_it"), ("beautifulsoup4", "bs4"),
+    ("Pillow", "PIL"), ("scikit-learn", "sklearn"), ("opencv-python", "cv2"), ("python-dateutil", "dateutil"),
+    ("attrs", "attr"), ("PyJWT", "jwt"), ("protobuf", "google"), ("django-cors-headers", "corsheaders"),
+    ("llama-cpp-python", "llama_cpp"),
+])
+def test_import_names_that_differ_from_the_distribution(distribution: str, module: str) -> None:
+    manifests = {"requirements.txt": f"{distribution}==1.0\n"}
+    assert unknown_imports(path="a.py", old=None, new=f"import {module}\n", repo_paths=[], manifests=manifests) == []
+
+
+def test_a_url_requirement_declares_its_egg() -> None:
+    manifests = {"requirements.txt": "git+https://github.com/acme/foo.git@v1#egg=foo\n"
+                                     "-e git+https://github.com/acme/bar.git#egg=bar\nbaz @ https://x.example/baz.whl\n"}
+    new = "import foo\nimport bar\nimport baz\nimport git\n"
+    assert unknown_imports(path="a.py", old=None, new=new, repo_paths=[], manifests=manifests) == ["git"]
+
+
+def test_dev_dependencies_of_uv_pdm_hatch_and_dependency_groups_count_as_declared() -> None:
+    pyproject = (
+        '[project]\nname = "x"\n[dependency-groups]\ndev = ["hypothesis", {include-group = "lint"}]\n'
+        '[tool.uv]\ndev-dependencies = ["freezegun>=1"]\n'
+        '[tool.pdm.dev-dependencies]\ntest = ["respx"]\n'
+        '[tool.hatch.envs.default]\ndependencies = ["coverage[toml]"]\n'
+        '[tool.hatch.envs.types]\nextra-dependencies = ["mypy"]\n'
+    )
+    new = "import hypothesis\nimport freezegun\nimport respx\nimport coverage\nimport mypy\nimport invented\n"
+    assert unknown_imports(path="t.py", old=None, new=new, repo_paths=[],
+                           manifests={"pyproject.toml": pyproject}) == ["invented"]
+
+
+def test_a_folder_that_is_not_a_package_does_not_hide_an_invented_module() -> None:
+    paths = ["docs/requests/conf.py", "app/__init__.py", "app/http/__init__.py", "src/lib2/a.py"]
+    new = "import requests\nimport http_client\nimport lib2\n"
+    found = unknown_imports(path="app/x.py", old=None, new=new, repo_paths=paths, manifests={})
+    assert found == ["http_client", "requests"]  # lib2 is a src-layout package
+
+
+TSCONFIG = """{
+  // comments and trailing commas, as tsc allows
+  "compilerOptions": {
+    "baseUrl": "src",
+    "paths": {"@app/*": ["src/app/*"], "@shared": ["src/shared/index.ts"],},
+  },
+}"""
+
+
+def test_typescript_aliases_and_base_url_imports_are_local() -> None:
+    paths = ["src/components/Button.tsx", "src/utils.ts", "src/app/main.ts"]
+    manifests = {"tsconfig.json": TSCONFIG, "package.json": '{"dependencies": {"react": "18"}}'}
+    new = ("import React from 'react'\nimport { Button } from 'components/Button'\nimport { x } from 'utils'\n"
+           "import { main } from '@app/main'\nimport { s } from '@shared'\nimport left from 'left-pad'\n")
+    assert unknown_imports(path="src/x.ts", old=None, new=new, repo_paths=paths, manifests=manifests) == ["left-pad"]
+
+
+def test_a_type_only_import_needs_only_its_types_package() -> None:
+    manifests = {"package.json": '{"devDependencies": {"@types/express": "4", "@types/babel__core": "7"}}'}
+    typed = "import type { Request } from 'express'\nimport type { PluginObj } from '@babel/core'\n"
+    assert unknown_imports(path="a.ts", old=None, new=typed, repo_paths=[], manifests=manifests) == []
+    used = "import express from 'express'\n"  # a value import needs the package itself
+    assert unknown_imports(path="a.ts", old=None, new=used, repo_paths=[], manifests=manifests) == ["express"]
+
+
+def test_vue_and_svelte_script_blocks_are_checked() -> None:
+    component = "<template><div/></template>\n<script setup lang=\"ts\">\nimport axios from 'axios'\n</script>\n"
+    for path in ("App.vue", "App.svelte"):
+        assert unknown_imports(path=path, old=None, new=component, repo_paths=[], manifests={}) == ["axios"]

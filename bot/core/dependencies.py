@@ -8,13 +8,23 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 
-from bot.core.manifests import declared_js_deps, declared_python_deps, normalise
+from bot.core.manifests import (
+    declared_js_deps,
+    declared_python_deps,
+    normalise,
+    tsconfig_local_roots,
+    types_package,
+)
 
 __all__ = ["declared_js_deps", "declared_python_deps", "js_imports", "local_python_modules", "normalise",
            "python_imports", "unknown_imports"]
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 JS_SUFFIXES = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")
+COMPONENT_SUFFIXES = (".vue", ".svelte")
+_SOURCE_ROOTS = frozenset({"src", "lib"})
+_SCRIPT_BLOCK = re.compile(r"<script\b[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
+_JS_TYPE_ONLY = re.compile(r"""^\s*(?:import|export)\s+type\b[^;"'`]*?\bfrom\s*(["'])([^"'\n]+)\1""", re.MULTILINE)
 
 _NODE_BUILTINS = frozenset(
     "assert async_hooks buffer child_process cluster console constants crypto dgram "
@@ -61,6 +71,14 @@ def js_imports(source: str) -> set[str]:
     return found
 
 
+def js_type_only_imports(source: str) -> set[str]:
+    """Packages imported with ``import type`` / ``export type`` only (erased at compile time)."""
+    text = _JS_LINE_COMMENT.sub("", _JS_BLOCK_COMMENT.sub("", source))
+    found = {_js_package(m.group(2).strip()) for m in _JS_TYPE_ONLY.finditer(text)}
+    value_imports = js_imports(_JS_TYPE_ONLY.sub("", text))
+    return {name for name in found if name and name not in value_imports}
+
+
 def _js_package(specifier: str) -> str | None:
     # Relative/absolute paths, URLs and protocol specifiers (node:, npm:, https:) are not
     # packages; `~`, `#` and `@/` are the usual path-alias and subpath-import prefixes.
@@ -77,21 +95,53 @@ def _js_package(specifier: str) -> str | None:
 
 
 def local_python_modules(paths: Iterable[str]) -> set[str]:
-    """Names importable from inside the repository: every package dir and module stem.
+    """Names importable from inside the repository: package roots and every module stem.
 
-    Generous on purpose (tests, scripts and src/ layouts put different roots on sys.path):
-    a module wrongly taken as local costs one missed warning, a wrong flag costs trust.
+    Generous with modules (tests and scripts put different roots on sys.path), but a folder
+    counts only where Python could import it as a package: a top-level or ``src/``-layout
+    folder, or one with ``__init__.py``.  Otherwise ``docs/requests/conf.py`` would hide an
+    invented ``requests``.
     """
+    python = [p for p in paths if p.endswith((*PYTHON_SUFFIXES, ".pyx"))]
+    packages = {posixpath.dirname(p) for p in python if posixpath.basename(p) == "__init__.py"}
     found: set[str] = set()
-    for path in paths:
-        if not path.endswith((*PYTHON_SUFFIXES, ".pyx")):
-            continue
+    for path in python:
         *dirs, filename = path.split("/")
-        stem = filename.rsplit(".", 1)[0]
-        for name in (*dirs, stem):
-            if name.isidentifier():
-                found.add(name)
+        names = [filename.rsplit(".", 1)[0]]
+        for depth, name in enumerate(dirs):
+            if depth == 0 or (depth == 1 and dirs[0] in _SOURCE_ROOTS) or "/".join(dirs[: depth + 1]) in packages:
+                names.append(name)
+        found.update(name for name in names if name.isidentifier())
     return found
+
+
+def _script_blocks(source: str) -> str:
+    """The <script> blocks of a Vue or Svelte component: where its imports are."""
+    return "\n".join(_SCRIPT_BLOCK.findall(source))
+
+
+def _js_unknown(added: set[str], *, type_only: set[str], repo_paths: Iterable[str],
+                manifests: Mapping[str, str]) -> list[str]:
+    packages: set[str] = set()
+    names: set[str] = set()
+    scopes: set[str] = set()
+    paths = list(repo_paths)
+    for manifest_path, text in manifests.items():
+        base = posixpath.basename(manifest_path)
+        if base == "package.json":
+            packages |= declared_js_deps(text)
+        elif base in ("tsconfig.json", "jsconfig.json"):
+            found_names, found_scopes = tsconfig_local_roots(manifest_path, text, paths)
+            names |= found_names
+            scopes |= found_scopes
+    unknown = []
+    for name in added:
+        if name in packages or name in names or any(name.startswith(scope) for scope in scopes):
+            continue
+        if name in type_only and types_package(name) in packages:
+            continue  # `import type … from 'express'` needs only @types/express
+        unknown.append(name)
+    return sorted(unknown)
 
 
 _PYTEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
@@ -121,11 +171,12 @@ def unknown_imports(
                 # out (dev requirements, tox, CI images): importing it is not an invention.
                 candidates.discard("pytest")
         return sorted(candidates)
-    if path.endswith(JS_SUFFIXES):
+    if path.endswith(COMPONENT_SUFFIXES):
+        new, old = _script_blocks(new), _script_blocks(old or "")
+    if path.endswith((*JS_SUFFIXES, *COMPONENT_SUFFIXES)):
         added = js_imports(new) - js_imports(old or "")
-        packages: set[str] = set()
-        for manifest_path, text in manifests.items():
-            if posixpath.basename(manifest_path) == "package.json":
-                packages |= declared_js_deps(text)
-        return sorted(name for name in added if name not in packages)
+        if not added:
+            return []
+        return _js_unknown(added, type_only=js_type_only_imports(new), repo_paths=repo_paths,
+                           manifests=manifests)
     return []

@@ -8,16 +8,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.core.changes import FileChange
-from bot.core.dependencies import unknown_imports
+from bot.core.dependencies import COMPONENT_SUFFIXES, JS_SUFFIXES, unknown_imports
 from bot.core.secrets_scan import SecretHit, find_secrets
 from bot.core.snapshot import Snapshot
 
 # Files whose content says which dependencies exist; read from the snapshot, then the change.
 _MANIFEST_NAMES = frozenset(
-    {"pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "package.json", "pytest.ini", "tox.ini"}
+    {"pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "package.json", "pytest.ini", "tox.ini",
+     "tsconfig.json", "jsconfig.json"}
 )
 _MANIFEST_MAX_BYTES = 1_000_000
 _SKIP_DIRS = frozenset({"node_modules", ".venv", "venv", "site-packages", "vendor", "third_party"})
+
+_SOURCE_SUFFIXES = (".py", ".pyi", ".pyx", *JS_SUFFIXES, *COMPONENT_SUFFIXES, ".json")
 
 _TEST_DIRS = frozenset({"tests", "test", "__tests__"})
 _TEST_FILE_PATTERNS = (
@@ -139,8 +142,8 @@ def compute_facts(
     planned = sorted({_clean(p) for p in planned_files if _clean(p)})
     touched = sorted({change.path for change in changes})
     manifests = _manifests_after(snapshot, changes)
-    # Only Python files name local modules; filtering once keeps big trees cheap per file.
-    repo_paths = [p for p in _paths_after(snapshot, changes) if p.endswith((".py", ".pyi", ".pyx"))]
+    # Only source files name local modules; filtering once keeps big trees cheap per file.
+    repo_paths = [p for p in _paths_after(snapshot, changes) if p.endswith(_SOURCE_SUFFIXES)]
 
     added_total = removed_total = 0
     added_lines: list[tuple[str, int, str]] = []
