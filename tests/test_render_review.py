@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.facts import Facts
-from bot.core.render_review import render_review, saving, usd
+from bot.core.money import format_usd as usd
+from bot.core.money import saving
+from bot.core.render_review import render_review
 from bot.core.scorecard import Scorecard, accept_partial
 from bot.core.secrets_scan import SecretHit
 from bot.core.usage import StageCost, Usage
@@ -201,8 +203,15 @@ def test_no_costs_recorded() -> None:
 def test_model_column_falls_back_to_stage_models_then_unknown() -> None:
     text = render(costs=[StageCost("plan", ("a:b", "c:d"), Usage(), 0.0, 0.0),
                          StageCost("judge", (), Usage(), 0.0, 0.0)], models={})
-    assert "| plan | `a:b, c:d` |" in text
+    assert "| plan | `a:b`, `c:d` |" in text
     assert "| judge | `unknown` |" in text
+
+
+def test_every_model_that_served_a_stage_is_named_not_only_the_latest() -> None:
+    # After a fallback or /rescore the ledger holds runs of two judges; the row sums both.
+    both = [StageCost("judge", ("anthropic:claude-opus-4-1", "openai:gpt-5"), Usage(9_000, 900), 0.2, 0.2)]
+    text = render(costs=both, models={"judge": "openai:gpt-5"})
+    assert "| judge | `anthropic:claude-opus-4-1`, `openai:gpt-5` | 9.0k | 900 |" in text
 
 
 # --- money ------------------------------------------------------------------------------
@@ -228,13 +237,14 @@ def test_saving_zero_strong_cost_has_no_percent() -> None:
 
 def test_negative_saving_said_plainly() -> None:
     text = render(costs=[StageCost("plan", ("m",), Usage(1, 1), 0.5, 0.4)])
-    assert "Saving vs all-strong: none; this run cost $0.1000 more" in text
+    assert "Saving vs all-strong: none; this run cost $0.10 more" in text
 
 
 def test_usd_format() -> None:
     assert usd(None) == "unknown"
-    assert usd(0.0) == "$0.0000"
-    assert usd(0.01234) == "$0.0123"
+    assert usd(0.0) == "$0.00"
+    assert usd(0.01234) == "$0.01"
+    assert usd(0.001234) == "$0.0012"
     assert usd(1234.5) == "$1,234.50"
 
 

@@ -232,3 +232,16 @@ async def test_rescore_finds_its_review_by_marker_when_the_stored_id_is_lost_or_
         assert [r["id"] for r in reviews] == [original], stored  # updated in place, no second review
         assert "5.0/5" in reviews[0]["body"]
     assert github.count("GET", f"/pulls/{pull['number']}/reviews") >= 2  # the marker was looked for
+
+
+async def test_pr_body_and_review_show_the_same_figures_and_the_implementers_summary(make_bot, github, anthropic,
+                                                                                     openai):
+    _, pull, reviews = await run_to_review(make_bot, github, anthropic, openai)
+    body, review = github.pulls(sc.OWNER, sc.REPO)[0]["body"], reviews[0]["body"]
+    assert "**What the implementer did:** Guarded divide() against b == 0 and added a test." in body
+    plan_tokens = f"{sc.PLANNER_USAGE.input_tokens / 1000:.1f}k"  # 12,000 input tokens → "12.0k"
+    for text in (body, review):
+        assert plan_tokens in text and "12,000" not in text
+    # The PR body is written before the judge runs, so the amounts differ; the wording may not.
+    for text in (body, review):
+        assert "Saving vs all-strong: **$" in text and "All-strong equivalent" not in text

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from bot.core.commands import COMMAND_SCOPE, COMMAND_USAGE, KNOWN_COMMANDS
 from bot.core.markers import make_marker, plan_body_markers
+from bot.core.money import format_tokens, format_usd, saving, saving_sentence
 from bot.core.plan import PlanVersion, code_span, plan_text, table_cell
 from bot.core.repo_config import VARIANTS
 from bot.core.usage import StageCost, Usage
@@ -27,28 +27,6 @@ STATE_LABELS: dict[str, str] = {
     "failed": "failed",
     "cancelled": "cancelled",
 }
-
-
-def format_usd(x: float | None) -> str:
-    """Dollars for humans; an unknown price is "unknown", never $0."""
-    if x is None or not math.isfinite(x):
-        return "unknown"
-    if x < 0:
-        return "-" + format_usd(-x)
-    if x == 0:
-        return "$0.00"
-    if x < 0.0001:
-        return "<$0.0001"
-    return f"${x:.4f}" if x < 0.01 else f"${x:,.2f}"
-
-
-def format_tokens(n: int) -> str:
-    """950, 12.3k, 1.23M."""
-    if n < 1000:
-        return str(n)
-    if n < 999_950:
-        return f"{n / 1000:.1f}k"
-    return f"{n / 1_000_000:.2f}M"
 
 
 def _defuse(text: str) -> str:
@@ -103,15 +81,9 @@ def _costs_table(costs: Sequence[StageCost]) -> str:
             f" | {format_usd(cost.usd)} |"
         )
     rows.append(f"| **total** | | {_usage_cells(total)} | **{_total_usd(costs)}** |")
-    strong = [cost.strong_usd for cost in costs if cost.strong_usd is not None]
-    spent = [cost.usd for cost in costs if cost.usd is not None]
-    # A saving is only claimed when every price on both sides is known.
-    if len(strong) == len(spent) == len(costs) and sum(strong) > sum(spent):
-        strong_total, saved = sum(strong), sum(strong) - sum(spent)
-        rows.append(
-            f"\nAll-strong equivalent: {format_usd(strong_total)}; saved {format_usd(saved)}"
-            f" ({saved / strong_total:.0%})."
-        )
+    saved = saving(costs)
+    if saved is not None and saved[0] > 0:  # a comment claims a saving only when there is one
+        rows.append(f"\n{saving_sentence(costs)}")
     return "\n".join(rows)
 
 
@@ -290,8 +262,9 @@ def _first_paragraph(markdown: str) -> str:
 
 
 def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
-                   costs: Sequence[StageCost], models: Mapping[str, str]) -> str:
-    """The pull request description: summary, `Closes #N`, split, models and cost per stage."""
+                   costs: Sequence[StageCost], models: Mapping[str, str],
+                   implementer_summary: str | None = None) -> str:
+    """The pull request description: summary, `Closes #N`, what the implementer did, split, models, cost."""
     marker = make_marker("pr", {"issue": issue_number, "version": version.number,
                                 "variant": variant, "base_sha": version.base_sha})
     if version.plan is not None:
@@ -301,7 +274,9 @@ def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
     roles = " · ".join(f"{table_cell(role)} {code_span(spec)}" for role, spec in models.items())
     head = (
         f"{marker}\nCloses #{issue_number}\n\n{_defuse(summary)}\n\n"
-        f"**Split** {code_span(variant)} · {roles}\n"
+        + (f"**What the implementer did:** {_clip(_defuse(implementer_summary.strip()), 4000)}\n\n"
+           if implementer_summary and implementer_summary.strip() else "")
+        + f"**Split** {code_span(variant)} · {roles}\n"
         f"Implements plan v{version.number} by {_author(version)},"
         f" based on {_short(version.base_sha)}."
     )

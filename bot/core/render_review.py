@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from bot.core.ci import PENDING
 from bot.core.facts import Facts
+from bot.core.money import format_tokens, format_usd, saving_sentence
 from bot.core.scorecard import DIMENSIONS, Scorecard, overall
 from bot.core.usage import StageCost, Usage
 
@@ -45,23 +46,6 @@ def _short(rationale: str) -> tuple[str, bool]:
     if len(first) > RATIONALE_MAX:
         first = first[: RATIONALE_MAX - 1].rstrip() + "…"
     return first, True
-
-
-def usd(value: float | None) -> str:
-    """Dollars as shown to people; an unknown cost is "unknown", never $0."""
-    if value is None:
-        return "unknown"
-    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.4f}"
-
-
-def saving(costs: Sequence[StageCost]) -> tuple[float, float | None] | None:
-    """(dollars saved, percent of the all-strong cost) or None when any figure is unknown."""
-    if not costs or any(c.usd is None or c.strong_usd is None for c in costs):
-        return None
-    actual = sum(c.usd for c in costs if c.usd is not None)
-    strong = sum(c.strong_usd for c in costs if c.strong_usd is not None)
-    percent = (strong - actual) / strong * 100 if strong > 0 else None
-    return strong - actual, percent
 
 
 def _title(scorecard: Scorecard | None) -> str:
@@ -180,30 +164,23 @@ def _cost_lines(costs: Sequence[StageCost], models: Mapping[str, str]) -> Iterat
     yield "|---|---|--:|--:|--:|--:|--:|"
     total = Usage()
     for cost in costs:
-        model = models.get(cost.stage) or ", ".join(cost.models) or "unknown"
+        # The ledger names every model that served the stage (a /rescore or a fallback may
+        # have used several); the configured name is only a stand-in when it has none.
+        served = ", ".join(_code(m) for m in cost.models) or _code(models.get(cost.stage) or "unknown")
         u = cost.usage
         total = total + u
-        yield (f"| {_cell(cost.stage)} | {_code(model)} | {u.input_tokens:,} | {u.output_tokens:,} | "
-               f"{u.cache_write_tokens:,} | {u.cache_read_tokens:,} | {usd(cost.usd)} |")
+        yield (f"| {_cell(cost.stage)} | {served} | {_tokens(u)} | {format_usd(cost.usd)} |")
     known = [c.usd for c in costs if c.usd is not None]
-    total_usd = usd(sum(known)) if len(known) == len(costs) else (
-        f"unknown (known stages: {usd(sum(known))})" if known else "unknown")
-    yield (f"| **Total** | | {total.input_tokens:,} | {total.output_tokens:,} | "
-           f"{total.cache_write_tokens:,} | {total.cache_read_tokens:,} | **{total_usd}** |")
+    total_usd = format_usd(sum(known)) if len(known) == len(costs) else (
+        f"unknown (known stages: {format_usd(sum(known))})" if known else "unknown")
+    yield f"| **Total** | | {_tokens(total)} | **{total_usd}** |"
     yield ""
-    saved = saving(costs)
-    if saved is None:
-        yield "Saving vs all-strong: unknown (a price is missing for at least one stage)."
-        return
-    dollars, percent = saved
-    strong = sum(c.strong_usd for c in costs if c.strong_usd is not None)
-    share = f" ({percent:.0f}%)" if percent is not None else ""
-    if dollars >= 0:
-        yield (f"Saving vs all-strong: **{usd(dollars)}{share}**; the same tokens at the strong "
-               f"model's prices would cost {usd(strong)}.")
-    else:
-        yield (f"Saving vs all-strong: none; this run cost {usd(-dollars)} more than the same "
-               f"tokens at the strong model's prices ({usd(strong)}).")
+    yield saving_sentence(costs)
+
+
+def _tokens(u: Usage) -> str:
+    return (f"{format_tokens(u.input_tokens)} | {format_tokens(u.output_tokens)} | "
+            f"{format_tokens(u.cache_write_tokens)} | {format_tokens(u.cache_read_tokens)}")
 
 
 def render_review(

@@ -185,6 +185,7 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
         models={"planner": state.served.get("plan", models.planner),
                 "implementer": state.served.get("implement", models.implementer),
                 "judge": models.judge},
+        implementer_summary=implementation.summary if implementation is not None else None,
     )
     try:
         pull = await open_pull_request(ctx.gh, api, owner=ctx.owner, branch=branch,

@@ -1,0 +1,55 @@
+"""Tokens, dollars and the saving against all-strong, formatted one way for every comment and review."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from bot.core.usage import StageCost
+
+
+def format_usd(x: float | None) -> str:
+    """Dollars for humans; an unknown price is "unknown", never $0."""
+    if x is None or not math.isfinite(x):
+        return "unknown"
+    if x < 0:
+        return "-" + format_usd(-x)
+    if x == 0:
+        return "$0.00"
+    if x < 0.0001:
+        return "<$0.0001"
+    return f"${x:.4f}" if x < 0.01 else f"${x:,.2f}"
+
+
+def format_tokens(n: int) -> str:
+    """950, 12.3k, 1.23M."""
+    if n < 1000:
+        return str(n)
+    if n < 999_950:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def saving(costs: Sequence[StageCost]) -> tuple[float, float | None] | None:
+    """(dollars saved, percent of the all-strong cost) or None when any figure is unknown."""
+    if not costs or any(c.usd is None or c.strong_usd is None for c in costs):
+        return None
+    actual = sum(c.usd for c in costs if c.usd is not None)
+    strong = sum(c.strong_usd for c in costs if c.strong_usd is not None)
+    percent = (strong - actual) / strong * 100 if strong > 0 else None
+    return strong - actual, percent
+
+
+def saving_sentence(costs: Sequence[StageCost]) -> str:
+    """The one line comparing what was spent with the same tokens at the strong model's prices."""
+    saved = saving(costs)
+    if saved is None:
+        return "Saving vs all-strong: unknown (a price is missing for at least one stage)."
+    dollars, percent = saved
+    strong = sum(c.strong_usd for c in costs if c.strong_usd is not None)
+    if dollars >= 0:
+        share = f" ({percent:.0f}%)" if percent is not None else ""
+        return (f"Saving vs all-strong: **{format_usd(dollars)}{share}**; the same tokens at the strong "
+                f"model's prices would cost {format_usd(strong)}.")
+    return (f"Saving vs all-strong: none; this run cost {format_usd(-dollars)} more than the same "
+            f"tokens at the strong model's prices ({format_usd(strong)}).")
