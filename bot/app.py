@@ -110,5 +110,5 @@ async def run_job(services: Services, job: Job, attempt: int) -> None:
     if job.installation_id is None:
         log.warning("delivery %s has no installation; skipped", job.delivery_id)
         return
-    gh = await services.installation_client(job.installation_id)
+    gh = services.installation_client(job.installation_id)
     await handlers.router.dispatch(event, gh, services=services, attempt=attempt)
