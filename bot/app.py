@@ -75,6 +75,10 @@ def create_app(
         worker = request.app.get(WORKER)
         if worker is not None:
             body.update(queued=worker.pending, completed=worker.completed, failed=worker.failed)
+            if not worker.alive:
+                # Deliveries would still get 202 while nothing runs them: say so.
+                body["status"] = "worker stopped"
+                return web.json_response(body, status=503)
         return web.json_response(body)
 
     async def webhook(request: web.Request) -> web.Response:
