@@ -47,7 +47,7 @@ def create_app(
                 await handlers.report_abandoned(services, job)
 
             worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
-                            unlocked=handlers.runs_unlocked)
+                            unlocked=handlers.runs_unlocked, lock_key=handlers.lock_key_for(store))
             pruner: asyncio.Task[None] | None = None
             try:
                 await handlers.setup(services)
