@@ -166,3 +166,12 @@ async def test_jobs_left_by_a_previous_process_resume_in_order(tmp_path):
     finally:
         await worker.stop()
         store.close()
+
+
+async def test_healthz_says_so_when_no_worker_is_running(make_bot):
+    bot = await make_bot()
+    assert (await bot.client.get("/healthz")).status == 200
+    await bot.worker.stop()  # as if every worker task had ended
+    response = await bot.client.get("/healthz")
+    assert response.status == 503
+    assert (await response.json())["status"] == "worker stopped"
