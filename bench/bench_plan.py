@@ -63,13 +63,14 @@ async def run(count: int, budget: int) -> dict[str, object]:
             started = time.perf_counter()
             github.create_repo(sc.OWNER, sc.REPO, synthetic_repo(count, rng))
             github.add_issue(sc.OWNER, sc.REPO, number=sc.ISSUE, title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY)
+            github.set_permission(sc.OWNER, sc.REPO, sc.MAINTAINER, "write")  # the label counts from a maintainer
             seeded = time.perf_counter() - started
             anthropic.responder = sc.planner_replies()
             env = bot_env(work, github_url=github.url, private_key=private, anthropic_url=anthropic.base_url,
                           ANTHROPIC_API_KEY="sk-ant-bench", ROUTE_ME_PLANNER_TOKEN_BUDGET=str(budget))
             async with BotHarness(env) as bot:
                 payload = issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, title=sc.ISSUE_TITLE,
-                                        body=sc.ISSUE_BODY)
+                                        body=sc.ISSUE_BODY, sender=sc.MAINTAINER)
                 t0 = time.perf_counter()
                 await bot.send("issues", payload)
                 await bot.settle(timeout=600)

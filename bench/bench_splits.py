@@ -70,7 +70,8 @@ async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]]) -> di
                           OPENAI_API_KEY="sk-oai-bench")
             async with BotHarness(env) as bot:
                 await bot.send("issues", issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE,
-                                                       title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY))
+                                                       title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY,
+                                                       sender=sc.MAINTAINER))
                 await bot.settle(timeout=300)
                 await bot.send("issue_comment", issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE,
                                                               body="/approve", user=sc.MAINTAINER))

@@ -47,7 +47,7 @@ def create_app(
                 await handlers.report_abandoned(services, job)
 
             worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
-                            unlocked=handlers.runs_unlocked)
+                            unlocked=handlers.runs_unlocked, lock_key=handlers.lock_key_for(store))
             pruner: asyncio.Task[None] | None = None
             try:
                 await handlers.setup(services)
@@ -75,6 +75,10 @@ def create_app(
         worker = request.app.get(WORKER)
         if worker is not None:
             body.update(queued=worker.pending, completed=worker.completed, failed=worker.failed)
+            if not worker.alive:
+                # Deliveries would still get 202 while nothing runs them: say so.
+                body["status"] = "worker stopped"
+                return web.json_response(body, status=503)
         return web.json_response(body)
 
     async def webhook(request: web.Request) -> web.Response:
@@ -110,5 +114,5 @@ async def run_job(services: Services, job: Job, attempt: int) -> None:
     if job.installation_id is None:
         log.warning("delivery %s has no installation; skipped", job.delivery_id)
         return
-    gh = await services.installation_client(job.installation_id)
+    gh = services.installation_client(job.installation_id)
     await handlers.router.dispatch(event, gh, services=services, attempt=attempt)

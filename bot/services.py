@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from bot.github.auth import InstallationTokens
-from bot.github.client import GitHubClient
+from bot.github.client import GitHubClient, TokenSource
 from bot.settings import Settings
 from bot.store import SqliteStore, open_store
 
@@ -38,19 +38,25 @@ class Services:
         self.rest_call_count += 1
         self.rest_calls.append((method, url, status))
 
-    def github(self, token: str | None = None) -> GitHubClient:
-        """A REST client on the shared session; ``token`` is an installation token."""
+    def github(self, tokens: TokenSource | None = None) -> GitHubClient:
+        """A REST client on the shared session; ``tokens`` supplies an installation token."""
         return GitHubClient(
             self.session,
             base_url=self.settings.github_api_url,
-            oauth_token=token,
+            tokens=tokens,
             sleep=self.sleep,
             clock=self.clock,
             on_request=self.note_rest_call,
         )
 
-    async def installation_client(self, installation_id: int) -> GitHubClient:
-        return self.github(await self.tokens.get(installation_id))
+    def installation_client(self, installation_id: int) -> GitHubClient:
+        """A client that takes the installation's token from the cache on every request, so a
+        job that outlasts one token simply uses the next."""
+        tokens = self.tokens
+        return self.github(TokenSource(
+            current=lambda: tokens.get(installation_id),
+            refused=lambda token: tokens.forget(installation_id, token),
+        ))
 
     async def installation_token(self, installation_id: int) -> str:
         return await self.tokens.get(installation_id)

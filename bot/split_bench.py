@@ -82,7 +82,7 @@ def _costs(services: Services, repo: str, split: str) -> dict[str, float | None]
 async def bench_issue(services: Services, *, owner: str, name: str, number: int, installation_id: int,
                       splits: Sequence[str] = SPLITS) -> list[SplitResult]:
     """Run every split on one issue; a split that fails is reported, the others still run."""
-    gh = await services.installation_client(installation_id)
+    gh = services.installation_client(installation_id)
     repository = await gh.getitem(f"/repos/{owner}/{name}")
     issue = await gh.getitem(f"/repos/{owner}/{name}/issues/{number}")
     results = []

@@ -69,8 +69,8 @@ async def test_label_posts_exactly_one_plan_comment_with_every_section(planned, 
 
 
 async def test_plan_stage_rest_budget(planned, github):
-    # token + config + tarball + post + patch
-    assert len(github.rest_calls()) == 5, [f"{r.method} {r.path}" for r in github.rest_calls()]
+    # token + config + the labeller's permission + tarball + post + patch
+    assert len(github.rest_calls()) == 6, [f"{r.method} {r.path}" for r in github.rest_calls()]
 
 
 async def test_revise_makes_a_new_version_and_sends_the_feedback(planned, github, anthropic):

@@ -93,6 +93,12 @@ class InstallationTokens:
             self._cache[installation_id] = (token, expires_at)
             return token
 
-    def forget(self, installation_id: int) -> None:
-        """Drop a token GitHub refused (401), so the next call mints a new one."""
-        self._cache.pop(installation_id, None)
+    def forget(self, installation_id: int, token: str | None = None) -> None:
+        """Drop a token GitHub refused (401), so the next call mints a new one.
+
+        With ``token``, only that token is dropped: when several requests see the same 401,
+        the first one's fresh token must not be thrown away by the others.
+        """
+        cached = self._cache.get(installation_id)
+        if cached is not None and (token is None or cached[0] == token):
+            self._cache.pop(installation_id, None)

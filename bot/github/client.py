@@ -4,6 +4,9 @@
   twice: GET/PUT/PATCH/DELETE and the content-addressed git-data POSTs (blobs, trees,
   commits).  Creating a comment, a ref or a pull request is never blindly repeated; the
   stages look for what a failed call may already have made.
+- An installation client asks its ``TokenSource`` for the token on every request, so a
+  long job never outlives its token; a 401 drops the refused token and the request is
+  sent once more with a fresh one (a 401 means GitHub did nothing, so repeating is safe).
 - Primary (``x-ratelimit-remaining: 0``) and secondary (``retry-after``) rate limits wait
   when the wait is short, and otherwise surface as errors the job reports.
 Every request is counted, so tests and benchmarks can assert the REST budget.
@@ -17,6 +20,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -59,6 +63,15 @@ def rate_limit_delay(headers: Mapping[str, str], *, now: float) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class TokenSource:
+    """Where an installation client gets its token: ``current()`` per request (cached by the
+    caller), ``refused(token)`` when GitHub answered 401 to it."""
+
+    current: Callable[[], Awaitable[str]]
+    refused: Callable[[str], None]
+
+
 class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     """gidgethub's aiohttp client plus call counting and GitHub-aware retries."""
 
@@ -68,6 +81,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         *,
         base_url: str,
         oauth_token: str | None = None,
+        tokens: TokenSource | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         on_request: Callable[[str, str, int], None] | None = None,
@@ -76,6 +90,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         self._sleep = sleep
         self._clock = clock
         self._on_request = on_request
+        self._tokens = tokens
         self.calls: list[tuple[str, str, int]] = []
 
     async def sleep(self, seconds: float) -> None:
@@ -84,6 +99,11 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
+        headers = dict(headers)
+        token: str | None = None
+        if self._tokens is not None and "authorization" not in headers:
+            token = await self._tokens.current()
+            headers["authorization"] = f"token {token}"
         attempt = 0
         while True:
             attempt += 1
@@ -97,6 +117,13 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
                 await self.sleep(backoff_delay(attempt))
                 continue
             self._record(method, url, status)
+            if status == 401 and token is not None and self._tokens is not None:
+                # The token expired or was revoked under us: mint a new one and try once more.
+                log.warning("GitHub %s %s answered 401; retrying with a fresh token", method, _path(url))
+                self._tokens.refused(token)
+                token = None
+                headers["authorization"] = f"token {await self._tokens.current()}"
+                continue
             return status, response_headers, data
 
     async def handle_rate_limit_error(

@@ -2,15 +2,18 @@
 
 A change becomes one tree (base tree plus inline contents, ``sha: null`` for deletions),
 one commit and one ref.  Creating a ref or a pull request is not repeatable, so when such
-a call fails with a 5xx the code first looks for what GitHub may already have made.
+a call fails with a 5xx, a network error or a timeout (GitHub may have done the work and
+lost only the answer) the code first looks for what GitHub may already have made.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import aiohttp
 import gidgethub
 
 from bot.core.changes import FileChange
@@ -19,6 +22,8 @@ from bot.github.client import GitHubClient, get_optional
 log = logging.getLogger(__name__)
 
 MAX_BRANCH_SUFFIX = 20
+# Failures after which the request may or may not have taken effect.
+MAYBE_DONE = (gidgethub.GitHubBroken, aiohttp.ClientError, asyncio.TimeoutError, TimeoutError)
 
 
 async def create_commit(gh: GitHubClient, api: str, *, parent: str, changes: Sequence[FileChange],
@@ -58,7 +63,7 @@ async def create_branch(gh: GitHubClient, api: str, *, name: str, sha: str) -> s
         try:
             await gh.post(f"{api}/git/refs", data={"ref": f"refs/heads/{branch}", "sha": sha})
             return branch
-        except gidgethub.GitHubBroken:
+        except MAYBE_DONE:
             # The ref may exist despite the error; look before trying again.
             if await ref_sha(gh, api, branch) == sha:
                 return branch
@@ -91,7 +96,7 @@ async def open_pull_request(gh: GitHubClient, api: str, *, owner: str, branch: s
     data = {"title": title, "head": branch, "base": base, "body": body, "draft": draft}
     try:
         return await gh.post(f"{api}/pulls", data=data)
-    except gidgethub.GitHubBroken:
+    except MAYBE_DONE:
         existing = await find_open_pull(gh, api, owner=owner, branch=branch)
         if existing is not None:
             return existing

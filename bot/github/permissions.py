@@ -1,7 +1,8 @@
 """Who may run commands: write, maintain or admin permission from the collaborator-permission API.
 
 ``author_association`` describes a comment's author, not what they may do, so it is never
-used.  Answers are cached briefly per repository and user to spare the REST budget.
+used.  Answers are cached briefly per repository and user to spare the REST budget;
+errors never are.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ class PermissionCache:
             answer = await gh.getitem(f"/repos/{repo}/collaborators/{{username}}/permission",
                                       {"username": login})
         except gidgethub.BadRequest as exc:
-            if int(exc.status_code) in (403, 404):
-                self._cache[key] = False  # not a collaborator at all
+            # Only a 404 says "not a collaborator".  A 403 is a rate limit or a missing app
+            # permission: answering "outsider" would turn a maintainer away (and remember
+            # it), so it surfaces as the job's failure and nothing is cached.
+            if int(exc.status_code) == 404:
+                self._cache[key] = False
                 return False
             raise
         # role_name keeps "maintain"; permission maps it to "write".  Either qualifies.

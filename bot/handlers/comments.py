@@ -10,13 +10,12 @@ from gidgethub import sansio
 
 from bot.core.commands import parse_commands, suggest, unknown_commands
 from bot.core.markers import find_marker
-from bot.core.render import render_not_allowed, render_unknown_command
+from bot.core.render import render_unknown_command
 from bot.github.client import GitHubClient
-from bot.handlers.issues import load_config_or_report
+from bot.handlers.issues import load_config_or_report, maintainer_or_reply
 from bot.services import Services
 from bot.stages import flow
 from bot.stages.context import IssueContext, context_from_payload
-from bot.stages.runtime import runtime
 
 log = logging.getLogger(__name__)
 router = gidgethub.routing.Router()
@@ -24,19 +23,6 @@ router = gidgethub.routing.Router()
 
 def _is_bot(account: Any) -> bool:
     return isinstance(account, dict) and account.get("type") == "Bot"
-
-
-async def _maintainer_or_reply(ctx: IssueContext, login: str, *, reply_to: int) -> bool:
-    """Whether ``login`` may run commands; an outsider gets one polite reply per issue."""
-    if await runtime(ctx.services).permissions.is_maintainer(ctx.gh, repo=ctx.repo, login=login):
-        return True
-    state = ctx.state
-    if state is not None and login.lower() not in state.replied_outsiders:
-        state.replied_outsiders.append(login.lower())
-        ctx.save_state()
-        await ctx.post_comment(render_not_allowed(login), number=reply_to)
-    log.info("%s may not run commands on %s", login, ctx.repo)
-    return False
 
 
 @router.register("issue_comment", action="created")
@@ -61,7 +47,7 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
         ctx.issue_title = ctx.issue_body = ""
     state = ctx.load_state()
     login = (comment.get("user") or {}).get("login", "")
-    if not await _maintainer_or_reply(ctx, login, reply_to=thread):
+    if not await maintainer_or_reply(ctx, login, reply_to=thread):
         return
     if not await load_config_or_report(ctx, label=None):
         return
@@ -97,6 +83,6 @@ async def comment_edited(event: sansio.Event, gh: GitHubClient, *, services: Ser
     if state is None or state.plan_comment_id != comment.get("id"):
         return
     login = (data.get("sender") or {}).get("login", "")
-    if not await _maintainer_or_reply(ctx, login, reply_to=ctx.number):
+    if not await maintainer_or_reply(ctx, login, reply_to=ctx.number):
         return
     await flow.plan_comment_edited(ctx, body=comment.get("body") or "", login=login)

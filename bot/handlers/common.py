@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
+from typing import Any
 
 from bot.core.commands import parse_commands
 from bot.services import Services
 from bot.stages.context import post_failure_for_job
 from bot.stages.runtime import build_runtime, close_runtime
-from bot.store import Job
+from bot.store import Job, Store
+from bot.worker import IssueKey
+
+# The bot names its branches "<prefix>issue-N"; the prefix is per-repository config, so only
+# the end is matched.  Used when the store has no link (yet) for a pull request.
+_ISSUE_BRANCH = re.compile(r"(?:^|/)issue-(\d+)$")
 
 
 async def setup(services: Services) -> None:
@@ -32,6 +40,54 @@ def runs_unlocked(job: Job) -> bool:
         return payload.get("action") in ("unlabeled", "closed")
     commands = parse_commands((payload.get("comment") or {}).get("body"))
     return bool(commands) and all(command.name == "cancel" for command in commands)
+
+
+def lock_key_for(store: Store) -> Callable[[Job], IssueKey]:
+    """The issue a job locks: jobs about a route-me pull request lock the issue it belongs to,
+    so a command, a closed pull request or a finished check suite waits for the issue's
+    implement or judge run instead of racing it.
+
+    Runs in the worker (the webhook stays free of lookups) and asks only the store.
+    """
+
+    def lock_key(job: Job) -> IssueKey:
+        if job.event not in ("issue_comment", "pull_request", "check_suite"):
+            return (job.repo, job.issue)
+        payload = json.loads(job.payload)
+        issue = _linked_issue(store, job.repo, job.event, payload)
+        return (job.repo, issue if issue is not None else job.issue)
+
+    return lock_key
+
+
+def _linked_issue(store: Store, repo: str, event: str, payload: dict[str, Any]) -> int | None:
+    pulls: list[int] = []
+    branches: list[str] = []
+    if event == "issue_comment":
+        issue = payload.get("issue") or {}
+        if not issue.get("pull_request"):
+            return None  # a comment on the issue itself: its own number is right
+        pulls.append(issue.get("number"))
+    elif event == "pull_request":
+        pull = payload.get("pull_request") or {}
+        pulls.append(pull.get("number"))
+        branches.append((pull.get("head") or {}).get("ref"))
+    else:
+        suite = payload.get("check_suite") or {}
+        for pull in suite.get("pull_requests") or []:
+            pulls.append(pull.get("number"))
+            branches.append((pull.get("head") or {}).get("ref"))
+        branches.append(suite.get("head_branch"))
+    for number in pulls:
+        if isinstance(number, int):
+            issue = store.issue_for_pull_request(repo, number)
+            if issue is not None:
+                return issue
+    for branch in branches:
+        match = _ISSUE_BRANCH.search(branch) if isinstance(branch, str) else None
+        if match:
+            return int(match.group(1))
+    return None
 
 
 async def report_abandoned(services: Services, job: Job) -> None:

@@ -9,12 +9,13 @@ import gidgethub.routing
 import yaml
 from gidgethub import sansio
 
-from bot.core.render import render_config_error
+from bot.core.render import render_config_error, render_not_allowed
 from bot.core.repo_config import ConfigError
 from bot.github.client import GitHubClient
 from bot.services import Services
 from bot.stages import flow
 from bot.stages.context import IssueContext, context_from_payload
+from bot.stages.runtime import runtime
 
 log = logging.getLogger(__name__)
 router = gidgethub.routing.Router()
@@ -43,6 +44,19 @@ async def load_config_or_report(ctx: IssueContext, *, label: str | None) -> bool
         return False
 
 
+async def maintainer_or_reply(ctx: IssueContext, login: str, *, reply_to: int) -> bool:
+    """Whether ``login`` may run commands; an outsider gets one polite reply per issue."""
+    if await runtime(ctx.services).permissions.is_maintainer(ctx.gh, repo=ctx.repo, login=login):
+        return True
+    state = ctx.state
+    if state is not None and login.lower() not in state.replied_outsiders:
+        state.replied_outsiders.append(login.lower())
+        ctx.save_state()
+        await ctx.post_comment(render_not_allowed(login), number=reply_to)
+    log.info("%s may not run commands on %s", login, ctx.repo)
+    return False
+
+
 @router.register("issues", action="labeled")
 async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Services, **_: Any) -> None:
     if event.data["issue"].get("pull_request"):
@@ -52,6 +66,16 @@ async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Serv
     if not await load_config_or_report(ctx, label=label):
         return
     if label.lower() != ctx.config.label.lower():
+        return
+    # The label starts a paid strong-model run, so it counts only from a maintainer: not from
+    # an auto-labelling bot, nor from someone with triage rights.
+    sender = event.data.get("sender") or {}
+    login = sender.get("login", "")
+    if sender.get("type") == "Bot":
+        log.info("label %r on %s#%s added by the bot %s; ignored", label, ctx.repo, ctx.number, login)
+        return
+    ctx.load_state()
+    if not await maintainer_or_reply(ctx, login, reply_to=ctx.number):
         return
     await flow.start_plan(ctx)
 

@@ -17,7 +17,7 @@ from bot.core.render import render_failure, render_plan_progress
 from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_config
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
-from bot.github.tarball import download_tarball
+from bot.github.tarball import TarballError, download_tarball
 from bot.models.ledger import CallContext
 from bot.models.port import ModelSpec
 from bot.models.routing import Budget, fallback_chain
@@ -167,15 +167,25 @@ class IssueContext:
         """The repository at ``ref`` (a sha or a branch), from the cache or one tarball request."""
         services = self.services
 
-        async def fetch(dest: Path) -> Snapshot:
-            token = await services.installation_token(self.installation_id)
-            archive = dest.parent / f".{dest.name}.tar.gz"
+        async def download(archive: Path, token: str) -> None:
             services.note_rest_call("GET", f"{self.api}/tarball/{ref}", 0)
             await download_tarball(
                 services.session, api_url=services.settings.github_api_url, token=token,
                 owner=self.owner, repo=self.name, ref=ref, dest_file=archive,
                 max_bytes=MAX_TARBALL_BYTES,
             )
+
+        async def fetch(dest: Path) -> Snapshot:
+            archive = dest.parent / f".{dest.name}.tar.gz"
+            token = await services.installation_token(self.installation_id)
+            try:
+                await download(archive, token)
+            except TarballError as exc:
+                if exc.status != 401:
+                    raise
+                # The token expired or was revoked mid-job: one more try with a fresh one.
+                services.tokens.forget(self.installation_id, token)
+                await download(archive, await services.installation_token(self.installation_id))
             try:
                 return await asyncio.to_thread(_extract, archive, dest, ref)
             finally:
@@ -273,7 +283,7 @@ async def post_failure_for_job(services: Services, job: Job, payload: dict[str, 
     """Report a job the worker gave up on, on its issue."""
     if job.installation_id is None or job.issue is None:
         return
-    gh = await services.installation_client(job.installation_id)
+    gh = services.installation_client(job.installation_id)
     ctx = context_from_payload(services, gh, payload)
     ctx.load_state()
     stage = STAGE_OF_STATE.get(ctx.state.state if ctx.state else "planning", "plan")

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.changes import FileChange
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
@@ -24,6 +25,7 @@ from bot.github.gitdata import (
     create_branch,
     create_commit,
     delete_branch,
+    find_open_pull,
     open_pull_request,
 )
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
@@ -192,15 +194,11 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
                                        base=ctx.default_branch, title=title, body=body,
                                        draft=ctx.config.draft)
     except Exception:
-        # Leave no branch without a pull request behind; /retry starts the stage again.
-        log.warning("opening the pull request for %s#%s failed; deleting %s", ctx.repo, ctx.number, branch)
-        try:
-            await delete_branch(ctx.gh, api, branch)
-            state.branch = state.head_sha = None
-        except Exception:  # noqa: BLE001 - the retry path completes the branch instead
-            log.exception("could not delete %s; /retry will open its pull request", branch)
-        ctx.save_state()
-        raise
+        existing = await _pull_made_anyway(ctx, branch)
+        if existing is None:
+            ctx.save_state()
+            raise
+        pull = existing
     state.pr_number = int(pull["number"])
     state.state = "pr_open"
     ctx.save_state()
@@ -208,3 +206,30 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
     note = state.fallback_notes.get("implement")
     await show_plan(ctx, version, notes=(f"**Implementer fallback:** {note}",) if note else ())
     return implementation.changes if implementation is not None else None
+
+
+async def _pull_made_anyway(ctx: IssueContext, branch: str) -> dict[str, Any] | None:
+    """After a failed pull-request call: the pull request GitHub opened anyway, if any.
+
+    Otherwise the branch is deleted so no branch is left without a pull request (/retry
+    starts the stage again).  When even looking fails, the branch is kept: deleting it could
+    close a pull request that exists, and /retry completes a kept branch instead.
+    """
+    state, api = ctx.state, ctx.api
+    assert state is not None
+    try:
+        existing = await find_open_pull(ctx.gh, api, owner=ctx.owner, branch=branch)
+    except Exception:  # noqa: BLE001 - the original failure is what the job reports
+        log.exception("could not look for a pull request from %s; keeping the branch", branch)
+        return None
+    if existing is not None:
+        log.info("the pull request for %s was opened despite the error: #%s", branch, existing["number"])
+        return existing
+    log.warning("opening the pull request for %s#%s failed; deleting %s", ctx.repo, ctx.number, branch)
+    try:
+        await delete_branch(ctx.gh, api, branch)
+        state.branch = state.head_sha = None
+    except Exception:  # noqa: BLE001 - the retry path completes the branch instead
+        log.exception("could not delete %s; /retry will open its pull request", branch)
+    return None
+

@@ -28,6 +28,9 @@ from tests.fakes.github_types import (
 )
 from tests.fakes.openapi_check import example
 
+# A fault "status" meaning: drop the connection instead of answering.
+DISCONNECT = 0
+
 SECONDARY_RATE_LIMIT_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
     "again. If you reach out to GitHub Support for help, please include the request ID "
@@ -65,6 +68,12 @@ class GitHubAuth(GitHubShapes):
         self._faults.append(Fault(method.upper(), re.compile(path_regex), status, times,
                                   body, dict(headers or {}), after_effect=True))
 
+    def disconnect_after_effect(self, method: str, path_regex: str, *, times: int = 1) -> None:
+        """The next ``times`` matching requests take effect, then the connection drops before
+        any answer (a network error or timeout on the client's side)."""
+        self._faults.append(Fault(method.upper(), re.compile(path_regex), DISCONNECT, times,
+                                  None, {}, after_effect=True))
+
     def secondary_rate_limit(
         self, method: str, path_regex: str, *, retry_after: int = 60, times: int = 1
     ) -> None:
@@ -95,7 +104,12 @@ class GitHubAuth(GitHubShapes):
                 return fault
         return None
 
-    def _fault_response(self, fault: Fault) -> web.Response:
+    def _fault_response(self, fault: Fault, request: web.Request) -> web.Response:
+        if fault.status == DISCONNECT:
+            # Like a proxy or the network losing the answer: the work is done, no reply comes.
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)
         body = fault.body or {"message": STATUS_MESSAGE.get(fault.status, "Error"),
                               "documentation_url": DOCS}
         headers = {**self._std_headers(), **fault.headers}

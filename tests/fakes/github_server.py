@@ -234,7 +234,7 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
         raw_path = self._rewrite_repository_id(request.raw_path.split("?", 1)[0])
         fault = self._take_fault(method, request.path)
         if fault is not None and not fault.after_effect:
-            return self._fault_response(fault)
+            return self._fault_response(fault, request)
         route, params = self._match(method, raw_path)
         if route is None:
             self.unknown_routes.append(f"{method} {request.path}")
@@ -253,7 +253,7 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
             self.schema_violations += self._checker.check_response(
                 method, route.template, reply.status, reply.data)
         if fault is not None:
-            return self._fault_response(fault)
+            return self._fault_response(fault, request)
         return self._to_response(reply)
 
     def _rewrite_repository_id(self, raw_path: str) -> str:
@@ -300,7 +300,7 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
     def _codeload(self, request: web.Request) -> web.Response:
         fault = self._take_fault(request.method.upper(), request.path)
         if fault is not None and not fault.after_effect:
-            return self._fault_response(fault)
+            return self._fault_response(fault, request)
         not_found = web.Response(status=404, text="404: Not Found",
                                  content_type="text/plain", charset="utf-8")
         match = re.match(r"^/([^/]+)/([^/]+)/legacy\.tar\.gz/(.+)$", request.path)
@@ -319,7 +319,7 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
         stem = f"{repo.owner}-{repo.name}-{sha[:7]}"
         data = repo.archive_targz(sha, prefix=f"{stem}/")
         if fault is not None:
-            return self._fault_response(fault)
+            return self._fault_response(fault, request)
         return web.Response(status=200, body=data, headers={
             "content-type": "application/x-gzip",
             "content-disposition": f"attachment; filename={stem}.tar.gz",
