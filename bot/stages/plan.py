@@ -94,14 +94,17 @@ async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVer
     models = ctx.models()
     state.state = "planning"
     state.failed_stage = None
-    ctx.save_state()
+    save_unless_cancelled(ctx)
     line = "revising the plan…" if feedback else "planning…"
     await ctx.show_on_plan_comment(progress_body(ctx, models, line))
 
     # A revision keeps the base commit of the plan it revises; a fresh plan takes the head.
     snapshot = await ctx.snapshot(state.base_sha if feedback and state.base_sha else ctx.default_branch)
+    # The download takes a while: a /cancel may have arrived meanwhile.
+    if ctx.cancelled():
+        raise StageCancelled()
     state.base_sha = snapshot.sha
-    ctx.save_state()
+    save_unless_cancelled(ctx)
 
     previous = ctx.plan_version() if feedback and state.version else None
     plan, served, fallback = await call_planner(ctx, models, snapshot, feedback=feedback, previous=previous)
@@ -119,9 +122,15 @@ async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVer
         state.fallback_notes["plan"] = fallback
     else:
         state.fallback_notes.pop("plan", None)
-    ctx.save_state()
+    save_unless_cancelled(ctx)
     await show_plan(ctx, version)
     return version
+
+
+def save_unless_cancelled(ctx: IssueContext) -> None:
+    """Save the stage's state, or stop the stage when the issue was cancelled meanwhile."""
+    if not ctx.save_state():
+        raise StageCancelled()
 
 
 async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
