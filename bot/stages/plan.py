@@ -95,9 +95,35 @@ async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVer
     state.state = "planning"
     state.failed_stage = None
     save_unless_cancelled(ctx)
-    line = "revising the plan…" if feedback else "planning…"
-    await ctx.show_on_plan_comment(progress_body(ctx, models, line))
+    current = ctx.plan_version() if feedback and state.version else None
+    if current is None:
+        line = "revising the plan…" if feedback else "planning…"
+        await ctx.show_on_plan_comment(progress_body(ctx, models, line))
+        return await write_version(ctx, models, feedback=feedback, previous=None)
+    # A revision keeps the current plan readable (and approvable) while the next is written.
+    await show_plan(ctx, current, notes=(
+        f"Revising: plan v{current.number + 1} is being written from the feedback;"
+        f" plan v{current.number} below stays current until it is ready.",))
+    try:
+        return await write_version(ctx, models, feedback=feedback, previous=current)
+    except StageCancelled:
+        raise
+    except Exception:
+        try:
+            await show_plan(ctx, current, state="failed", notes=(
+                f"Revision failed (see the comment below); plan v{current.number} is still the"
+                " current plan. Comment `/retry` to try the revision again, or `/approve` to"
+                " implement this version.",))
+        except Exception:  # noqa: BLE001 - the failure itself must still be reported
+            log.exception("could not restore the plan comment on %s#%s", ctx.repo, ctx.number)
+        raise
 
+
+async def write_version(ctx: IssueContext, models: Models, *, feedback: str | None,
+                        previous: PlanVersion | None) -> PlanVersion:
+    """Snapshot, planner, new version: the part of run_plan that calls out and can fail."""
+    state = ctx.state
+    assert state is not None
     # A revision keeps the base commit of the plan it revises; a fresh plan takes the head.
     snapshot = await ctx.snapshot(state.base_sha if feedback and state.base_sha else ctx.default_branch)
     # The download takes a while: a /cancel may have arrived meanwhile.
@@ -106,7 +132,6 @@ async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVer
     state.base_sha = snapshot.sha
     save_unless_cancelled(ctx)
 
-    previous = ctx.plan_version() if feedback and state.version else None
     plan, served, fallback = await call_planner(ctx, models, snapshot, feedback=feedback, previous=previous)
     if ctx.cancelled():
         raise StageCancelled()
