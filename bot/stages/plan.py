@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from pydantic import ValidationError
 
@@ -20,13 +21,13 @@ from bot.core.plan import (
 )
 from bot.core.render import render_plan_comment, render_plan_progress
 from bot.core.snapshot import Snapshot
-from bot.core.tokens import estimate_tokens
 from bot.core.usage import Usage
 from bot.core.workspace import Workspace
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.loop import Answer, run_tool_loop
+from bot.stages.plan_budget import SUBMIT_NOW, BudgetedRouter, PlannerBudget, request_tokens
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 READ_ONLY_TOOLS = ("list_files", "read_file", "search")
 PLANNER_MAX_TURNS = 12
 PLANNER_MAX_OUTPUT_TOKENS = 16_000
+# Below this, a clipped tool result tells the model too little to be worth a turn.
+MIN_USEFUL_RESULT_TOKENS = 200
 SUBMIT_PLAN = ToolSpec(
     name="submit_plan",
     description="Submit the finished plan. Call exactly once, when the plan is complete.",
@@ -173,19 +176,23 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
         "planner_user", issue_number=ctx.number, repo=ctx.repo, issue_title=ctx.issue_title,
         issue_body=ctx.issue_body or "(no description)", feedback=feedback_block, base_sha=snapshot.sha,
     )
-    fixed = estimate_tokens(system) + estimate_tokens(user) + 3_000  # tools and framing
+    request = ModelRequest(
+        system=system, messages=(Message(role="user", text=user),),
+        tools=(*read_only_tools(), SUBMIT_PLAN), max_tokens=PLANNER_MAX_OUTPUT_TOKENS,
+    )
+    fixed = request_tokens(request)
     pack = build_context_pack(
         # Built from the issue alone, so a /revise sends the same context and hits the cache.
         snapshot, issue_title=ctx.issue_title, issue_body=ctx.issue_body,
         token_budget=max(2_000, budget - fixed - budget // 4),
     )
-    # What the planner may still read with its tools, so every call stays under the budget.
-    explore_left = budget - fixed - pack.tokens
+    request = replace(request, cached_context=pack.text)
+    # Every request, the whole conversation counted, stays under the budget.
+    spend = PlannerBudget(budget=budget)
     executor = ToolExecutor(Workspace(snapshot))
     invalid: list[str] = []
 
     async def answer(call: ToolCall) -> Answer:
-        nonlocal explore_left
         if call.name == "submit_plan":
             try:
                 plan = Plan.model_validate(call.arguments)
@@ -195,26 +202,19 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
                     raise StageFailed(
                         "The planner's plan did not fit the submit_plan schema twice:\n" + invalid[-1]
                     ) from None
-                return Answer("error: the plan is invalid; fix these and call submit_plan again:\n"
-                              + invalid[-1], is_error=True)
+                return Answer(spend.take("error: the plan is invalid; fix these and call submit_plan again:\n"
+                                         + invalid[-1], clip=False), is_error=True)
             return Answer("Plan received.", done=True, value=plan)
         if call.name not in READ_ONLY_TOOLS:
             return Answer(f"error: unknown tool {call.name!r}; use list_files, read_file, search or submit_plan",
                           is_error=True)
+        if not spend.exploring or spend.result_room() < MIN_USEFUL_RESULT_TOKENS:
+            return Answer(spend.take("error: " + SUBMIT_NOW, clip=False), is_error=True)
         outcome = await asyncio.to_thread(executor.run, call.name, call.arguments)
-        cost = estimate_tokens(outcome.content)
-        if cost > explore_left:
-            return Answer("error: the exploration budget is spent; submit the plan now with what you know.",
-                          is_error=True)
-        explore_left -= cost
-        return Answer(outcome.content, is_error=outcome.is_error)
+        return Answer(spend.take(outcome.content), is_error=outcome.is_error)
 
-    request = ModelRequest(
-        system=system, cached_context=pack.text, messages=(Message(role="user", text=user),),
-        tools=(*read_only_tools(), SUBMIT_PLAN), max_tokens=PLANNER_MAX_OUTPUT_TOKENS,
-    )
     result = await run_tool_loop(
-        router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.planner),
+        router=BudgetedRouter(ctx.runtime.router, spend), request=request, spec=ModelSpec.parse(models.planner),
         fallbacks=ctx.fallbacks_for(models.planner, models, strong_role=models.variant[0] == "O"),
         context=ctx.call_context("plan"), budgets=ctx.budgets(), answer=answer,
         terminal_tool="submit_plan", max_turns=PLANNER_MAX_TURNS, should_stop=ctx.cancelled,
