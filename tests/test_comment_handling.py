@@ -92,3 +92,16 @@ async def test_commands_that_need_the_config_still_report_it(planned, github, an
     await comment(planned, "/revise keep it short")
     assert anthropic.calls == 1
     assert "lable" in github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
+
+
+async def test_multi_line_revise_feedback_reaches_the_planner_whole(planned, anthropic):
+    await comment(planned, "/revise keep the public API\nand document the ValueError in the README")
+    assert anthropic.calls == 2
+    user_text = str(anthropic.message_bodies[1]["messages"][0]["content"])
+    assert "keep the public API" in user_text and "document the ValueError in the README" in user_text
+
+
+async def test_edit_keeps_the_text_on_its_own_line(planned, github):
+    await comment(planned, "/edit Guard divide() against zero\n\n1. Raise ValueError in calc/ops.py.")
+    version = planned.services.store.plan_version(f"{sc.OWNER}/{sc.REPO}", sc.ISSUE, 2)
+    assert version["markdown"].startswith("Guard divide() against zero\n")

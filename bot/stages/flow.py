@@ -226,17 +226,17 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         if state.pr_number is not None:
             await reply(f"A pull request (#{state.pr_number}) already exists; comment `/fix <feedback>` there.")
             return
-        feedback = command.argument or command.body
+        feedback = command.text
         if not feedback:
-            await reply("`/revise` needs feedback on the same line, e.g. `/revise keep the public API`.")
+            await reply("`/revise` needs feedback, e.g. `/revise keep the public API`.")
             return
         state.pending_feedback = feedback
         await guarded(ctx, "plan", lambda: run_plan(ctx, feedback=feedback))
     elif name == "edit":
-        if not command.body.strip():
+        if not command.text:
             await reply("`/edit` needs the new plan below the `/edit` line.")
             return
-        await new_human_version(ctx, text=command.body, login=login)
+        await new_human_version(ctx, text=command.text, login=login)
     elif name == "variant":
         variant = parse_variant(command.argument)
         if variant is None:
@@ -252,10 +252,10 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
     elif name == "retry":
         await retry(ctx, reply=reply)
     elif name == "fix":
-        if not command.argument and not command.body:
+        feedback = command.text
+        if not feedback:
             await reply("`/fix` needs feedback, e.g. `/fix also handle empty input`.")
             return
-        feedback = command.argument or command.body
         state.pending_feedback = feedback
         ctx.save_state()
         if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback)):
