@@ -19,6 +19,7 @@ from bot.core.plan import (
     plan_text,
     validation_feedback,
 )
+from bot.core.plan_checks import limits_lines, plan_problems
 from bot.core.render import render_plan_comment, render_plan_progress
 from bot.core.snapshot import Snapshot
 from bot.core.usage import Usage
@@ -175,6 +176,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
     user = prompts.render(
         "planner_user", issue_number=ctx.number, repo=ctx.repo, issue_title=ctx.issue_title,
         issue_body=ctx.issue_body or "(no description)", feedback=feedback_block, base_sha=snapshot.sha,
+        **limits_lines(ctx.config),
     )
     request = ModelRequest(
         system=system, messages=(Message(role="user", text=user),),
@@ -196,15 +198,16 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
         if call.name == "submit_plan":
             try:
                 plan = Plan.model_validate(call.arguments)
+                problems = "\n".join(plan_problems(plan, snapshot=snapshot, config=ctx.config))
             except ValidationError as exc:
-                invalid.append(validation_feedback(exc))
-                if len(invalid) > 1:
-                    raise StageFailed(
-                        "The planner's plan did not fit the submit_plan schema twice:\n" + invalid[-1]
-                    ) from None
-                return Answer(spend.take("error: the plan is invalid; fix these and call submit_plan again:\n"
-                                         + invalid[-1], clip=False), is_error=True)
-            return Answer("Plan received.", done=True, value=plan)
+                problems = validation_feedback(exc)
+            if not problems:
+                return Answer("Plan received.", done=True, value=plan)
+            invalid.append(problems)
+            if len(invalid) > 1:
+                raise StageFailed("The planner's plan was refused twice:\n" + invalid[-1])
+            return Answer(spend.take("error: the plan is invalid; fix these and call submit_plan again:\n"
+                                     + invalid[-1], clip=False), is_error=True)
         if call.name not in READ_ONLY_TOOLS:
             return Answer(f"error: unknown tool {call.name!r}; use list_files, read_file, search or submit_plan",
                           is_error=True)
