@@ -105,3 +105,25 @@ async def test_edit_keeps_the_text_on_its_own_line(planned, github):
     await comment(planned, "/edit Guard divide() against zero\n\n1. Raise ValueError in calc/ops.py.")
     version = planned.services.store.plan_version(f"{sc.OWNER}/{sc.REPO}", sc.ISSUE, 2)
     assert version["markdown"].startswith("Guard divide() against zero\n")
+
+
+async def test_variant_keeps_the_plan_author_and_says_the_change_applies_to_the_next_revise(planned, github):
+    await comment(planned, "/variant KK")
+    body = sc.plan_comment(github)["body"]
+    assert "plan v1 by `anthropic:claude-opus-5-5`" in body
+    assert "the next `/revise` is planned by `openai:kimi-k2.6`" in body
+    assert find_marker(body, "plan")["planner"] == "anthropic:claude-opus-5-5"
+
+
+async def test_every_reply_carries_a_marker(planned, github):
+    await comment(planned, "/revise")
+    await comment(planned, "/variant XL")
+    await comment(planned, "/retry")
+    await comment(planned, "/cancel")
+    await comment(planned, "/approve")
+    replies = [c["body"] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE)][1:]
+    assert len(replies) == 4
+    assert all(find_marker(body, "reply") for body in replies), replies
+    # the way to start over after a cancel is the same in the reply and in the plan comment
+    restart = "remove the label and add it again"
+    assert restart in replies[-1] and restart in sc.plan_comment(github)["body"]

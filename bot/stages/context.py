@@ -13,7 +13,8 @@ import gidgethub
 
 from bot.core.archive import extract_snapshot, is_full_sha
 from bot.core.plan import Plan, PlanVersion
-from bot.core.render import render_failure, render_plan_progress
+from bot.core.render import render_failure
+from bot.core.render_plan import render_plan_progress
 from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_config
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient

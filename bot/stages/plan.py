@@ -20,7 +20,7 @@ from bot.core.plan import (
     validation_feedback,
 )
 from bot.core.plan_checks import limits_lines, plan_problems
-from bot.core.render import render_plan_comment, render_plan_progress
+from bot.core.render_plan import render_plan_comment, render_plan_progress
 from bot.core.snapshot import Snapshot
 from bot.core.usage import Usage
 from bot.core.workspace import Workspace
@@ -81,9 +81,11 @@ async def show_plan(ctx: IssueContext, version: PlanVersion, *, state: str | Non
     """Render the plan comment for ``version`` with the costs so far."""
     assert ctx.state is not None
     models = ctx.models(planned_paths=version.plan.planned_paths() if version.plan else None)
+    # The model that wrote this version, not the one a later /variant picked.
+    writer = models.planner if version.human else version.author.removeprefix("planner:")
     await ctx.show_on_plan_comment(render_plan_comment(
         version=version, state=state or ctx.state.state, variant=models.variant,
-        planner=ctx.state.served.get("plan", models.planner), implementer=models.implementer,
+        planner=writer, next_planner=models.planner, implementer=models.implementer,
         judge=models.judge, costs=stage_costs(ctx.services.store, ctx.repo, ctx.number),
         split_estimates=split_estimates(ctx, models),
         fallback_note=ctx.state.fallback_notes.get("plan"), notes=notes,
