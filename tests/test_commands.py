@@ -222,6 +222,7 @@ def test_commands_hidden_by_markdown_are_not_commands(text: str) -> None:
         ("> quoted\n\n/approve", ["approve"]),
         ("- ```\n  code\n  ```\n/approve", ["approve"]),
         ("- a list item\n\n/approve", ["approve"]),
+        ("An HTML comment starts with `<!--`.\n/approve", ["approve"]),
     ],
 )
 def test_commands_after_hidden_markdown_still_count(text: str, expected: list[str]) -> None:

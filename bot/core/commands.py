@@ -51,6 +51,7 @@ _COMMAND_LINE = re.compile(r"\s*/([A-Za-z][A-Za-z0-9_-]*)(?:\s+(.*))?\Z")
 # A fence opener, also as the first thing in a list item ("- ```", "1. ~~~").
 _FENCE_OPEN = re.compile(r"(?P<indent> *)(?:(?:[-+*]|\d{1,9}[.)]) +)*(?P<fence>`{3,}|~{3,})(?P<info>.*)\Z")
 _LIST_ITEM = re.compile(r" *(?:[-+*]|\d{1,9}[.)])(?: |\Z)")
+_CODE_SPAN = re.compile(r"(`+)[^`].*?\1|`+")
 # Four spaces of indentation make an indented code block (or continue a paragraph).
 _CODE_INDENT = 4
 # Commands that take the lines after them, up to the next command, as their text.
@@ -112,7 +113,8 @@ def _command_lines(lines: list[str]) -> Iterator[_Line]:
             in_list = True
         elif indent == 0 and not in_quote:
             in_list = False
-        if "<!--" in line and "-->" not in line.rsplit("<!--", 1)[1]:
+        prose = _CODE_SPAN.sub("", line)  # "`<!--` starts a comment" opens none
+        if "<!--" in prose and "-->" not in prose.rsplit("<!--", 1)[1]:
             in_comment = True  # the rest of the comment is hidden, this line's start is not
         if line.lstrip().startswith(">"):
             in_quote = True
