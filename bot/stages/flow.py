@@ -207,7 +207,8 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
     """
     if where not in COMMAND_SCOPE[command.name]:
         other = "pull request" if where == "issue" else "issue"
-        await reply(render_reply(command.name, f"`/{command.name}` works on the {other}, not here. Comment `/help` for the list."))
+        await reply(render_reply(command.name, f"`/{command.name}` works on the {other}, not here."
+                                               " Comment `/help` for the list."))
         return
     state = ctx.state
     name = command.name
@@ -215,7 +216,8 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         await reply(render_help(where="pr" if where == "pr" else "issue"))
         return
     if state is None:
-        await reply(render_reply(command.name, "route-me has no plan for this issue yet. Add the trigger label to start."))
+        await reply(render_reply(command.name, "route-me has no plan for this issue yet."
+                                               " Add the trigger label to start."))
         return
     if name == "status":
         models = ctx.models()
@@ -229,7 +231,8 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         await approve(ctx, resumed=resumed)
     elif name == "revise":
         if state.pr_number is not None:
-            await reply(render_reply(command.name, f"A pull request (#{state.pr_number}) already exists; comment `/fix <feedback>` there."))
+            await reply(render_reply(command.name, f"A pull request (#{state.pr_number}) already exists;"
+                                                   " comment `/fix <feedback>` there."))
             return
         feedback = command.text
         if not feedback:
@@ -245,7 +248,8 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
     elif name == "variant":
         variant = parse_variant(command.argument)
         if variant is None:
-            await reply(render_reply(command.name, "`/variant` takes one of `OO`, `OK`, `KO`, `KK` (planner letter first; O strong, K cheap)."))
+            await reply(render_reply(command.name, "`/variant` takes one of `OO`, `OK`, `KO`, `KK`"
+                                                   " (planner letter first; O strong, K cheap)."))
             return
         state.variant = variant
         ctx.save_state()
