@@ -15,7 +15,8 @@ from string import Template
 # Every prompt file and exactly the placeholders the code supplies for it.
 EXPECTED: dict[str, frozenset[str]] = {
     "planner_system": frozenset(),
-    "planner_user": frozenset({"issue_number", "repo", "issue_title", "issue_body", "feedback", "base_sha"}),
+    "planner_user": frozenset({"issue_number", "repo", "issue_title", "issue_body", "feedback", "base_sha",
+                               "max_files", "max_changed_lines", "allowed_paths", "denied_paths"}),
     "planner_feedback": frozenset({"previous_version", "previous_plan", "feedback"}),
     "implementer_system": frozenset(),
     "implementer_user": frozenset({"plan_version", "issue_number", "repo", "issue_title", "plan",

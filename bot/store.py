@@ -107,7 +107,8 @@ class Store(Protocol):
     def start_job(self, job_id: int) -> int: ...
     def finish_job(self, job_id: int, *, error: str | None = None) -> None: ...
     def issue_state(self, repo: str, number: int) -> dict[str, Any] | None: ...
-    def save_issue_state(self, repo: str, number: int, data: dict[str, Any]) -> None: ...
+    def save_issue_state(self, repo: str, number: int, data: dict[str, Any], *,
+                         unless_state: str | None = None) -> bool: ...
     def add_plan_version(self, repo: str, number: int, version: int, data: dict[str, Any]) -> None: ...
     def plan_version(self, repo: str, number: int, version: int) -> dict[str, Any] | None: ...
     def link_pull_request(self, repo: str, pr: int, issue: int) -> None: ...
@@ -259,12 +260,21 @@ class SqliteStore:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def save_issue_state(self, repo: str, number: int, data: dict[str, Any]) -> None:
-        self._db.execute(
-            "INSERT INTO issue_state (repo, number, data, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(repo, number) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
-            (repo, number, json.dumps(data), time.time()),
+    def save_issue_state(self, repo: str, number: int, data: dict[str, Any], *,
+                         unless_state: str | None = None) -> bool:
+        """Write the state; with ``unless_state``, not over a stored state of that value.
+
+        The check and the write are one statement, so a concurrent /cancel is never lost
+        under a stage that still holds an older copy.  Returns whether the row was written.
+        """
+        cursor = self._db.execute(
+            "INSERT INTO issue_state (repo, number, data, updated_at) VALUES (:repo, :number, :data, :now)"
+            " ON CONFLICT(repo, number) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at"
+            " WHERE :unless IS NULL OR json_extract(issue_state.data, '$.state') IS NOT :unless",
+            {"repo": repo, "number": number, "data": json.dumps(data), "now": time.time(),
+             "unless": unless_state},
         )
+        return cursor.rowcount > 0
 
     def add_plan_version(self, repo: str, number: int, version: int, data: dict[str, Any]) -> None:
         self._db.execute(

@@ -35,7 +35,9 @@ WORK_EVENTS = frozenset({
 })
 # Cheap pre-checks so chatter never becomes a job: a new comment matters only if some line
 # starts with "/word"; an edit only if it is of a plan comment (which carries our marker).
-_COMMAND_LINE = re.compile(r"^[ \t>]*/[A-Za-z]", re.MULTILINE)
+# It must pass every comment parse_commands finds a command in (it may pass more): the
+# parser also splits lines at a lone \r and allows any Unicode space before the slash.
+_COMMAND_LINE = re.compile(r"(?:^|\r)[\s>]*/[A-Za-z]", re.MULTILINE)
 PLAN_MARKER = "<!-- route-me:plan "
 
 

@@ -173,3 +173,57 @@ def test_command_is_frozen() -> None:
     command = Command("approve", "")
     with pytest.raises(AttributeError):
         command.name = "cancel"  # type: ignore[misc]
+
+
+def test_revise_feedback_runs_over_lines_up_to_the_next_command() -> None:
+    text = "/revise keep the public API\nand document the ValueError\n\n- in the README\n/approve"
+    revise, approve = parse_commands(text)
+    assert revise.text == "keep the public API\nand document the ValueError\n\n- in the README"
+    assert approve == Command("approve", "")
+
+
+def test_fix_feedback_may_start_on_the_next_line() -> None:
+    [fix] = parse_commands("/fix\nalso handle empty input\n```\nassert f('') == 0\n```")
+    assert fix.text == "also handle empty input\n```\nassert f('') == 0\n```"
+
+
+def test_feedback_lines_are_not_unknown_commands() -> None:
+    assert unknown_commands("/revise please\n/shrug this part\n/approve\n/lgtm") == ["lgtm"]
+
+
+def test_edit_line_text_is_the_first_line_of_the_plan() -> None:
+    [edit] = parse_commands("/edit My title\n\n1. Do it.")
+    assert edit.text == "My title\n1. Do it."
+    assert parse_commands("/edit Just this line")[0].text == "Just this line"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Some code:\n\n    /approve\n",  # indented code block
+        "Text\n    /approve",  # a paragraph continuation, rendered on the line above
+        "- step one\n- ```\n  /approve\n  ```",  # a fence inside a list item
+        "1. step\n   ```sh\n   /approve\n   ```",
+        "- outer\n  - inner\n        ```\n        /approve\n        ```",
+        "<!--\n/approve\n-->",  # an HTML comment
+        "note <!-- hidden\n/approve\n-->",
+        "> I think we should\n/approve",  # lazy continuation of the quote
+    ],
+)
+def test_commands_hidden_by_markdown_are_not_commands(text: str) -> None:
+    assert parse_commands(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<!-- a note -->\n/approve", ["approve"]),
+        ("<!--\nhidden\n-->\n/approve", ["approve"]),
+        ("> quoted\n\n/approve", ["approve"]),
+        ("- ```\n  code\n  ```\n/approve", ["approve"]),
+        ("- a list item\n\n/approve", ["approve"]),
+        ("An HTML comment starts with `<!--`.\n/approve", ["approve"]),
+    ],
+)
+def test_commands_after_hidden_markdown_still_count(text: str, expected: list[str]) -> None:
+    assert names(text) == expected

@@ -177,3 +177,19 @@ def test_plan_text_prefers_human_markdown_and_strips_markers() -> None:
 def test_plan_text_without_content_raises() -> None:
     with pytest.raises(ValueError, match="version 1"):
         plan_text(_version())
+
+
+def test_a_plan_needs_at_least_one_acceptance_criterion() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Plan.model_validate(sample(acceptance_criteria=[]))
+    assert "acceptance_criteria" in feedback_for(sample(acceptance_criteria=[]))
+    assert caught.value.errors()[0]["loc"] == ("acceptance_criteria",)
+    assert SUBMIT_PLAN_SCHEMA["properties"]["acceptance_criteria"]["minItems"] == 1
+
+
+def test_the_planner_prompt_follows_maintainer_feedback_and_states_assumptions() -> None:
+    from bot.prompts import load_prompts
+
+    system = load_prompts().text("planner_system")
+    assert "<feedback>" in system and "maintainer" in system
+    assert "Assumes" in system and "`risks`" in system

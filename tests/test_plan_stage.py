@@ -53,10 +53,10 @@ async def test_label_posts_exactly_one_plan_comment_with_every_section(planned, 
     assert marker["planner"] == "anthropic:claude-opus-5-5"
     assert marker["implementer"] == "openai:kimi-k2.6"
     assert "/approve" in body
-    # what finishing would cost, for the chosen split and the others
-    estimates = dict(re.findall(r"`(OO|OK|KO|KK)`(?: \(chosen\))? \$([\d.]+)", body))
-    assert "`OK` (chosen)" in body and set(estimates) == {"OO", "OK", "KO", "KK"}
-    assert float(estimates["OK"]) < float(estimates["OO"])
+    # what finishing would cost, with the chosen (cheap) implementer and with the strong one
+    estimates = dict(re.findall(r"with a (cheap|strong) implementer \([KO]\) \$([\d.]+)", body))
+    assert "cheap implementer (K) $" in body and "(chosen)" in body and set(estimates) == {"cheap", "strong"}
+    assert float(estimates["cheap"]) < float(estimates["strong"])
     # The "planning…" progress comment was the same comment, edited in place.
     assert github.count("POST", f"/issues/{sc.ISSUE}/comments") == 1
     assert github.count("PATCH", "/issues/comments/") == 1

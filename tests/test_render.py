@@ -22,12 +22,11 @@ from bot.core.render import (
     render_failure,
     render_help,
     render_not_allowed,
-    render_plan_comment,
-    render_plan_progress,
     render_pr_body,
     render_status,
     render_unknown_command,
 )
+from bot.core.render_plan import render_plan_comment, render_plan_progress
 from bot.core.usage import StageCost, Usage
 from tests.test_plan_model import SAMPLE
 
@@ -123,7 +122,8 @@ def test_plan_comment_shows_every_section_and_the_commands() -> None:
     for needle in ["#### Summary", "#### Root cause", "#### Steps", "#### Files to change",
                    "#### Tests to add", "#### Acceptance criteria", "#### Risks", "#### Out of scope",
                    "`/approve`", "`/revise <feedback>`", "`/variant OO|OK|KO|KK`", "$0.89",
-                   "plan v2 by `anthropic:claude-opus-4-1`", "`OK` (chosen) $0.31", "`KK` unknown"]:
+                   "plan v2 by `anthropic:claude-opus-4-1`", "a cheap implementer (K) $0.31 (chosen)",
+                   "a strong implementer (O) $2.40"]:
         assert needle in text, needle
     assert "`/fix <feedback>`" not in text  # PR-only command
 
@@ -298,3 +298,57 @@ def test_strip_markers_only_removes_ours() -> None:
     body = "<!-- a normal comment -->\n" + make_marker("plan", {"v": 1}) + "\n\nText"
     assert strip_markers(body) == "<!-- a normal comment -->\n\nText"
     assert strip_markers(None) == ""
+
+
+# --- the plan comment as a maintainer reads it -----------------------------------------------
+
+
+def header(text: str) -> str:
+    return "\n".join(text.split("\n")[1:3])  # the two visible lines under the marker
+
+
+def test_the_planner_is_named_once_and_it_is_the_one_that_wrote_the_version() -> None:
+    text = plan_comment(next_planner=OPUS)
+    assert header(text).count(OPUS) == 2  # "by <planner>" and the judge, nothing else
+    assert "next `/revise`" not in text
+    # after `/variant KK` the version is still Opus's; the change applies to the next /revise
+    switched = plan_comment(variant="KK", implementer=KIMI, next_planner=KIMI)
+    assert "plan v2 by `anthropic:claude-opus-4-1`" in switched
+    assert f"the next `/revise` is planned by `{KIMI}`" in header(switched)
+    assert "Split `KK`: planner" not in switched
+
+
+def test_estimates_are_one_per_implementer_choice() -> None:
+    line = next(l for l in plan_comment(variant="KO").splitlines() if l.startswith("**Estimated"))
+    assert line == ("**Estimated cost still to come (implement + judge):** with a cheap implementer (K)"
+                    " unknown · with a strong implementer (O) $0.22 (chosen)")
+
+
+def test_a_fallback_note_is_kept_for_a_model_version_only() -> None:
+    note = f"{OPUS} was overloaded; openai:gpt-5 wrote this plan."
+    assert "**Fallback:**" in plan_comment(fallback_note=note)
+    assert "**Fallback:**" not in plan_comment(version=human_version(), fallback_note=note)
+
+
+@pytest.mark.parametrize(("state", "listed", "not_listed"), [
+    ("planned", ["/approve", "/revise", "/cancel"], ["/retry"]),
+    ("failed", ["/retry", "/approve"], []),
+    ("cancelled", ["/revise", "/edit"], ["/approve", "/cancel", "/retry"]),
+])
+def test_only_commands_that_apply_are_listed(state: str, listed: list[str], not_listed: list[str]) -> None:
+    commands = plan_comment(state=state).split("<summary>Commands</summary>")[1]
+    for name in listed:
+        assert f"`{name}" in commands, name
+    for name in not_listed:
+        assert f"`{name}" not in commands, name
+
+
+def test_cancelled_comment_and_reply_give_the_same_way_to_start_over() -> None:
+    from bot.core.render_plan import CANCELLED_RESTART, render_cancelled_reply
+
+    assert CANCELLED_RESTART in plan_comment(state="cancelled")
+    assert CANCELLED_RESTART in render_cancelled_reply()
+    assert find_marker(render_cancelled_reply(), "reply") == {"for": "cancelled"}
+    progress = render_plan_progress(state_line="cancelled (/cancel by @alice)", issue_number=7, variant="OK",
+                                    planner=OPUS, implementer=KIMI, version=1, base_sha=None, state="cancelled")
+    assert CANCELLED_RESTART in progress

@@ -68,3 +68,16 @@ def test_a_batch_with_a_job_commits_with_a_full_sync_then_returns_to_normal(tmp_
     assert statements[-1] == "PRAGMA synchronous=NORMAL"
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     store.close()
+
+
+def test_saving_issue_state_can_refuse_to_overwrite_a_cancellation(tmp_path):
+    store = SqliteStore(tmp_path / "s.db")
+    assert store.save_issue_state("o/r", 7, {"state": "planning"}, unless_state="cancelled") is True
+    assert store.save_issue_state("o/r", 7, {"state": "cancelled"}) is True
+    # a stage still holding "planning" must not bring the issue back to life
+    assert store.save_issue_state("o/r", 7, {"state": "planning"}, unless_state="cancelled") is False
+    assert store.issue_state("o/r", 7) == {"state": "cancelled"}
+    # a deliberate restart (a new label) may
+    assert store.save_issue_state("o/r", 7, {"state": "planning"}) is True
+    assert store.issue_state("o/r", 7) == {"state": "planning"}
+    store.close()

@@ -12,11 +12,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from bot.core.archive import UnsafeArchive, extract_snapshot
 from bot.core.snapshot import Snapshot
 from bot.core.snapshot_cache import SnapshotCache
-from bot.github.tarball import TarballError, TarballTooLarge, download_tarball
+from bot.github.tarball import TarballError, TarballTooLarge, download_tarball, redirect_target
 from tests.test_archive import SHA, TOP, make_tar, special
 
 TOKEN = "ghs_installationtoken123"
@@ -35,6 +36,7 @@ class FakeGitHub:
         self.api_url = ""
         self.api_status: int | None = None  # answer this instead of redirecting
         self.chunked = False
+        self.stall = False  # codeload sends its headers and then nothing more
 
     def api_app(self) -> web.Application:
         app = web.Application()
@@ -78,6 +80,9 @@ class FakeGitHub:
         response = web.StreamResponse()  # no Content-Length: the cap must hold while streaming
         response.enable_chunked_encoding()
         await response.prepare(request)
+        if self.stall:
+            await response.write(self.body[:10])
+            await asyncio.Event().wait()  # until the server shuts down
         for i in range(0, len(self.body), 4096):
             await response.write(self.body[i : i + 4096])
         await response.write_eof()
@@ -191,6 +196,34 @@ async def test_connection_refused_is_a_retryable_error(tmp_path: Path, unused_tc
                 repo="r", ref="main", dest_file=tmp_path / "t.tgz", max_bytes=100,
             )
     assert caught.value.status == 0 and caught.value.retryable
+
+
+@pytest.mark.parametrize(("start", "location", "expected"), [
+    ("https://api.github.com/repos/o/r/tarball/main", "https://codeload.github.com/o/r/legacy.tar.gz/main",
+     "https://codeload.github.com/o/r/legacy.tar.gz/main"),
+    ("http://127.0.0.1:8080/repos/o/r/tarball/main", "http://127.0.0.1:9090/x", "http://127.0.0.1:9090/x"),
+    ("http://127.0.0.1:8080/repos/o/r/tarball/main", "/same-origin", "http://127.0.0.1:8080/same-origin"),
+])
+def test_redirect_targets_that_are_followed(start: str, location: str, expected: str) -> None:
+    assert str(redirect_target(URL(start), location, status=302)) == expected
+
+
+@pytest.mark.parametrize("location", ["http://codeload.github.com/o/r/legacy.tar.gz/main?token=t",
+                                      "ftp://codeload.github.com/x", "file:///etc/passwd"])
+def test_an_https_download_never_redirects_to_plain_http_or_another_scheme(location: str) -> None:
+    with pytest.raises(TarballError) as caught:
+        redirect_target(URL("https://api.github.com/repos/o/r/tarball/main"), location, status=302)
+    assert caught.value.status == 302 and "token=t" not in str(caught.value)
+
+
+async def test_a_download_that_never_finishes_hits_the_total_timeout(github, tmp_path: Path) -> None:
+    github.chunked = github.stall = True  # headers and a few bytes, then silence under sock_read
+    dest = tmp_path / "t.tgz"
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(TarballError, match="did not finish within 0.2 seconds") as caught:
+            await download_tarball(session, api_url=github.api_url, token=TOKEN, owner="octo", repo="repo",
+                                   ref="main", dest_file=dest, max_bytes=10_000_000, total_seconds=0.2)
+    assert caught.value.retryable and not dest.exists()
 
 
 # --- snapshot cache ------------------------------------------------------------------------

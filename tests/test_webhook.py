@@ -226,3 +226,17 @@ async def test_log_lines_of_a_job_carry_its_delivery_id(make_bot, repo, caplog):
     await bot.settle()
     traced = [r for r in caplog.records if getattr(r, "delivery", None) == "traced-delivery"]
     assert traced  # e.g. the GitHub calls the job made
+
+
+@pytest.mark.parametrize("body", [
+    "Looks good.\r/approve",  # an old-style lone CR line break
+    "\u00a0/approve",  # a non-breaking space pasted before the command
+    "\u2003/cancel",
+    "text\r\n\x0c/status",
+])
+def test_the_prefilter_never_drops_a_comment_the_parser_takes_a_command_from(body):
+    from bot.core.commands import parse_commands
+
+    assert parse_commands(body), body  # the parser sees a command here ...
+    job = job_for("issue_comment", issue_comment(owner=OWNER, repo=REPO, number=7, body=body), b"{}")
+    assert job is not None  # ... so the webhook must queue it

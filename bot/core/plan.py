@@ -64,7 +64,8 @@ class Plan(BaseModel):
     steps: list[PlanStep] = Field(min_length=1, description="Ordered, specific steps.")
     files: list[PlanFile] = Field(min_length=1, description="Every file to create, modify, delete.")
     tests: list[Text] = Field(description="Tests to add or change, each one concrete.")
-    acceptance_criteria: list[Text] = Field(description="Checks that show the issue is fixed.")
+    acceptance_criteria: list[Text] = Field(
+        min_length=1, description="Checks that show the issue is fixed (at least one).")
     risks: list[Text] = Field(description="What could go wrong (may be empty).")
     out_of_scope: list[Text] = Field(description="What the implementer must leave alone.")
 

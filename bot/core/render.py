@@ -1,4 +1,7 @@
-"""Markdown for everything the bot posts on issues and pull requests; each text carries a marker."""
+"""Markdown for what the bot posts on issues and pull requests (the plan comment: render_plan.py).
+
+Each text carries a hidden marker.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from bot.core.commands import COMMAND_SCOPE, COMMAND_USAGE, KNOWN_COMMANDS
-from bot.core.markers import make_marker, plan_body_markers
+from bot.core.markers import make_marker
 from bot.core.money import format_tokens, format_usd, saving, saving_sentence
 from bot.core.plan import PlanVersion, code_span, plan_text, table_cell
-from bot.core.repo_config import VARIANTS
 from bot.core.usage import StageCost, Usage
 
 # GitHub refuses comment and pull request bodies over 65,536 characters.
@@ -95,32 +97,11 @@ def _models_line(*, variant: str, planner: str, implementer: str, judge: str | N
     return line + (f", judge {code_span(judge)}" if judge else "")
 
 
-def _commands_list(where: Literal["issue", "pr"]) -> str:
+def _commands_list(where: Literal["issue", "pr"], names: Sequence[str] = KNOWN_COMMANDS) -> str:
     return "\n".join(
         f"- {code_span(COMMAND_USAGE[name][0])}: {COMMAND_USAGE[name][1]}"
-        for name in KNOWN_COMMANDS
+        for name in names
         if where in COMMAND_SCOPE[name]
-    )
-
-
-def _plan_marker(*, version: int, state: str, base_sha: str | None, planner: str,
-                 implementer: str, variant: str, **extra: object) -> str:
-    data = {"version": version, "state": state, "base_sha": base_sha, "planner": planner,
-            "implementer": implementer, "variant": variant, **extra}
-    return make_marker("plan", data)
-
-
-def render_plan_progress(*, state_line: str, issue_number: int, variant: str, planner: str,
-                         implementer: str, version: int, base_sha: str | None,
-                         state: str = "planning") -> str:
-    """The plan comment while work is under way ("planning…", "implementing… (turn 3/30)")."""
-    marker = _plan_marker(version=version, state=state, base_sha=base_sha, planner=planner,
-                          implementer=implementer, variant=variant, issue=issue_number)
-    return (
-        f"{marker}\n**route-me · plan v{version} · {_defuse(state_line)}**\n"
-        f"{_models_line(variant=variant, planner=planner, implementer=implementer)}"
-        f" · issue #{issue_number} · base {_short(base_sha)}\n\n"
-        "_This comment is updated in place as the work goes on._\n"
     )
 
 
@@ -129,59 +110,9 @@ def _author(version: PlanVersion) -> str:
     return author if author.startswith("@") else code_span(author)
 
 
-def _next_step(*, state: str, require_approval: bool, pull_request: int | None) -> str:
-    if pull_request is not None:
-        return f"Pull request: #{pull_request}. Comment `/fix <feedback>` or `/rescore` there."
-    if state == "planned" and not require_approval:
-        return (
-            "This repository does not require approval (`require_approval: false`):"
-            " implementation starts on its own."
-        )
-    return {
-        "planned": "Comment `/approve` to implement this plan, `/revise <feedback>` for a new"
-        " version, or `/edit` followed by your own plan.",
-        "failed": "Something failed; comment `/retry` to try again.",
-        "cancelled": "Work on this issue was cancelled. Comment `/revise <feedback>` to restart.",
-    }.get(state, "")
-
-
-def render_plan_comment(*, version: PlanVersion, state: str, variant: str, planner: str,
-                        implementer: str, judge: str, costs: Sequence[StageCost],
-                        split_estimates: Mapping[str, float | None], fallback_note: str | None,
-                        notes: Sequence[str] = (), require_approval: bool,
-                        pull_request: int | None = None) -> str:
-    """The plan comment: the plan, who wrote it, models, cost so far, estimates and commands."""
-    marker = _plan_marker(version=version.number, state=state, base_sha=version.base_sha,
-                          planner=planner, implementer=implementer, variant=variant,
-                          author=version.author, pull_request=pull_request)
-    label = STATE_LABELS.get(state, state)
-    head = [
-        marker,
-        f"**route-me · plan v{version.number} by {_author(version)} · {label}**",
-        _models_line(variant=variant, planner=planner, implementer=implementer, judge=judge)
-        + f" · base {_short(version.base_sha)}",
-    ]
-    quoted = [f"**Fallback:** {fallback_note}"] if fallback_note else []
-    quoted += list(notes)
-    if quoted:
-        head.append("\n" + "\n>\n".join("> " + _defuse(n).replace("\n", "\n> ") for n in quoted))
-    start, end = plan_body_markers(version.number)
-    tail = [f"<details><summary>Tokens and cost so far: {_total_usd(costs)}</summary>\n\n"
-            f"{_costs_table(costs)}\n\n</details>"]
-    if split_estimates:
-        ordered = [variant] + [v for v in VARIANTS if v != variant and v in split_estimates]
-        tail.append("**Estimated cost to implement and judge, by split:** " + " · ".join(
-            f"{code_span(v)}{' (chosen)' * (v == variant)} {format_usd(split_estimates.get(v))}"
-            for v in ordered
-        ))
-    step = _next_step(state=state, require_approval=require_approval, pull_request=pull_request)
-    if step:
-        tail.append(step)
-    tail.append(f"<details><summary>Commands</summary>\n\n{_commands_list('issue')}\n\n</details>")
-    head_text, tail_text = "\n".join(head), "\n\n".join(tail)
-    room = MAX_BODY_CHARS - len(head_text) - len(tail_text) - len(start) - len(end) - 16
-    body = _clip(_defuse(plan_text(version)), room)
-    return f"{head_text}\n\n{start}\n{body}\n{end}\n\n{tail_text}\n"
+def render_reply(kind: str, text: str) -> str:
+    """A short reply to a command, with its hidden marker (STYLE rule 9)."""
+    return f"{make_marker('reply', {'for': kind})}\n{text}\n"
 
 
 def render_status(*, state: str, issue_number: int, version: int | None, variant: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 from urllib.parse import quote
@@ -13,6 +14,9 @@ USER_AGENT = "route-me"
 MAX_REDIRECTS = 5
 _CHUNK = 1 << 16
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=60)
+# sock_read only bounds the gap between two reads: a server dripping a byte a minute would
+# hold the plan stage forever.  The whole download (redirects included) gets this long.
+DEFAULT_TOTAL_SECONDS = 900.0
 
 
 class TarballError(Exception):
@@ -53,14 +57,16 @@ async def download_tarball(
     dest_file: Path,
     max_bytes: int,
     timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    total_seconds: float = DEFAULT_TOTAL_SECONDS,
 ) -> None:
     """GET /repos/{owner}/{repo}/tarball/{ref} and stream the body into ``dest_file``.
 
     GitHub answers 302 to codeload.github.com.  Redirects are followed here rather than by
     aiohttp so the rule is ours, whatever the aiohttp version: the Authorization header goes
     only to the API's own origin (scheme, host and port), never to the redirect target,
-    whose URL already carries a short-lived token of its own.  On any failure the partial
-    file is removed.
+    whose URL already carries a short-lived token of its own; an https URL never redirects
+    to plain http.  The download must finish within ``total_seconds``.  On any failure the
+    partial file is removed.
     """
     url = URL(api_url.rstrip("/") + "/repos/{}/{}/tarball/{}".format(
         quote(owner, safe=""), quote(repo, safe=""), quote(ref, safe="")
@@ -68,44 +74,62 @@ async def download_tarball(
     api_origin = url.origin()
     dest_file = Path(dest_file)
     try:
-        for _ in range(MAX_REDIRECTS + 1):
-            headers = {
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": USER_AGENT,
-            }
-            if url.origin() == api_origin:
-                headers["Authorization"] = f"Bearer {token}"
-            async with session.get(
-                url, headers=headers, allow_redirects=False, timeout=timeout
-            ) as resp:
-                if resp.status in (301, 302, 303, 307, 308):
-                    url = _redirect_target(url, resp)
-                    continue
-                if not 200 <= resp.status < 300:
-                    raise TarballError(
-                        resp.status,
-                        await _error_message(resp),
-                        retry_after=_retry_after(resp),
-                    )
-                await _stream_to_file(resp, dest_file, max_bytes)
-                return
-        raise TarballError(0, f"more than {MAX_REDIRECTS} redirects")
+        async with asyncio.timeout(total_seconds):
+            await _follow(session, url, api_origin=api_origin, token=token, dest_file=dest_file,
+                          max_bytes=max_bytes, timeout=timeout)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             dest_file.unlink()
-        if isinstance(exc, (aiohttp.ClientError, TimeoutError)):
+        if isinstance(exc, TimeoutError):
+            raise TarballError(0, f"the download did not finish within {total_seconds:g} seconds") from exc
+        if isinstance(exc, aiohttp.ClientError):
             raise TarballError(0, f"{type(exc).__name__}: {exc}") from exc
         raise
+
+
+async def _follow(session: aiohttp.ClientSession, url: URL, *, api_origin: URL, token: str,
+                  dest_file: Path, max_bytes: int, timeout: aiohttp.ClientTimeout) -> None:
+    """Request ``url``, following redirects ourselves, and stream the answer to ``dest_file``."""
+    for _ in range(MAX_REDIRECTS + 1):
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": USER_AGENT,
+        }
+        if url.origin() == api_origin:
+            headers["Authorization"] = f"Bearer {token}"
+        async with session.get(
+            url, headers=headers, allow_redirects=False, timeout=timeout
+        ) as resp:
+            if resp.status in (301, 302, 303, 307, 308):
+                url = _redirect_target(url, resp)
+                continue
+            if not 200 <= resp.status < 300:
+                raise TarballError(
+                    resp.status,
+                    await _error_message(resp),
+                    retry_after=_retry_after(resp),
+                )
+            await _stream_to_file(resp, dest_file, max_bytes)
+            return
+    raise TarballError(0, f"more than {MAX_REDIRECTS} redirects")
 
 
 def _redirect_target(url: URL, resp: aiohttp.ClientResponse) -> URL:
     location = resp.headers.get("Location")
     if not location:
         raise TarballError(resp.status, "redirect without a Location header")
+    return redirect_target(url, location, status=resp.status)
+
+
+def redirect_target(url: URL, location: str, *, status: int) -> URL:
+    """Where a redirect from ``url`` leads; refuses non-HTTP schemes and https → http."""
     target = url.join(URL(location))
     if target.scheme not in ("http", "https"):
-        raise TarballError(resp.status, f"redirect to a non-HTTP URL: {target.scheme}")
+        raise TarballError(status, f"redirect to a non-HTTP URL: {target.scheme}")
+    if url.scheme == "https" and target.scheme == "http":
+        # The codeload URL carries a token; it must not travel in clear text.
+        raise TarballError(status, f"refused a redirect from https to plain http ({target.host})")
     return target
 
 

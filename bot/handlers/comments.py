@@ -12,13 +12,15 @@ from bot.core.commands import parse_commands, suggest, unknown_commands
 from bot.core.markers import find_marker
 from bot.core.render import render_unknown_command
 from bot.github.client import GitHubClient
-from bot.handlers.issues import load_config_or_report, maintainer_or_reply
+from bot.handlers.issues import load_config_or_report, load_config_quietly, maintainer_or_reply
 from bot.services import Services
 from bot.stages import flow
 from bot.stages.context import IssueContext, context_from_payload
 
 log = logging.getLogger(__name__)
 router = gidgethub.routing.Router()
+# Commands that work with the default config when .github/route-me.yml is invalid.
+CONFIG_FREE_COMMANDS = frozenset({"cancel", "help"})
 
 
 def _is_bot(account: Any) -> bool:
@@ -46,10 +48,18 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
         ctx.number = issue
         ctx.issue_title = ctx.issue_body = ""
     state = ctx.load_state()
+    if state is None:
+        # Not an issue route-me works on: `/lgtm`, `/retest` or "/tmp is full" are someone
+        # else's business. Only /help is answered (and no permission is looked up otherwise).
+        commands, unknown = [c for c in commands if c.name == "help"], []
+        if not commands:
+            return
     login = (comment.get("user") or {}).get("login", "")
     if not await maintainer_or_reply(ctx, login, reply_to=thread):
         return
-    if not await load_config_or_report(ctx, label=None):
+    if all(command.name in CONFIG_FREE_COMMANDS for command in commands) and not unknown:
+        await load_config_quietly(ctx)  # a broken config must not stop /cancel
+    elif not await load_config_or_report(ctx, label=None):
         return
     if on_pull and state is not None:
         await _load_issue_text(ctx)
@@ -57,8 +67,8 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
     async def reply(text: str) -> None:
         await ctx.post_comment(text, number=thread)
 
-    for word in unknown:
-        await reply(render_unknown_command(word, suggest(word)))
+    if unknown:  # one short reply per comment, however many unknown words it has
+        await reply(render_unknown_command(unknown[0], suggest(unknown[0])))
     for command in commands:
         await flow.run_command(ctx, command, where="pr" if on_pull else "issue", login=login, reply=reply,
                                resumed=attempt > 1)

@@ -10,7 +10,7 @@ import yaml
 from gidgethub import sansio
 
 from bot.core.render import render_config_error, render_not_allowed
-from bot.core.repo_config import ConfigError
+from bot.core.repo_config import ConfigError, RepoConfig
 from bot.github.client import GitHubClient
 from bot.services import Services
 from bot.stages import flow
@@ -57,6 +57,25 @@ async def maintainer_or_reply(ctx: IssueContext, login: str, *, reply_to: int) -
     return False
 
 
+async def load_config_quietly(ctx: IssueContext) -> bool:
+    """Load the repo config; when invalid, keep the defaults and say nothing (e.g. for /cancel)."""
+    try:
+        await ctx.load_config()
+        return True
+    except ConfigError as exc:
+        log.info("invalid .github/route-me.yml in %s (ignored here): %s", ctx.repo, exc.errors)
+        return False
+
+
+async def is_trigger_label(ctx: IssueContext, label: str) -> bool:
+    """Whether ``label`` is the repo's trigger label, even when the config file is invalid."""
+    if await load_config_quietly(ctx):
+        trigger = ctx.config.label
+    else:
+        trigger = _declared_label(ctx.config_text) or RepoConfig().label
+    return label.lower() == trigger.lower()
+
+
 @router.register("issues", action="labeled")
 async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Services, **_: Any) -> None:
     if event.data["issue"].get("pull_request"):
@@ -90,7 +109,8 @@ async def issue_unlabeled_or_closed(event: sansio.Event, gh: GitHubClient, *, se
         return
     if event.data["action"] == "unlabeled":
         label = (event.data.get("label") or {}).get("name", "")
-        if not await load_config_or_report(ctx, label=None) or label.lower() != ctx.config.label.lower():
+        # Removing a label never reports a config error: only the trigger label cancels.
+        if not await is_trigger_label(ctx, label):
             return
         reason = "the label was removed"
     else:

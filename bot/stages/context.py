@@ -13,7 +13,8 @@ import gidgethub
 
 from bot.core.archive import extract_snapshot, is_full_sha
 from bot.core.plan import Plan, PlanVersion
-from bot.core.render import render_failure, render_plan_progress
+from bot.core.render import render_failure
+from bot.core.render_plan import render_plan_progress
 from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_config
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
@@ -63,6 +64,8 @@ class IssueContext:
     config: RepoConfig = field(default_factory=RepoConfig)
     config_text: str | None = None
     state: IssueState | None = None
+    # The state value this job last read from or wrote to the store (see save_state).
+    seen_state: str | None = None
 
     @property
     def repo(self) -> str:
@@ -81,6 +84,7 @@ class IssueContext:
 
     def load_state(self) -> IssueState | None:
         self.state = IssueState.load(self.services.store, self.repo, self.number)
+        self.seen_state = self.state.state if self.state else None
         return self.state
 
     def cancelled(self) -> bool:
@@ -88,9 +92,21 @@ class IssueContext:
         current = IssueState.load(self.services.store, self.repo, self.number)
         return current is not None and current.state == "cancelled"
 
-    def save_state(self) -> None:
+    def save_state(self) -> bool:
+        """Persist the state; False when someone cancelled the issue since this job looked.
+
+        A /cancel or unlabel runs beside a running stage and stores "cancelled"; the stage's
+        older in-memory copy must never write over it.  Only a job that saw "cancelled"
+        itself (a new label, a human plan) may move the issue out of it.
+        """
         assert self.state is not None
-        self.state.save(self.services.store)
+        keep = None if "cancelled" in (self.state.state, self.seen_state) else "cancelled"
+        saved = self.state.save(self.services.store, unless_stored=keep)
+        if saved:
+            self.seen_state = self.state.state
+        else:
+            log.info("%s#%s was cancelled meanwhile; state not saved", self.repo, self.number)
+        return saved
 
     # models ---------------------------------------------------------------------------
 
@@ -224,7 +240,8 @@ class IssueContext:
             self.state.state = "failed"
             self.state.failed_stage = stage
             self.state.failure = what[:2000]
-            self.save_state()
+            if not self.save_state():
+                return  # cancelled meanwhile: the cancellation is the last word, not this failure
         body = render_failure(stage=stage, what=what, **({"hint": hint} if hint else {}))
         try:
             await self.post_comment(body, number=number)

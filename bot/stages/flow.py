@@ -13,7 +13,8 @@ from bot.core.changes import FileChange
 from bot.core.commands import COMMAND_SCOPE, Command, parse_variant
 from bot.core.markers import extract_plan_body
 from bot.core.plan import PlanVersion, plan_text
-from bot.core.render import render_help, render_status
+from bot.core.render import render_help, render_reply, render_status
+from bot.core.render_plan import render_cancelled_reply, render_plan_progress
 from bot.github.tarball import TarballError
 from bot.models.errors import (
     AllModelsFailed,
@@ -132,11 +133,10 @@ async def approve(ctx: IssueContext, *, resumed: bool = False) -> None:
         log.info("%s#%s: approve ignored, already %s (PR %s)", ctx.repo, ctx.number, state.state, state.pr_number)
         return
     if state.state == "cancelled":
-        await ctx.post_comment("route-me: work on this issue was cancelled. Comment `/revise <feedback>` "
-                               "or add the label again to start over.")
+        await ctx.post_comment(render_cancelled_reply())
         return
     if state.version < 1 or state.state not in ("planned", "failed"):
-        await ctx.post_comment("route-me: there is no finished plan to approve yet.")
+        await ctx.post_comment(render_reply("approve", "route-me: there is no finished plan to approve yet."))
         return
     state.approved_version = state.version
     ctx.save_state()
@@ -153,7 +153,12 @@ async def cancel(ctx: IssueContext, *, reason: str) -> None:
     if version is not None:
         await show_plan(ctx, version, notes=(f"Cancelled: {reason}",))
     elif state.plan_comment_id is not None:
-        await ctx.edit_comment(state.plan_comment_id, f"route-me: work on this issue was cancelled ({reason}).")
+        # No plan yet: the progress comment says so, keeping its marker to be found again.
+        models = ctx.models()
+        await ctx.edit_comment(state.plan_comment_id, render_plan_progress(
+            state_line=f"cancelled ({reason})", issue_number=ctx.number, variant=models.variant,
+            planner=models.planner, implementer=models.implementer, version=1,
+            base_sha=state.base_sha, state="cancelled"))
 
 
 async def pull_request_abandoned(ctx: IssueContext, *, pr_number: int) -> None:
@@ -208,7 +213,8 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
     """
     if where not in COMMAND_SCOPE[command.name]:
         other = "pull request" if where == "issue" else "issue"
-        await reply(f"`/{command.name}` works on the {other}, not here. Comment `/help` for the list.")
+        await reply(render_reply(command.name, f"`/{command.name}` works on the {other}, not here."
+                                               " Comment `/help` for the list."))
         return
     state = ctx.state
     name = command.name
@@ -218,7 +224,8 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         await reply(render_help(where="pr" if where == "pr" else "issue"))
         return
     if state is None:
-        await reply("route-me has no plan for this issue yet. Add the trigger label to start.")
+        await reply(render_reply(command.name, "route-me has no plan for this issue yet."
+                                               " Add the trigger label to start."))
         return
     if name == "status":
         models = ctx.models()
@@ -232,23 +239,25 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         await approve(ctx, resumed=resumed)
     elif name == "revise":
         if state.pr_number is not None:
-            await reply(f"A pull request (#{state.pr_number}) already exists; comment `/fix <feedback>` there.")
+            await reply(render_reply(command.name, f"A pull request (#{state.pr_number}) already exists;"
+                                                   " comment `/fix <feedback>` there."))
             return
-        feedback = command.argument or command.body
+        feedback = command.text
         if not feedback:
-            await reply("`/revise` needs feedback on the same line, e.g. `/revise keep the public API`.")
+            await reply(render_reply(command.name, "`/revise` needs feedback, e.g. `/revise keep the public API`."))
             return
         state.pending_feedback = feedback
         await guarded(ctx, "plan", lambda: run_plan(ctx, feedback=feedback))
     elif name == "edit":
-        if not command.body.strip():
-            await reply("`/edit` needs the new plan below the `/edit` line.")
+        if not command.text:
+            await reply(render_reply(command.name, "`/edit` needs the new plan below the `/edit` line."))
             return
-        await new_human_version(ctx, text=command.body, login=login)
+        await new_human_version(ctx, text=command.text, login=login)
     elif name == "variant":
         variant = parse_variant(command.argument)
         if variant is None:
-            await reply("`/variant` takes one of `OO`, `OK`, `KO`, `KK` (planner letter first; O strong, K cheap).")
+            await reply(render_reply(command.name, "`/variant` takes one of `OO`, `OK`, `KO`, `KK`"
+                                                   " (planner letter first; O strong, K cheap)."))
             return
         state.variant = variant
         ctx.save_state()
@@ -260,10 +269,10 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
     elif name == "retry":
         await retry(ctx, reply=reply, report_on=report_on)
     elif name == "fix":
-        if not command.argument and not command.body:
-            await reply("`/fix` needs feedback, e.g. `/fix also handle empty input`.")
+        feedback = command.text
+        if not feedback:
+            await reply(render_reply(command.name, "`/fix` needs feedback, e.g. `/fix also handle empty input`."))
             return
-        feedback = command.argument or command.body
         state.pending_feedback = feedback
         ctx.save_state()
         if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback), report_on=report_on):
@@ -278,7 +287,7 @@ async def retry(ctx: IssueContext, *, reply: Callable[[str], Awaitable[object]],
     assert state is not None
     stage = state.failed_stage
     if state.state != "failed" or stage is None:
-        await reply("Nothing has failed here; there is nothing to retry.")
+        await reply(render_reply("retry", "Nothing has failed here; there is nothing to retry."))
         return
     if stage == "plan":
         feedback = state.pending_feedback if state.version else None

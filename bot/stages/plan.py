@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from pydantic import ValidationError
 
@@ -18,15 +19,16 @@ from bot.core.plan import (
     plan_text,
     validation_feedback,
 )
-from bot.core.render import render_plan_comment, render_plan_progress
+from bot.core.plan_checks import limits_lines, plan_problems
+from bot.core.render_plan import render_plan_comment, render_plan_progress
 from bot.core.snapshot import Snapshot
-from bot.core.tokens import estimate_tokens
 from bot.core.usage import Usage
 from bot.core.workspace import Workspace
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.loop import Answer, run_tool_loop
+from bot.stages.plan_budget import SUBMIT_NOW, BudgetedRouter, PlannerBudget, request_tokens
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 READ_ONLY_TOOLS = ("list_files", "read_file", "search")
 PLANNER_MAX_TURNS = 12
 PLANNER_MAX_OUTPUT_TOKENS = 16_000
+# Below this, a clipped tool result tells the model too little to be worth a turn.
+MIN_USEFUL_RESULT_TOKENS = 200
 SUBMIT_PLAN = ToolSpec(
     name="submit_plan",
     description="Submit the finished plan. Call exactly once, when the plan is complete.",
@@ -77,9 +81,11 @@ async def show_plan(ctx: IssueContext, version: PlanVersion, *, state: str | Non
     """Render the plan comment for ``version`` with the costs so far."""
     assert ctx.state is not None
     models = ctx.models(planned_paths=version.plan.planned_paths() if version.plan else None)
+    # The model that wrote this version, not the one a later /variant picked.
+    writer = models.planner if version.human else version.author.removeprefix("planner:")
     await ctx.show_on_plan_comment(render_plan_comment(
         version=version, state=state or ctx.state.state, variant=models.variant,
-        planner=ctx.state.served.get("plan", models.planner), implementer=models.implementer,
+        planner=writer, next_planner=models.planner, implementer=models.implementer,
         judge=models.judge, costs=stage_costs(ctx.services.store, ctx.repo, ctx.number),
         split_estimates=split_estimates(ctx, models),
         fallback_note=ctx.state.fallback_notes.get("plan"), notes=notes,
@@ -94,16 +100,44 @@ async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVer
     models = ctx.models()
     state.state = "planning"
     state.failed_stage = None
-    ctx.save_state()
-    line = "revising the plan…" if feedback else "planning…"
-    await ctx.show_on_plan_comment(progress_body(ctx, models, line))
+    save_unless_cancelled(ctx)
+    current = ctx.plan_version() if feedback and state.version else None
+    if current is None:
+        line = "revising the plan…" if feedback else "planning…"
+        await ctx.show_on_plan_comment(progress_body(ctx, models, line))
+        return await write_version(ctx, models, feedback=feedback, previous=None)
+    # A revision keeps the current plan readable (and approvable) while the next is written.
+    await show_plan(ctx, current, notes=(
+        f"Revising: plan v{current.number + 1} is being written from the feedback;"
+        f" plan v{current.number} below stays current until it is ready.",))
+    try:
+        return await write_version(ctx, models, feedback=feedback, previous=current)
+    except StageCancelled:
+        raise
+    except Exception:
+        try:
+            await show_plan(ctx, current, state="failed", notes=(
+                f"Revision failed (see the comment below); plan v{current.number} is still the"
+                " current plan. Comment `/retry` to try the revision again, or `/approve` to"
+                " implement this version.",))
+        except Exception:  # noqa: BLE001 - the failure itself must still be reported
+            log.exception("could not restore the plan comment on %s#%s", ctx.repo, ctx.number)
+        raise
 
+
+async def write_version(ctx: IssueContext, models: Models, *, feedback: str | None,
+                        previous: PlanVersion | None) -> PlanVersion:
+    """Snapshot, planner, new version: the part of run_plan that calls out and can fail."""
+    state = ctx.state
+    assert state is not None
     # A revision keeps the base commit of the plan it revises; a fresh plan takes the head.
     snapshot = await ctx.snapshot(state.base_sha if feedback and state.base_sha else ctx.default_branch)
+    # The download takes a while: a /cancel may have arrived meanwhile.
+    if ctx.cancelled():
+        raise StageCancelled()
     state.base_sha = snapshot.sha
-    ctx.save_state()
+    save_unless_cancelled(ctx)
 
-    previous = ctx.plan_version() if feedback and state.version else None
     plan, served, fallback = await call_planner(ctx, models, snapshot, feedback=feedback, previous=previous)
     if ctx.cancelled():
         raise StageCancelled()
@@ -119,9 +153,15 @@ async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVer
         state.fallback_notes["plan"] = fallback
     else:
         state.fallback_notes.pop("plan", None)
-    ctx.save_state()
+    save_unless_cancelled(ctx)
     await show_plan(ctx, version)
     return version
+
+
+def save_unless_cancelled(ctx: IssueContext) -> None:
+    """Save the stage's state, or stop the stage when the issue was cancelled meanwhile."""
+    if not ctx.save_state():
+        raise StageCancelled()
 
 
 async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
@@ -138,49 +178,48 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
     user = prompts.render(
         "planner_user", issue_number=ctx.number, repo=ctx.repo, issue_title=ctx.issue_title,
         issue_body=ctx.issue_body or "(no description)", feedback=feedback_block, base_sha=snapshot.sha,
+        **limits_lines(ctx.config),
     )
-    fixed = estimate_tokens(system) + estimate_tokens(user) + 3_000  # tools and framing
+    request = ModelRequest(
+        system=system, messages=(Message(role="user", text=user),),
+        tools=(*read_only_tools(), SUBMIT_PLAN), max_tokens=PLANNER_MAX_OUTPUT_TOKENS,
+    )
+    fixed = request_tokens(request)
     pack = build_context_pack(
         # Built from the issue alone, so a /revise sends the same context and hits the cache.
         snapshot, issue_title=ctx.issue_title, issue_body=ctx.issue_body,
         token_budget=max(2_000, budget - fixed - budget // 4),
     )
-    # What the planner may still read with its tools, so every call stays under the budget.
-    explore_left = budget - fixed - pack.tokens
+    request = replace(request, cached_context=pack.text)
+    # Every request, the whole conversation counted, stays under the budget.
+    spend = PlannerBudget(budget=budget)
     executor = ToolExecutor(Workspace(snapshot))
     invalid: list[str] = []
 
     async def answer(call: ToolCall) -> Answer:
-        nonlocal explore_left
         if call.name == "submit_plan":
             try:
                 plan = Plan.model_validate(call.arguments)
+                problems = "\n".join(plan_problems(plan, snapshot=snapshot, config=ctx.config))
             except ValidationError as exc:
-                invalid.append(validation_feedback(exc))
-                if len(invalid) > 1:
-                    raise StageFailed(
-                        "The planner's plan did not fit the submit_plan schema twice:\n" + invalid[-1]
-                    ) from None
-                return Answer("error: the plan is invalid; fix these and call submit_plan again:\n"
-                              + invalid[-1], is_error=True)
-            return Answer("Plan received.", done=True, value=plan)
+                problems = validation_feedback(exc)
+            if not problems:
+                return Answer("Plan received.", done=True, value=plan)
+            invalid.append(problems)
+            if len(invalid) > 1:
+                raise StageFailed("The planner's plan was refused twice:\n" + invalid[-1])
+            return Answer(spend.take("error: the plan is invalid; fix these and call submit_plan again:\n"
+                                     + invalid[-1], clip=False), is_error=True)
         if call.name not in READ_ONLY_TOOLS:
             return Answer(f"error: unknown tool {call.name!r}; use list_files, read_file, search or submit_plan",
                           is_error=True)
+        if not spend.exploring or spend.result_room() < MIN_USEFUL_RESULT_TOKENS:
+            return Answer(spend.take("error: " + SUBMIT_NOW, clip=False), is_error=True)
         outcome = await asyncio.to_thread(executor.run, call.name, call.arguments)
-        cost = estimate_tokens(outcome.content)
-        if cost > explore_left:
-            return Answer("error: the exploration budget is spent; submit the plan now with what you know.",
-                          is_error=True)
-        explore_left -= cost
-        return Answer(outcome.content, is_error=outcome.is_error)
+        return Answer(spend.take(outcome.content), is_error=outcome.is_error)
 
-    request = ModelRequest(
-        system=system, cached_context=pack.text, messages=(Message(role="user", text=user),),
-        tools=(*read_only_tools(), SUBMIT_PLAN), max_tokens=PLANNER_MAX_OUTPUT_TOKENS,
-    )
     result = await run_tool_loop(
-        router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.planner),
+        router=BudgetedRouter(ctx.runtime.router, spend), request=request, spec=ModelSpec.parse(models.planner),
         fallbacks=ctx.fallbacks_for(models.planner, models, strong_role=models.variant[0] == "O"),
         context=ctx.call_context("plan"), budgets=ctx.budgets(), answer=answer,
         terminal_tool="submit_plan", max_turns=PLANNER_MAX_TURNS, should_stop=ctx.cancelled,

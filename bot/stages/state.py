@@ -50,8 +50,9 @@ class IssueState:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def save(self, store: Store) -> None:
-        store.save_issue_state(self.repo, self.number, asdict(self))
+    def save(self, store: Store, *, unless_stored: str | None = None) -> bool:
+        """Persist; with ``unless_stored``, refuse to overwrite a stored state of that value."""
+        return store.save_issue_state(self.repo, self.number, asdict(self), unless_state=unless_stored)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

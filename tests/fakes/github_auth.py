@@ -19,6 +19,7 @@ from tests.fakes.github_types import (
     ApiError,
     Call,
     Fault,
+    Hold,
     Reply,
     Route,
     RouteSpec,
@@ -45,6 +46,7 @@ class GitHubAuth(GitHubShapes):
     installation_tokens_issued: int
     _tokens: dict[str, Token]
     _faults: list[Fault]
+    _holds: list[Hold]
 
     # test-side helpers -----------------------------------------------------------------
     def expire_tokens(self) -> None:
@@ -73,6 +75,20 @@ class GitHubAuth(GitHubShapes):
         any answer (a network error or timeout on the client's side)."""
         self._faults.append(Fault(method.upper(), re.compile(path_regex), DISCONNECT, times,
                                   None, {}, after_effect=True))
+
+    def hold_next(self, method: str, path_regex: str) -> Hold:
+        """The next matching request (either host) is held until ``release()``; then answered as usual."""
+        hold = Hold(method.upper(), re.compile(path_regex))
+        self._holds.append(hold)
+        return hold
+
+    async def _wait_if_held(self, method: str, path: str) -> None:
+        for hold in self._holds:
+            if not hold.taken and hold.method in (method, "*") and hold.pattern.search(path):
+                hold.taken = True
+                hold.arrived.set()
+                await hold.released.wait()
+                return
 
     def secondary_rate_limit(
         self, method: str, path_regex: str, *, retry_after: int = 60, times: int = 1

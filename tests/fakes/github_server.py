@@ -33,6 +33,7 @@ from tests.fakes.github_types import (
     ROLE_PERMISSION,
     ApiError,
     Fault,
+    Hold,
     Issue,
     RecordedRequest,
     Reply,
@@ -75,6 +76,7 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
         self._tokens: dict[str, Token] = {}
         self._codeload_tokens: dict[str, tuple[str, float]] = {}
         self._faults: list[Fault] = []
+        self._holds: list[Hold] = []
         self._comments: dict[int, tuple[RepoState, int, dict[str, Any]]] = {}
         self._reactions: dict[int, list[dict[str, Any]]] = {}
         self._user_ids: dict[str, int] = {}
@@ -222,6 +224,7 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
                 bad_json = True
         record = self._record(request, body, "api")
         self.requests.append(record)
+        await self._wait_if_held(request.method.upper(), request.path)
         self._rate_used += 1
         response = self._dispatch(request, body, has_body=bool(raw), bad_json=bad_json)
         record.status = response.status
@@ -293,6 +296,7 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
     async def _handle_codeload(self, request: web.Request) -> web.StreamResponse:
         record = self._record(request, None, "codeload")
         self.requests.append(record)
+        await self._wait_if_held(request.method.upper(), request.path)
         response = self._codeload(request)
         record.status = response.status
         return response

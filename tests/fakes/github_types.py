@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -77,6 +78,24 @@ class Fault:
     body: dict[str, Any] | None
     headers: dict[str, str]
     after_effect: bool
+
+
+@dataclass
+class Hold:
+    """The next matching request waits until the test calls ``release()``.
+
+    ``arrived`` is set when the request comes in, so a test can act while it is in flight
+    (e.g. cancel an issue during the tarball download).
+    """
+
+    method: str
+    pattern: re.Pattern[str]
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    taken: bool = False
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @dataclass
