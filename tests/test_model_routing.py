@@ -149,6 +149,14 @@ async def test_auth_spend_and_bad_request_stop_at_once(
     assert [e.outcome for e in h.entries] == [expected.__name__]
 
 
+async def test_a_spend_limit_sent_as_429_stops_at_once_without_waiting_or_falling_back(h: Harness) -> None:
+    h.anthropic.fail(429, "rate_limit_error", message="monthly limit", retry_after=5,
+                     error_code="enforced_spend_limit_reached")
+    with pytest.raises(SpendLimited):
+        await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert h.anthropic.calls == 1 and h.openai.calls == 0 and h.sleeps == []
+
+
 async def test_breaker_trips_then_recovers_after_cooldown(h: Harness) -> None:
     router = h.router(breaker_threshold=3, breaker_cooldown=60.0)
     h.anthropic.fail(529, "overloaded_error", times=3)
