@@ -93,6 +93,16 @@ async def test_529_on_every_strong_call_falls_back_and_names_the_model(h: Harnes
     assert routed.strong_cost_usd == pytest.approx((100 * 5 + 50 * 25) / 1e6)
 
 
+async def test_an_overload_inside_the_stream_is_reported_as_529_not_200(h: Harness) -> None:
+    h.anthropic.fail_midstream("overloaded_error")
+    h.anthropic.fail_midstream("overloaded_error")
+    h.anthropic.fail_midstream("overloaded_error")
+    h.openai.reply_text("plan from kimi")
+    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert routed.served_by == KIMI
+    assert routed.fallback_reason == "anthropic:claude-opus-4-5 was overloaded (529) 3 times"
+
+
 async def test_429_retry_after_is_honoured_on_the_same_model(h: Harness) -> None:
     h.anthropic.fail(429, "rate_limit_error", retry_after=7)
     h.anthropic.reply_text("plan")

@@ -77,7 +77,9 @@ def fallback_chain(
 def _describe(error: ModelError, spec: ModelSpec, attempts: int, *, cap: float) -> str:
     times = f" {attempts} times" if attempts > 1 else ""
     if isinstance(error, Overloaded):
-        return f"{spec} was overloaded ({error.status or 529}){times}"
+        # An overload reported inside a stream rides on an HTTP 200, which would read as success.
+        status = error.status if error.status and error.status >= 400 else 529
+        return f"{spec} was overloaded ({status}){times}"
     if isinstance(error, RateLimited):
         wait = error.retry_after
         if wait is not None and wait > cap:
