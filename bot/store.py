@@ -116,6 +116,8 @@ class Store(Protocol):
     def ledger_rows(self, *, repo: str | None = None, issue: int | None = None) -> list[dict[str, Any]]: ...
     def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
                   installation_id: int | None = None, since: float | None = None) -> float: ...
+    def unpriced_calls(self, *, repo: str | None = None, issue: int | None = None,
+                       installation_id: int | None = None, since: float | None = None) -> int: ...
     def close(self) -> None: ...
 
 
@@ -305,8 +307,9 @@ class SqliteStore:
             params.append(issue)
         return [json.loads(r[0]) for r in self._db.execute(query + " ORDER BY id", params)]
 
-    def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
-                  installation_id: int | None = None, since: float | None = None) -> float:
+    def _ledger_costs(self, *, repo: str | None, issue: int | None, installation_id: int | None,
+                      since: float | None) -> list[float | None]:
+        """Each matching ledger row's cost; None where the model's price was unknown."""
         query, params = "SELECT data FROM ledger WHERE 1=1", []
         for column, value in (("repo", repo), ("issue", issue), ("installation_id", installation_id)):
             if value is not None:
@@ -315,11 +318,19 @@ class SqliteStore:
         if since is not None:
             query += " AND at>=?"
             params.append(since)
-        total = 0.0
-        for (data,) in self._db.execute(query, params):
-            cost = json.loads(data).get("cost_usd")
-            total += cost or 0.0
-        return total
+        return [json.loads(data).get("cost_usd") for (data,) in self._db.execute(query, params)]
+
+    def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
+                  installation_id: int | None = None, since: float | None = None) -> float:
+        """Dollars of the rows whose cost is known; ``unpriced_calls`` counts the others."""
+        costs = self._ledger_costs(repo=repo, issue=issue, installation_id=installation_id, since=since)
+        return sum(cost for cost in costs if cost is not None)
+
+    def unpriced_calls(self, *, repo: str | None = None, issue: int | None = None,
+                       installation_id: int | None = None, since: float | None = None) -> int:
+        """Rows whose cost is unknown (an unpriced model), so a budget can say it could not count them."""
+        costs = self._ledger_costs(repo=repo, issue=issue, installation_id=installation_id, since=since)
+        return sum(1 for cost in costs if cost is None)
 
     def close(self) -> None:
         self._stop.set()

@@ -14,6 +14,7 @@ from bot.models.errors import (
     AuthFailed,
     BadRequest,
     BudgetExceeded,
+    PriceUnknown,
     SpendLimited,
 )
 from bot.models.ledger import CallContext, LedgerEntry, summarize
@@ -267,15 +268,38 @@ async def test_ledger_totals_equal_fake_usage_per_kind(h: Harness) -> None:
     assert all(e.at == 1_700_000_000.0 and e.installation_id == 42 for e in h.entries)
 
 
-async def test_unknown_price_is_none_and_unconfigured_provider_is_skipped(h: Harness) -> None:
+async def test_unknown_price_without_a_budget_is_served_with_cost_none(h: Harness) -> None:
     mystery = ModelSpec("anthropic", "claude-mystery")
     nowhere = ModelSpec("nowhere", "model-x")
     h.anthropic.reply_text("ok", usage=Usage(10, 10))
-    routed = await h.router().call(REQUEST, spec=nowhere, fallbacks=[mystery], context=CONTEXT, budgets=[Budget("b", 0.0001)])
+    unlimited = Budget("installation", limit_usd=None)
+    routed = await h.router().call(REQUEST, spec=nowhere, fallbacks=[mystery], context=CONTEXT, budgets=[unlimited])
     assert routed.served_by == mystery
     assert routed.fallback_reason == "provider nowhere is not configured"
     assert routed.cost_usd is None and routed.strong_cost_usd == pytest.approx((10 * 5 + 10 * 25) / 1e6)
     assert h.entries[-1].cost_usd is None
+    # Counted as unknown, never as $0.
+    assert unlimited.spent_usd == 0.0 and unlimited.unpriced_calls == 1
+
+
+async def test_unknown_price_under_any_active_budget_refuses_the_call(h: Harness) -> None:
+    mystery = ModelSpec("anthropic", "claude-mystery")
+    generous = Budget("daily budget for this installation", limit_usd=1000.0)
+    with pytest.raises(PriceUnknown) as caught:
+        await h.router().call(REQUEST, spec=mystery, fallbacks=[KIMI], context=CONTEXT,
+                              budgets=[Budget("other", limit_usd=None), generous])
+    message = str(caught.value)
+    assert "anthropic:claude-mystery" in message and "ROUTE_ME_PRICES" in message
+    assert caught.value.budget_name == "daily budget for this installation"
+    assert h.anthropic.calls == 0 and h.openai.calls == 0 and h.entries == []
+
+
+async def test_an_unpriced_fallback_under_a_budget_is_refused_after_the_priced_primary_fails(h: Harness) -> None:
+    h.anthropic.fail(500, "api_error")
+    with pytest.raises(PriceUnknown):
+        await h.router().call(REQUEST, spec=OPUS, fallbacks=[ModelSpec("anthropic", "claude-mystery")],
+                              context=CONTEXT, budgets=[Budget("issue", limit_usd=5.0)])
+    assert h.anthropic.calls == 1
 
 
 async def test_all_models_failing_lists_every_attempt(h: Harness) -> None:

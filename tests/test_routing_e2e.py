@@ -153,3 +153,14 @@ async def test_an_empty_or_chatty_reply_gets_a_nudge_and_the_plan_still_arrives(
     assert [m["role"] for m in third] == ["user", "user", "assistant", "user"]
     assert all(m["content"] for m in third)  # no empty turn was sent back
     assert find_marker(sc.plan_comment(github)["body"], "plan")["state"] == "planned"
+
+
+async def test_a_repo_choosing_an_unpriced_model_cannot_escape_the_daily_cap(make_bot, github, anthropic):
+    sc.seed(github, config="strong: anthropic:claude-unpriced-9\n")
+    anthropic.responder = sc.anthropic_roles()
+    bot = await make_bot(ROUTE_ME_DAILY_BUDGET_USD="50")
+    await label(bot)
+    assert anthropic.calls == 0
+    failure = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
+    assert "anthropic:claude-unpriced-9" in failure and "ROUTE_ME_PRICES" in failure
+    assert bot.services.store.ledger_rows(repo=f"{sc.OWNER}/{sc.REPO}") == []

@@ -68,3 +68,18 @@ def test_a_batch_with_a_job_commits_with_a_full_sync_then_returns_to_normal(tmp_
     assert statements[-1] == "PRAGMA synchronous=NORMAL"
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     store.close()
+
+
+def test_spent_usd_sums_known_costs_and_unpriced_calls_counts_the_rest(tmp_path):
+    store = SqliteStore(tmp_path / "s.db")
+    try:
+        for at, cost in ((100.0, 0.25), (200.0, None), (300.0, 0.5), (400.0, None)):
+            store.add_ledger_row({"at": at, "installation_id": 42, "repo": "o/r", "issue": 7, "stage": "plan",
+                                  "cost_usd": cost})
+        assert store.spent_usd(installation_id=42) == 0.75
+        assert store.unpriced_calls(installation_id=42) == 2
+        assert store.spent_usd(installation_id=42, since=250.0) == 0.5
+        assert store.unpriced_calls(repo="o/r", issue=7, since=250.0) == 1
+        assert store.unpriced_calls(installation_id=99) == 0
+    finally:
+        store.close()

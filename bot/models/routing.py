@@ -19,6 +19,7 @@ from bot.models.errors import (
     BudgetExceeded,
     ModelError,
     Overloaded,
+    PriceUnknown,
     ProviderUnavailable,
     RateLimited,
     SpendLimited,
@@ -43,11 +44,16 @@ _UNHEALTHY = (Overloaded, ProviderUnavailable)
 
 @dataclass
 class Budget:
-    """A spending limit (None = unlimited); the router adds each call's actual cost to ``spent_usd``."""
+    """A spending limit (None = unlimited); the router adds each call's actual cost to ``spent_usd``.
+
+    ``unpriced_calls`` counts calls in the budget's window whose cost is unknown: they are not in
+    ``spent_usd``, and never silently counted as $0 (no new ones happen while a limit is set).
+    """
 
     name: str
     limit_usd: float | None
     spent_usd: float = 0.0
+    unpriced_calls: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,10 @@ class ModelRouter:
             )
             if isinstance(outcome, RoutedReply):
                 for budget in budgets:
-                    budget.spent_usd += outcome.cost_usd or 0.0
+                    if outcome.cost_usd is None:
+                        budget.unpriced_calls += 1
+                    else:
+                        budget.spent_usd += outcome.cost_usd
                 return outcome
             reason, last_error = outcome
             attempts.append((str(candidate), reason))
@@ -250,14 +259,21 @@ class ModelRouter:
     async def _check_budgets(
         self, request: ModelRequest, *, candidate: ModelSpec, client: ModelClient, budgets: Sequence[Budget]
     ) -> None:
-        """Stop before a call whose worst case (all input at full price, max_tokens of output) is over budget."""
+        """Stop before a call whose worst case (all input at full price, max_tokens of output) is over
+        budget, or whose cost cannot be known: a model without a price would escape every limit."""
         limited = [b for b in budgets if b.limit_usd is not None]
         if not limited:
             return
         price = self._prices.price(candidate)
         if price is None:
-            log.warning("no price for %s: its cost cannot be checked against the budget", candidate)
-            return
+            raise PriceUnknown(
+                f"{candidate} has no known price, so the {limited[0].name} cannot be enforced and no call "
+                f"was made. Add its price in USD per million tokens to the JSON file named by ROUTE_ME_PRICES, "
+                f'e.g. {{"{candidate}": {{"input": 1.0, "output": 4.0}}}}, or choose a priced model',
+                provider=candidate.provider,
+                model=candidate.model,
+                budget_name=limited[0].name,
+            )
         try:
             tokens = await client.count_input_tokens(request, model=candidate.model)
         except ModelError:
@@ -266,9 +282,11 @@ class ModelRouter:
         for budget in limited:
             remaining = (budget.limit_usd or 0.0) - budget.spent_usd
             if estimate > remaining:
+                unpriced = (f" (not counting {budget.unpriced_calls} earlier call(s) of unknown cost)"
+                            if budget.unpriced_calls else "")
                 raise BudgetExceeded(
-                    f"the {budget.name} budget has ${max(remaining, 0.0):.4f} left, and the next call to "
-                    f"{candidate} could cost up to ${estimate:.4f}",
+                    f"the {budget.name} budget has ${max(remaining, 0.0):.4f} left{unpriced}, and the next call "
+                    f"to {candidate} could cost up to ${estimate:.4f}",
                     provider=candidate.provider,
                     model=candidate.model,
                     estimated_usd=estimate,

@@ -128,13 +128,15 @@ class IssueContext:
         store, settings = self.services.store, self.services.settings
         if self.config.budget_usd is not None:
             spent = store.spent_usd(repo=self.repo, issue=self.number)
+            unpriced = store.unpriced_calls(repo=self.repo, issue=self.number)
             budgets.append(Budget(name=f"budget_usd for issue #{self.number}",
-                                  limit_usd=self.config.budget_usd, spent_usd=spent))
+                                  limit_usd=self.config.budget_usd, spent_usd=spent, unpriced_calls=unpriced))
         if settings.daily_budget_usd is not None:
             since = self.services.clock() - DAY_SECONDS
             spent = store.spent_usd(installation_id=self.installation_id, since=since)
+            unpriced = store.unpriced_calls(installation_id=self.installation_id, since=since)
             budgets.append(Budget(name="daily budget for this installation",
-                                  limit_usd=settings.daily_budget_usd, spent_usd=spent))
+                                  limit_usd=settings.daily_budget_usd, spent_usd=spent, unpriced_calls=unpriced))
         return budgets
 
     # repository -----------------------------------------------------------------------
