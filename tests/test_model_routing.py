@@ -263,7 +263,7 @@ async def test_ledger_totals_equal_fake_usage_per_kind(h: Harness) -> None:
     total_usage = sum((r.usage for r in results), Usage())
     assert total_usage == Usage(2150, 710, 5000, 6200)
     by_repo = summarize(h.entries, by="repo")
-    assert by_repo[0].usage == total_usage and by_repo[0].unknown_cost_calls == 0
+    assert by_repo[0].usage == total_usage and by_repo[0].unpriced_calls == 0
     assert by_repo[0].strong_cost_usd == pytest.approx(sum(r.strong_cost_usd for r in results))
     assert all(e.at == 1_700_000_000.0 and e.installation_id == 42 for e in h.entries)
 
