@@ -20,7 +20,7 @@ from bot.models.errors import (
 from bot.models.ledger import CallContext, LedgerEntry, summarize
 from bot.models.openai_adapter import OpenAICompatClient
 from bot.models.port import Message, ModelRequest, ModelSpec
-from bot.models.routing import Budget, CircuitBreaker, ModelRouter, fallback_chain
+from bot.models.routing import Budget, CircuitBreaker, ModelRouter
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -324,9 +324,3 @@ async def test_a_broken_ledger_does_not_lose_the_reply(h: Harness) -> None:
     h.openai.reply_text("still here")
     routed = await h.router(ledger=broken).call(REQUEST, spec=KIMI, context=CONTEXT)
     assert routed.reply.text == "still here"
-
-
-def test_fallback_chain_dedupes_and_drops_primary_and_excluded() -> None:
-    chain = fallback_chain(OPUS, [OPUS, KIMI, SONNET, KIMI, ModelSpec("x", "y")], exclude=[ModelSpec("x", "y")])
-    assert chain == [KIMI, SONNET]
-    assert fallback_chain(OPUS, []) == []

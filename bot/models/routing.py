@@ -6,12 +6,13 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.costs import PriceTable, usage_cost
 from bot.core.usage import Usage
 from bot.models.breaker import CircuitBreaker  # also importable from here, as before
+from bot.models.chain import fallback_chain  # also importable from here, as before
 from bot.models.errors import (
     AllModelsFailed,
     AuthFailed,
@@ -67,17 +68,6 @@ class RoutedReply:
     usage: Usage
     cost_usd: float | None
     strong_cost_usd: float | None
-
-
-def fallback_chain(
-    primary: ModelSpec, candidates: Sequence[ModelSpec], *, exclude: Collection[ModelSpec] = ()
-) -> list[ModelSpec]:
-    """The fallbacks to try after ``primary``, in order, without duplicates, the primary or excluded specs."""
-    chain: list[ModelSpec] = []
-    for spec in candidates:
-        if spec != primary and spec not in exclude and spec not in chain:
-            chain.append(spec)
-    return chain
 
 
 def _describe(error: ModelError, spec: ModelSpec, attempts: int, *, cap: float) -> str:

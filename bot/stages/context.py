@@ -18,9 +18,10 @@ from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_c
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
 from bot.github.tarball import download_tarball
+from bot.models.chain import fallback_chain, merged_fallbacks, no_cheaper_than
 from bot.models.ledger import CallContext
 from bot.models.port import ModelSpec
-from bot.models.routing import Budget, fallback_chain
+from bot.models.routing import Budget
 from bot.services import Services
 from bot.stages.runtime import Runtime, runtime
 from bot.stages.state import IssueState
@@ -109,19 +110,19 @@ class IssueContext:
             planner=strong if variant[0] == "O" else cheap,
             implementer=implementer,
             judge=config.judge or settings.judge or strong,
-            fallbacks=tuple(config.fallbacks or settings.fallbacks),
+            fallbacks=merged_fallbacks(settings.fallbacks, config.fallbacks),
             strong=strong,
             cheap=cheap,
         )
 
     def fallbacks_for(self, primary: str, models: Models, *, strong_role: bool) -> list[ModelSpec]:
-        """The fallback chain; a strong role never falls back to the cheap model unless allowed."""
-        exclude = []
-        if strong_role and not self.config.allow_cheap_planner_fallback and models.cheap != primary:
-            exclude.append(ModelSpec.parse(models.cheap))
-        return fallback_chain(
-            ModelSpec.parse(primary), [ModelSpec.parse(s) for s in models.fallbacks], exclude=exclude
-        )
+        """The fallback chain; a strong role never falls back to the cheap model (under any
+        provider, or one priced no higher) unless the repo allows it."""
+        primary_spec, cheap = ModelSpec.parse(primary), ModelSpec.parse(models.cheap)
+        candidates = [ModelSpec.parse(s) for s in models.fallbacks]
+        if strong_role and not self.config.allow_cheap_planner_fallback and primary_spec.model != cheap.model:
+            candidates = no_cheaper_than(cheap, candidates, self.runtime.prices)
+        return fallback_chain(primary_spec, candidates)
 
     def budgets(self) -> list[Budget]:
         budgets: list[Budget] = []
