@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -21,8 +22,9 @@ from bot.models.ledger import CallContext, LedgerEntry, summarize
 from bot.models.openai_adapter import OpenAICompatClient
 from bot.models.port import Message, ModelRequest, ModelSpec
 from bot.models.routing import Budget, CircuitBreaker, ModelRouter
-from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.anthropic_server import FakeAnthropic, text_reply
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import text_reply as openai_text_reply
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -197,6 +199,52 @@ async def test_half_open_breaker_reopens_after_one_failure(h: Harness) -> None:
     h.now += 31.0
     await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert h.anthropic.calls == 3 and router.breaker.is_open(OPUS)
+
+
+async def test_half_open_breaker_lets_exactly_one_concurrent_trial_through(h: Harness) -> None:
+    router = h.router(breaker_threshold=1, breaker_cooldown=30.0)
+    h.anthropic.fail(529, "overloaded_error")
+    h.openai.reply_text("first")
+    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert router.breaker.is_open(OPUS)
+    h.now += 31.0
+
+    trial_started, finish_trial = asyncio.Event(), asyncio.Event()
+
+    async def slow_opus(body: dict) -> object:
+        if trial_started.is_set():  # a second caller reached opus: answer at once, the test then fails
+            return text_reply("a second trial")
+        trial_started.set()
+        await finish_trial.wait()
+        return text_reply("opus is back")
+
+    h.anthropic.responder = slow_opus
+    h.openai.responder = lambda body: openai_text_reply("kimi covers")
+    trial = asyncio.create_task(router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT))
+    await trial_started.wait()
+    others = await asyncio.gather(*(router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+                                    for _ in range(3)))
+    finish_trial.set()
+    assert (await trial).served_by == OPUS
+    assert [o.served_by for o in others] == [KIMI, KIMI, KIMI]
+    assert all("cooling down" in (o.fallback_reason or "") for o in others)
+    assert h.anthropic.calls == 2  # the failure that opened it, then the one trial
+    assert router.breaker.allows(OPUS)  # the trial's success closed it
+
+
+async def test_a_trial_stopped_before_its_call_frees_the_slot(h: Harness) -> None:
+    router = h.router(breaker_threshold=1, breaker_cooldown=30.0)
+    h.anthropic.fail(529, "overloaded_error")
+    h.openai.reply_text("first")
+    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    h.now += 31.0
+    h.anthropic.count_tokens = 10_000_000
+    with pytest.raises(BudgetExceeded):
+        await router.call(REQUEST, spec=OPUS, context=CONTEXT, budgets=[Budget("issue", limit_usd=0.01)])
+    h.anthropic.count_tokens = None
+    h.anthropic.reply_text("opus answers")
+    routed = await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert routed.served_by == OPUS
 
 
 def test_circuit_breaker_unit() -> None:

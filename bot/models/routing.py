@@ -142,16 +142,20 @@ class ModelRouter:
             if not self.breaker.allows(candidate):
                 attempts.append((str(candidate), f"{candidate} was skipped: it kept failing and is cooling down"))
                 continue
-            await self._check_budgets(request, candidate=candidate, client=client, budgets=budgets)
-            outcome = await self._try_model(
-                request,
-                candidate=candidate,
-                client=client,
-                requested=spec,
-                context=context,
-                prior=[reason for _, reason in attempts],
-                has_next=index < len(chain) - 1,
-            )
+            try:
+                await self._check_budgets(request, candidate=candidate, client=client, budgets=budgets)
+                outcome = await self._try_model(
+                    request,
+                    candidate=candidate,
+                    client=client,
+                    requested=spec,
+                    context=context,
+                    prior=[reason for _, reason in attempts],
+                    has_next=index < len(chain) - 1,
+                )
+            finally:
+                # A half-open trial that ended without a verdict must not keep the model skipped.
+                self.breaker.release(candidate)
             if isinstance(outcome, RoutedReply):
                 for budget in budgets:
                     if outcome.cost_usd is None:
