@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.models.ledger import LedgerEntry, LedgerTotal, is_priced, summarize
 from bot.stages.runtime import ledger_entry
-from bot.store import SqliteStore
+from bot.store import open_store
 
 GROUPS: tuple[str, ...] = ("repo", "issue", "stage", "model")
 
@@ -51,7 +51,7 @@ def print_costs(db: str, *, repo: str | None = None, by: str = "all") -> int:
     if db != ":memory:" and not Path(db).exists():
         print(f"no state file at {db} (set ROUTE_ME_DB or pass --db)")
         return 1
-    store = SqliteStore(db)
+    store = open_store(db)
     try:
         entries = [ledger_entry(row) for row in store.ledger_rows(repo=repo)]
     finally:

@@ -83,3 +83,15 @@ def test_spent_usd_sums_known_costs_and_unpriced_calls_counts_the_rest(tmp_path)
         assert store.unpriced_calls(installation_id=99) == 0
     finally:
         store.close()
+
+
+def test_the_store_protocol_covers_every_public_method_and_services_use_it():
+    import typing
+
+    from bot.services import Services
+    from bot.store import Store
+
+    public = {name for name in dir(SqliteStore) if not name.startswith("_") and callable(getattr(SqliteStore, name))}
+    promised = {name for name in dir(Store) if not name.startswith("_")}
+    assert public - promised == set()  # a PostgreSQL class implementing Store is enough for the app
+    assert typing.get_type_hints(Services)["store"] is Store
