@@ -274,6 +274,50 @@ async def test_budget_stop_makes_no_model_call(h: Harness) -> None:
     assert budget.spent_usd == 0.0
 
 
+async def test_two_concurrent_calls_cannot_together_overshoot_a_shared_budget(h: Harness) -> None:
+    h.anthropic.count_tokens = 2000  # worst case per call: 2000*$5 + 1000*$25 per M = $0.035
+    first_started, finish_first = asyncio.Event(), asyncio.Event()
+
+    async def slow(body: dict) -> object:
+        first_started.set()
+        await finish_first.wait()
+        return text_reply("done", usage=Usage(2000, 400))
+
+    h.anthropic.responder = slow
+    router = h.router()
+    # Two jobs for the same installation, each with its own snapshot of the shared daily cap.
+    job_a = [Budget("daily", limit_usd=0.05, key="daily:42")]
+    job_b = [Budget("daily", limit_usd=0.05, key="daily:42")]
+    first = asyncio.create_task(router.call(REQUEST, spec=OPUS, context=CONTEXT, budgets=job_a))
+    await first_started.wait()
+    with pytest.raises(BudgetExceeded) as caught:
+        await router.call(REQUEST, spec=OPUS, context=CONTEXT, budgets=job_b)
+    assert "held by calls in progress" in str(caught.value)
+    assert caught.value.remaining_usd == pytest.approx(0.05 - 0.035)
+    finish_first.set()
+    assert (await first).served_by == OPUS
+    assert h.anthropic.calls == 1
+    assert router.budget_gate.reserved_usd(job_b[0]) == 0.0  # released once the call ended
+
+
+async def test_a_refreshed_budget_counts_what_other_jobs_spent_since_it_was_built(h: Harness) -> None:
+    h.openai.reply_text("a", usage=Usage(10_000, 2_000))
+    h.openai.reply_text("b", usage=Usage(10, 5))
+    router = h.router()
+    request = REQUEST  # worst case on kimi: max_tokens 1000 * $4 per M = $0.004 and a few input tokens
+
+    def ledger_spending() -> float:
+        return sum(e.cost_usd or 0.0 for e in h.entries)
+
+    stale = Budget("daily", limit_usd=0.02, key="daily:42", refresh=ledger_spending)  # built at $0
+    other_job = Budget("daily", limit_usd=0.02, key="daily:42", refresh=ledger_spending)
+    await router.call(request, spec=KIMI, context=CONTEXT, budgets=[other_job])  # costs $0.0175
+    with pytest.raises(BudgetExceeded):
+        await router.call(request, spec=KIMI, context=CONTEXT, budgets=[stale])
+    assert stale.spent_usd == pytest.approx((10_000 * 0.95 + 2_000 * 4) / 1e6)
+    assert h.openai.calls == 1
+
+
 async def test_budgets_accumulate_actual_cost_then_stop(h: Harness) -> None:
     h.openai.reply_text("a", usage=Usage(1000, 500))
     budgets = [Budget("issue", limit_usd=0.01), Budget("installation", limit_usd=None)]

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from bot.core.costs import PriceTable, usage_cost
 from bot.core.usage import Usage
 from bot.models.breaker import CircuitBreaker  # also importable from here, as before
+from bot.models.budget import Budget, BudgetGate, Reservation  # Budget also importable from here
 from bot.models.chain import fallback_chain  # also importable from here, as before
 from bot.models.errors import (
     AllModelsFailed,
     AuthFailed,
     BadRequest,
-    BudgetExceeded,
     ModelError,
     Overloaded,
     PriceUnknown,
@@ -41,20 +41,6 @@ log = logging.getLogger(__name__)
 _STOP = (AuthFailed, SpendLimited, BadRequest)
 # Errors that say the model itself is unhealthy; only these count towards the breaker.
 _UNHEALTHY = (Overloaded, ProviderUnavailable)
-
-
-@dataclass
-class Budget:
-    """A spending limit (None = unlimited); the router adds each call's actual cost to ``spent_usd``.
-
-    ``unpriced_calls`` counts calls in the budget's window whose cost is unknown: they are not in
-    ``spent_usd``, and never silently counted as $0 (no new ones happen while a limit is set).
-    """
-
-    name: str
-    limit_usd: float | None
-    spent_usd: float = 0.0
-    unpriced_calls: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +105,7 @@ class ModelRouter:
         self._backoff_max = backoff_max
         self._retry_after_cap = retry_after_cap
         self.breaker = CircuitBreaker(threshold=breaker_threshold, cooldown=breaker_cooldown, clock=clock)
+        self.budget_gate = BudgetGate()
 
     async def call(
         self,
@@ -142,8 +129,9 @@ class ModelRouter:
             if not self.breaker.allows(candidate):
                 attempts.append((str(candidate), f"{candidate} was skipped: it kept failing and is cooling down"))
                 continue
+            reservation: Reservation = []
             try:
-                await self._check_budgets(request, candidate=candidate, client=client, budgets=budgets)
+                reservation = await self._admit(request, candidate=candidate, client=client, budgets=budgets)
                 outcome = await self._try_model(
                     request,
                     candidate=candidate,
@@ -154,6 +142,8 @@ class ModelRouter:
                     has_next=index < len(chain) - 1,
                 )
             finally:
+                # The ledger row is written by now, so the store's spending includes this call.
+                self.budget_gate.release(reservation)
                 # A half-open trial that ended without a verdict must not keep the model skipped.
                 self.breaker.release(candidate)
             if isinstance(outcome, RoutedReply):
@@ -250,14 +240,15 @@ class ModelRouter:
         backoff = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
         return backoff * self._rng.uniform(0.5, 1.0)
 
-    async def _check_budgets(
+    async def _admit(
         self, request: ModelRequest, *, candidate: ModelSpec, client: ModelClient, budgets: Sequence[Budget]
-    ) -> None:
+    ) -> Reservation:
         """Stop before a call whose worst case (all input at full price, max_tokens of output) is over
-        budget, or whose cost cannot be known: a model without a price would escape every limit."""
+        budget, or whose cost cannot be known: a model without a price would escape every limit.
+        Otherwise reserve that worst case until the call ends, so concurrent calls see it."""
         limited = [b for b in budgets if b.limit_usd is not None]
         if not limited:
-            return
+            return []
         price = self._prices.price(candidate)
         if price is None:
             raise PriceUnknown(
@@ -273,20 +264,8 @@ class ModelRouter:
         except ModelError:
             tokens = estimate_tokens(request_text(request))
         estimate = usage_cost(price, Usage(input_tokens=tokens, output_tokens=request.max_tokens))
-        for budget in limited:
-            remaining = (budget.limit_usd or 0.0) - budget.spent_usd
-            if estimate > remaining:
-                unpriced = (f" (not counting {budget.unpriced_calls} earlier call(s) of unknown cost)"
-                            if budget.unpriced_calls else "")
-                raise BudgetExceeded(
-                    f"the {budget.name} budget has ${max(remaining, 0.0):.4f} left{unpriced}, and the next call "
-                    f"to {candidate} could cost up to ${estimate:.4f}",
-                    provider=candidate.provider,
-                    model=candidate.model,
-                    estimated_usd=estimate,
-                    remaining_usd=remaining,
-                    budget_name=budget.name,
-                )
+        # No await from here to the reservation: the check and the reservation are one step.
+        return self.budget_gate.admit(limited, candidate=candidate, estimate_usd=estimate)
 
     async def _record(
         self,

@@ -127,17 +127,25 @@ class IssueContext:
     def budgets(self) -> list[Budget]:
         budgets: list[Budget] = []
         store, settings = self.services.store, self.services.settings
+        # Each budget re-reads the ledger before every call (refresh) and is keyed, so concurrent
+        # jobs on the same issue or installation share the router's in-flight reservations.
+        repo, number, installation = self.repo, self.number, self.installation_id
         if self.config.budget_usd is not None:
-            spent = store.spent_usd(repo=self.repo, issue=self.number)
-            unpriced = store.unpriced_calls(repo=self.repo, issue=self.number)
-            budgets.append(Budget(name=f"budget_usd for issue #{self.number}",
-                                  limit_usd=self.config.budget_usd, spent_usd=spent, unpriced_calls=unpriced))
+            budgets.append(Budget(
+                name=f"budget_usd for issue #{number}", limit_usd=self.config.budget_usd,
+                spent_usd=store.spent_usd(repo=repo, issue=number),
+                unpriced_calls=store.unpriced_calls(repo=repo, issue=number),
+                key=f"issue:{repo}#{number}",
+                refresh=lambda: store.spent_usd(repo=repo, issue=number)))
         if settings.daily_budget_usd is not None:
-            since = self.services.clock() - DAY_SECONDS
-            spent = store.spent_usd(installation_id=self.installation_id, since=since)
-            unpriced = store.unpriced_calls(installation_id=self.installation_id, since=since)
-            budgets.append(Budget(name="daily budget for this installation",
-                                  limit_usd=settings.daily_budget_usd, spent_usd=spent, unpriced_calls=unpriced))
+            clock = self.services.clock
+            since = clock() - DAY_SECONDS
+            budgets.append(Budget(
+                name="daily budget for this installation", limit_usd=settings.daily_budget_usd,
+                spent_usd=store.spent_usd(installation_id=installation, since=since),
+                unpriced_calls=store.unpriced_calls(installation_id=installation, since=since),
+                key=f"daily:{installation}",
+                refresh=lambda: store.spent_usd(installation_id=installation, since=clock() - DAY_SECONDS)))
         return budgets
 
     # repository -----------------------------------------------------------------------
