@@ -15,7 +15,7 @@ from gidgethub import sansio
 from bot import handlers
 from bot.services import Services, open_services
 from bot.settings import Settings
-from bot.store import Job, SqliteStore
+from bot.store import Job, Store
 from bot.webhook import make_webhook_handler
 from bot.worker import Worker
 
@@ -95,7 +95,7 @@ KEEP_SECONDS = 30 * 86_400
 PRUNE_EVERY_SECONDS = 6 * 3_600
 
 
-async def prune_periodically(store: SqliteStore) -> None:
+async def prune_periodically(store: Store) -> None:
     """Keep the state file bounded: old finished jobs and delivery ids are dropped."""
     while True:
         try:

@@ -15,7 +15,7 @@ import aiohttp
 from bot.github.auth import InstallationTokens
 from bot.github.client import GitHubClient, TokenSource
 from bot.settings import Settings
-from bot.store import SqliteStore, open_store
+from bot.store import Store, open_store
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Services:
     """Everything handlers and stages use; tests build it with fakes' URLs, never patched code."""
 
     settings: Settings
-    store: SqliteStore
+    store: Store
     session: aiohttp.ClientSession
     tokens: InstallationTokens
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

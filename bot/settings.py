@@ -15,6 +15,8 @@ DEFAULT_STRONG = "anthropic:claude-opus-5-5"
 DEFAULT_CHEAP = "openai:kimi-k2.6"
 MAX_GITHUB_PAYLOAD = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 _SPEC_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*:\S+$")
+_EXTRA_PROVIDER_KEY = re.compile(r"^ROUTE_ME_PROVIDER_([A-Z0-9_]+?)_API_KEY$")
+_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
 class SettingsError(Exception):
@@ -104,6 +106,40 @@ def _private_key(env: Mapping[str, str], problems: list[str]) -> str:
     return pem
 
 
+def _price_file_problems(path: Path) -> list[str]:
+    """One line if ROUTE_ME_PRICES cannot be read or parsed (shapes: see PriceTable.overrides_from_json)."""
+    from bot.core.costs import PriceTable
+
+    if not path.is_file():
+        return [f"ROUTE_ME_PRICES: no such file '{path}'"]
+    try:
+        PriceTable.overrides_from_json(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return [f"ROUTE_ME_PRICES: cannot read '{path}' ({exc.strerror})"]
+    except (ValueError, UnicodeDecodeError) as exc:
+        reason = " ".join(str(exc).split())  # the JSON decoder's message may span lines
+        return [f"ROUTE_ME_PRICES: '{path}' {reason}"]
+    return []
+
+
+def extra_provider_problems(env: Mapping[str, str]) -> list[str]:
+    """One line per ROUTE_ME_PROVIDER_<NAME>_API_KEY whose BASE_URL is missing (there is no default
+    endpoint to guess), or whose name cannot be used in a model spec."""
+    problems = []
+    for key in sorted(env):
+        found = _EXTRA_PROVIDER_KEY.match(key)
+        if not found or not env[key].strip():
+            continue
+        upper = found.group(1)
+        base = f"ROUTE_ME_PROVIDER_{upper}_BASE_URL"
+        if not env.get(base, "").strip():
+            problems.append(f"{base}: missing (ROUTE_ME_PROVIDER_{upper}_API_KEY is set; the provider's "
+                            "OpenAI-compatible endpoint, e.g. https://api.moonshot.ai/v1)")
+        if not _PROVIDER_NAME.match(upper.lower()):
+            problems.append(f"{key}: '{upper.lower()}' is not a usable provider name (letters, digits and _)")
+    return problems
+
+
 def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) -> Settings:
     """Build Settings from ``env`` or raise SettingsError listing every problem."""
     problems: list[str] = []
@@ -153,8 +189,8 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) ->
             problems.append(f"ROUTE_ME_DAILY_BUDGET_USD: '{daily_raw}' is not a positive number")
     prices_raw = env.get("ROUTE_ME_PRICES", "").strip()
     prices_file = Path(prices_raw) if prices_raw else None
-    if prices_file is not None and not prices_file.is_file():
-        problems.append(f"ROUTE_ME_PRICES: no such file '{prices_raw}'")
+    if prices_file is not None:
+        problems.extend(_price_file_problems(prices_file))
 
     workers = _int(env, "ROUTE_ME_WORKERS", 4, problems)
     max_body = _int(env, "ROUTE_ME_MAX_BODY_BYTES", MAX_GITHUB_PAYLOAD, problems)
@@ -162,7 +198,8 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) ->
     model_timeout = _int(env, "ROUTE_ME_MODEL_TIMEOUT", 600, problems)
 
     if require_model_keys:
-        problems.extend(missing_provider_keys(env, {strong, cheap, judge}))
+        problems.extend(extra_provider_problems(env))
+        problems.extend(missing_provider_keys(env, {strong, cheap, judge, *fallbacks}))
 
     if problems:
         raise SettingsError(problems)
@@ -204,9 +241,10 @@ def missing_provider_keys(env: Mapping[str, str], specs: set[str]) -> list[str]:
     problems = []
     for provider in sorted({spec.split(":", 1)[0] for spec in specs if ":" in spec}):
         variable = provider_key_variable(provider)
-        if not env.get(variable, "").strip():
-            users = ", ".join(sorted(s for s in specs if s.startswith(provider + ":")))
-            problems.append(f"{variable}: missing (needed for {users})")
+        if env.get(variable, "").strip():
+            continue  # declared; a missing BASE_URL is reported by extra_provider_problems
+        users = ", ".join(sorted(s for s in specs if s.startswith(provider + ":")))
+        problems.append(f"{variable}: missing (needed for {users})")
         if provider not in ("anthropic", "openai"):
             base = f"ROUTE_ME_PROVIDER_{provider.upper()}_BASE_URL"
             if not env.get(base, "").strip():

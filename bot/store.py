@@ -106,6 +106,8 @@ class Store(Protocol):
     def job(self, job_id: int) -> Job: ...
     def start_job(self, job_id: int) -> int: ...
     def finish_job(self, job_id: int, *, error: str | None = None) -> None: ...
+    def prune(self, *, older_than_seconds: float) -> int: ...
+    def job_counts(self) -> dict[str, int]: ...
     def issue_state(self, repo: str, number: int) -> dict[str, Any] | None: ...
     def save_issue_state(self, repo: str, number: int, data: dict[str, Any], *,
                          unless_state: str | None = None) -> bool: ...
@@ -117,6 +119,8 @@ class Store(Protocol):
     def ledger_rows(self, *, repo: str | None = None, issue: int | None = None) -> list[dict[str, Any]]: ...
     def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
                   installation_id: int | None = None, since: float | None = None) -> float: ...
+    def unpriced_calls(self, *, repo: str | None = None, issue: int | None = None,
+                       installation_id: int | None = None, since: float | None = None) -> int: ...
     def close(self) -> None: ...
 
 
@@ -315,8 +319,9 @@ class SqliteStore:
             params.append(issue)
         return [json.loads(r[0]) for r in self._db.execute(query + " ORDER BY id", params)]
 
-    def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
-                  installation_id: int | None = None, since: float | None = None) -> float:
+    def _ledger_costs(self, *, repo: str | None, issue: int | None, installation_id: int | None,
+                      since: float | None) -> list[float | None]:
+        """Each matching ledger row's cost; None where the model's price was unknown."""
         query, params = "SELECT data FROM ledger WHERE 1=1", []
         for column, value in (("repo", repo), ("issue", issue), ("installation_id", installation_id)):
             if value is not None:
@@ -325,11 +330,19 @@ class SqliteStore:
         if since is not None:
             query += " AND at>=?"
             params.append(since)
-        total = 0.0
-        for (data,) in self._db.execute(query, params):
-            cost = json.loads(data).get("cost_usd")
-            total += cost or 0.0
-        return total
+        return [json.loads(data).get("cost_usd") for (data,) in self._db.execute(query, params)]
+
+    def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
+                  installation_id: int | None = None, since: float | None = None) -> float:
+        """Dollars of the rows whose cost is known; ``unpriced_calls`` counts the others."""
+        costs = self._ledger_costs(repo=repo, issue=issue, installation_id=installation_id, since=since)
+        return sum(cost for cost in costs if cost is not None)
+
+    def unpriced_calls(self, *, repo: str | None = None, issue: int | None = None,
+                       installation_id: int | None = None, since: float | None = None) -> int:
+        """Rows whose cost is unknown (an unpriced model), so a budget can say it could not count them."""
+        costs = self._ledger_costs(repo=repo, issue=issue, installation_id=installation_id, since=since)
+        return sum(1 for cost in costs if cost is None)
 
     def close(self) -> None:
         self._stop.set()
@@ -338,6 +351,6 @@ class SqliteStore:
         self._db.close()
 
 
-def open_store(url: str) -> SqliteStore:
-    """Open the store named by ROUTE_ME_DB."""
+def open_store(url: str) -> Store:
+    """Open the store named by ROUTE_ME_DB (a SQLite path; a PostgreSQL URL would pick another class)."""
     return SqliteStore(url)

@@ -8,6 +8,7 @@ import pytest
 
 from bot.core.costs import Price, PriceTable, estimate_split_costs, usage_cost
 from bot.core.usage import Usage
+from bot.costs_report import report
 from bot.models.ledger import LedgerEntry, summarize
 
 MILLION = 1_000_000
@@ -145,9 +146,10 @@ def test_summarize_totals_per_key_and_counts_unknown_costs() -> None:
     by_stage = {t.key: t for t in summarize(entries, by="stage")}
     assert by_stage["implement"].calls == 2
     assert by_stage["implement"].usage == Usage(101, 51)
+    # The unpriced call is left out of both sums, so they compare the same calls.
     assert by_stage["implement"].cost_usd == pytest.approx(0.1)
-    assert by_stage["implement"].unknown_cost_calls == 1
-    assert by_stage["implement"].strong_cost_usd == pytest.approx(1.2)
+    assert by_stage["implement"].strong_cost_usd == pytest.approx(1.0)
+    assert by_stage["implement"].unpriced_calls == 1
     by_issue = [t.key for t in summarize(entries, by="issue")]
     assert by_issue == ["o/other", "o/r#7"]
     by_model = {t.key: t for t in summarize(entries, by="model")}
@@ -155,3 +157,44 @@ def test_summarize_totals_per_key_and_counts_unknown_costs() -> None:
     assert summarize([], by="repo") == []
     with pytest.raises(ValueError):
         summarize(entries, by="colour")  # type: ignore[arg-type]
+
+
+def _row(report_text: str, title: str, key: str) -> list[str]:
+    """The cells of ``key``'s row in the "By <title>:" table."""
+    section = report_text.split(f"By {title}:\n", 1)[1].split("\n\n", 1)[0]
+    for line in section.splitlines()[1:]:
+        if line.split()[0] == key:
+            return line.split()
+    raise AssertionError(f"no row {key!r} in the {title} table:\n{section}")
+
+
+def test_costs_report_leaves_an_unpriced_call_out_of_both_sums_and_says_so() -> None:
+    entries = [
+        _entry(cost_usd=1.0, strong_cost_usd=1.0),  # plan on the strong model
+        _entry(stage="implement", model="moonshot:kimi-k2.6", cost_usd=0.2, strong_cost_usd=2.0),
+        # An unpriced cheap model: its all-strong cost is known, its actual cost is not.
+        _entry(stage="implement", model="acme:x", issue=8, cost_usd=None, strong_cost_usd=5.0),
+        _entry(repo="o/other", issue=1, stage="judge", cost_usd=0.3, strong_cost_usd=0.3),
+    ]
+    text = report(entries)
+    total = text.splitlines()[-1]
+    # Before: all-strong $8.30 against actual $1.50 claimed a $6.80 saving that the unpriced call made up.
+    assert total == ("Total: $1.5000 over 3 priced calls; all-strong would have cost $3.3000; "
+                     "saving $1.8000 (55%); 1 call(s) have no known price and are left out of both sums")
+    repo_row = _row(text, "repo", "o/r")
+    assert repo_row[1] == "3" and repo_row[-3:] == ["$1.2000", "$3.0000", "1"]
+    assert _row(text, "repo", "o/other")[-3:] == ["$0.3000", "$0.3000", "0"]
+    assert _row(text, "issue", "o/r#7")[-3:] == ["$1.2000", "$3.0000", "0"]
+    assert _row(text, "issue", "o/r#8")[-3:] == ["$0.0000", "$0.0000", "1"]
+    assert _row(text, "model", "acme:x")[-3:] == ["$0.0000", "$0.0000", "1"]
+    assert _row(text, "model", "moonshot:kimi-k2.6")[-3:] == ["$0.2000", "$2.0000", "0"]
+    assert _row(text, "model", "anthropic:claude-opus-4-5")[1] == "2"
+    assert _row(text, "stage", "implement")[-3:] == ["$0.2000", "$2.0000", "1"]
+
+
+def test_costs_report_by_one_group_and_without_unpriced_calls() -> None:
+    text = report([_entry(cost_usd=0.25, strong_cost_usd=1.0)], by="model")
+    assert "By repo:" not in text and "By model:" in text
+    assert text.splitlines()[-1] == ("Total: $0.2500 over 1 priced calls; all-strong would have cost $1.0000; "
+                                     "saving $0.7500 (75%)")
+    assert report([]) == "The ledger is empty: no model calls were recorded yet."

@@ -224,13 +224,49 @@ async def test_anthropic_errors_become_our_types(
     assert anthropic_fake.calls == 1
 
 
+@pytest.mark.parametrize(
+    ("status", "error_type", "error_code", "message"),
+    [
+        # The SDK raises these two as RateLimitError (429); they are spend limits, not rate limits.
+        (429, "rate_limit_error", "enforced_spend_limit_reached", "monthly usage threshold reached"),
+        (429, "rate_limit_error", "contract_spend_limit_reached", "contract limit"),
+        (402, "billing_error", "linked_organization_spend_limit_reached", "linked org"),
+        (403, "permission_error", "user_profile_not_billable", "cannot bill"),
+        # A workspace's own usage limit: a plain 400 with no code, only the words.
+        (400, "invalid_request_error", None,
+         "You have reached your specified workspace API usage limits. You will regain access on 2026-12-01 at 00:00 UTC."),
+    ],
+)
+async def test_anthropic_spend_limits_are_spend_limited_not_rate_limited(
+    anthropic_fake: FakeAnthropic, status: int, error_type: str, error_code: str | None, message: str
+) -> None:
+    anthropic_fake.fail(status, error_type, message=message, error_code=error_code, retry_after=30)
+    with pytest.raises(SpendLimited) as caught:
+        await anthropic_fake.client.complete(simple_request(), model=OPUS)
+    assert caught.value.status == status
+    assert error_code is None or error_code in str(caught.value)
+
+
+async def test_anthropic_ramp_limit_stays_a_rate_limit(anthropic_fake: FakeAnthropic) -> None:
+    anthropic_fake.fail(429, "rate_limit_error", error_code="ramp_limit_exceeded", retry_after=5)
+    with pytest.raises(RateLimited) as caught:
+        await anthropic_fake.client.complete(simple_request(), model=OPUS)
+    assert caught.value.retry_after == 5.0
+
+
 async def test_anthropic_error_event_mid_stream_is_mapped_by_type(anthropic_fake: FakeAnthropic) -> None:
     anthropic_fake.fail_midstream("overloaded_error")
     anthropic_fake.fail_midstream("rate_limit_error", message="tokens per minute")
-    with pytest.raises(Overloaded):
+    anthropic_fake.fail_midstream("rate_limit_error", message="limit", error_code="enforced_spend_limit_reached")
+    with pytest.raises(Overloaded) as overloaded:
         await anthropic_fake.client.complete(simple_request(), model=OPUS)
-    with pytest.raises(RateLimited):
+    with pytest.raises(RateLimited) as limited:
         await anthropic_fake.client.complete(simple_request(), model=OPUS)
+    with pytest.raises(SpendLimited):
+        await anthropic_fake.client.complete(simple_request(), model=OPUS)
+    # The stream itself was HTTP 200; the error carries the status the API uses for its type.
+    assert overloaded.value.status == 529 and "mid-stream overloaded_error" in str(overloaded.value)
+    assert limited.value.status == 429
 
 
 async def test_anthropic_error_messages_never_contain_the_key(anthropic_fake: FakeAnthropic) -> None:
@@ -392,6 +428,17 @@ async def test_openai_wire_conversation_and_reasoning_replay(openai_fake: FakeOp
         (401, "invalid_request_error", "invalid_api_key", "Incorrect API key", AuthFailed),
         (403, "permission_denied", None, "region", AuthFailed),
         (402, "billing", None, "payment required", SpendLimited),
+        (429, "insufficient_quota", "organization_spend_limit_exceeded", "spend limit", SpendLimited),
+        (429, "insufficient_quota", "project_spend_limit_exceeded", "project limit", SpendLimited),
+        (429, "requests", "credit_balance_exhausted", "no credits", SpendLimited),
+        (429, "requests", "organization_usage_limit_exceeded", "usage limit", SpendLimited),
+        (400, "invalid_request_error", "billing_not_active", "billing off", SpendLimited),
+        # Moonshot (Kimi) with its balance used up: 429, by type and, in some answers, only in words.
+        (429, "exceeded_current_quota_error", None,
+         "Your account org-1 is suspended due to insufficient balance, please recharge your account", SpendLimited),
+        (429, "rate_limit_reached_error", None,
+         "Your account is suspended due to insufficient balance, please recharge your account", SpendLimited),
+        (429, "rate_limit_reached_error", None, "Your account reached max request: 3 RPM", RateLimited),
         (400, "invalid_request_error", "context_length_exceeded", "too long", BadRequest),
         (404, "invalid_request_error", "model_not_found", "no model", BadRequest),
     ],

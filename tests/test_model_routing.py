@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -14,14 +15,16 @@ from bot.models.errors import (
     AuthFailed,
     BadRequest,
     BudgetExceeded,
+    PriceUnknown,
     SpendLimited,
 )
 from bot.models.ledger import CallContext, LedgerEntry, summarize
 from bot.models.openai_adapter import OpenAICompatClient
 from bot.models.port import Message, ModelRequest, ModelSpec
-from bot.models.routing import Budget, CircuitBreaker, ModelRouter, fallback_chain
-from tests.fakes.anthropic_server import FakeAnthropic
+from bot.models.routing import Budget, CircuitBreaker, ModelRouter
+from tests.fakes.anthropic_server import FakeAnthropic, text_reply
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import text_reply as openai_text_reply
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -93,6 +96,16 @@ async def test_529_on_every_strong_call_falls_back_and_names_the_model(h: Harnes
     assert routed.strong_cost_usd == pytest.approx((100 * 5 + 50 * 25) / 1e6)
 
 
+async def test_an_overload_inside_the_stream_is_reported_as_529_not_200(h: Harness) -> None:
+    h.anthropic.fail_midstream("overloaded_error")
+    h.anthropic.fail_midstream("overloaded_error")
+    h.anthropic.fail_midstream("overloaded_error")
+    h.openai.reply_text("plan from kimi")
+    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert routed.served_by == KIMI
+    assert routed.fallback_reason == "anthropic:claude-opus-4-5 was overloaded (529) 3 times"
+
+
 async def test_429_retry_after_is_honoured_on_the_same_model(h: Harness) -> None:
     h.anthropic.fail(429, "rate_limit_error", retry_after=7)
     h.anthropic.reply_text("plan")
@@ -149,6 +162,14 @@ async def test_auth_spend_and_bad_request_stop_at_once(
     assert [e.outcome for e in h.entries] == [expected.__name__]
 
 
+async def test_a_spend_limit_sent_as_429_stops_at_once_without_waiting_or_falling_back(h: Harness) -> None:
+    h.anthropic.fail(429, "rate_limit_error", message="monthly limit", retry_after=5,
+                     error_code="enforced_spend_limit_reached")
+    with pytest.raises(SpendLimited):
+        await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert h.anthropic.calls == 1 and h.openai.calls == 0 and h.sleeps == []
+
+
 async def test_breaker_trips_then_recovers_after_cooldown(h: Harness) -> None:
     router = h.router(breaker_threshold=3, breaker_cooldown=60.0)
     h.anthropic.fail(529, "overloaded_error", times=3)
@@ -180,6 +201,52 @@ async def test_half_open_breaker_reopens_after_one_failure(h: Harness) -> None:
     assert h.anthropic.calls == 3 and router.breaker.is_open(OPUS)
 
 
+async def test_half_open_breaker_lets_exactly_one_concurrent_trial_through(h: Harness) -> None:
+    router = h.router(breaker_threshold=1, breaker_cooldown=30.0)
+    h.anthropic.fail(529, "overloaded_error")
+    h.openai.reply_text("first")
+    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert router.breaker.is_open(OPUS)
+    h.now += 31.0
+
+    trial_started, finish_trial = asyncio.Event(), asyncio.Event()
+
+    async def slow_opus(body: dict) -> object:
+        if trial_started.is_set():  # a second caller reached opus: answer at once, the test then fails
+            return text_reply("a second trial")
+        trial_started.set()
+        await finish_trial.wait()
+        return text_reply("opus is back")
+
+    h.anthropic.responder = slow_opus
+    h.openai.responder = lambda body: openai_text_reply("kimi covers")
+    trial = asyncio.create_task(router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT))
+    await trial_started.wait()
+    others = await asyncio.gather(*(router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+                                    for _ in range(3)))
+    finish_trial.set()
+    assert (await trial).served_by == OPUS
+    assert [o.served_by for o in others] == [KIMI, KIMI, KIMI]
+    assert all("cooling down" in (o.fallback_reason or "") for o in others)
+    assert h.anthropic.calls == 2  # the failure that opened it, then the one trial
+    assert router.breaker.allows(OPUS)  # the trial's success closed it
+
+
+async def test_a_trial_stopped_before_its_call_frees_the_slot(h: Harness) -> None:
+    router = h.router(breaker_threshold=1, breaker_cooldown=30.0)
+    h.anthropic.fail(529, "overloaded_error")
+    h.openai.reply_text("first")
+    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    h.now += 31.0
+    h.anthropic.count_tokens = 10_000_000
+    with pytest.raises(BudgetExceeded):
+        await router.call(REQUEST, spec=OPUS, context=CONTEXT, budgets=[Budget("issue", limit_usd=0.01)])
+    h.anthropic.count_tokens = None
+    h.anthropic.reply_text("opus answers")
+    routed = await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert routed.served_by == OPUS
+
+
 def test_circuit_breaker_unit() -> None:
     now = [0.0]
     breaker = CircuitBreaker(threshold=2, cooldown=10.0, clock=lambda: now[0])
@@ -205,6 +272,50 @@ async def test_budget_stop_makes_no_model_call(h: Harness) -> None:
     assert error.remaining_usd == pytest.approx(0.02)
     assert h.anthropic.calls == 0 and h.openai.calls == 0 and h.entries == []
     assert budget.spent_usd == 0.0
+
+
+async def test_two_concurrent_calls_cannot_together_overshoot_a_shared_budget(h: Harness) -> None:
+    h.anthropic.count_tokens = 2000  # worst case per call: 2000*$5 + 1000*$25 per M = $0.035
+    first_started, finish_first = asyncio.Event(), asyncio.Event()
+
+    async def slow(body: dict) -> object:
+        first_started.set()
+        await finish_first.wait()
+        return text_reply("done", usage=Usage(2000, 400))
+
+    h.anthropic.responder = slow
+    router = h.router()
+    # Two jobs for the same installation, each with its own snapshot of the shared daily cap.
+    job_a = [Budget("daily", limit_usd=0.05, key="daily:42")]
+    job_b = [Budget("daily", limit_usd=0.05, key="daily:42")]
+    first = asyncio.create_task(router.call(REQUEST, spec=OPUS, context=CONTEXT, budgets=job_a))
+    await first_started.wait()
+    with pytest.raises(BudgetExceeded) as caught:
+        await router.call(REQUEST, spec=OPUS, context=CONTEXT, budgets=job_b)
+    assert "held by calls in progress" in str(caught.value)
+    assert caught.value.remaining_usd == pytest.approx(0.05 - 0.035)
+    finish_first.set()
+    assert (await first).served_by == OPUS
+    assert h.anthropic.calls == 1
+    assert router.budget_gate.reserved_usd(job_b[0]) == 0.0  # released once the call ended
+
+
+async def test_a_refreshed_budget_counts_what_other_jobs_spent_since_it_was_built(h: Harness) -> None:
+    h.openai.reply_text("a", usage=Usage(10_000, 2_000))
+    h.openai.reply_text("b", usage=Usage(10, 5))
+    router = h.router()
+    request = REQUEST  # worst case on kimi: max_tokens 1000 * $4 per M = $0.004 and a few input tokens
+
+    def ledger_spending() -> float:
+        return sum(e.cost_usd or 0.0 for e in h.entries)
+
+    stale = Budget("daily", limit_usd=0.02, key="daily:42", refresh=ledger_spending)  # built at $0
+    other_job = Budget("daily", limit_usd=0.02, key="daily:42", refresh=ledger_spending)
+    await router.call(request, spec=KIMI, context=CONTEXT, budgets=[other_job])  # costs $0.0175
+    with pytest.raises(BudgetExceeded):
+        await router.call(request, spec=KIMI, context=CONTEXT, budgets=[stale])
+    assert stale.spent_usd == pytest.approx((10_000 * 0.95 + 2_000 * 4) / 1e6)
+    assert h.openai.calls == 1
 
 
 async def test_budgets_accumulate_actual_cost_then_stop(h: Harness) -> None:
@@ -244,20 +355,43 @@ async def test_ledger_totals_equal_fake_usage_per_kind(h: Harness) -> None:
     total_usage = sum((r.usage for r in results), Usage())
     assert total_usage == Usage(2150, 710, 5000, 6200)
     by_repo = summarize(h.entries, by="repo")
-    assert by_repo[0].usage == total_usage and by_repo[0].unknown_cost_calls == 0
+    assert by_repo[0].usage == total_usage and by_repo[0].unpriced_calls == 0
     assert by_repo[0].strong_cost_usd == pytest.approx(sum(r.strong_cost_usd for r in results))
     assert all(e.at == 1_700_000_000.0 and e.installation_id == 42 for e in h.entries)
 
 
-async def test_unknown_price_is_none_and_unconfigured_provider_is_skipped(h: Harness) -> None:
+async def test_unknown_price_without_a_budget_is_served_with_cost_none(h: Harness) -> None:
     mystery = ModelSpec("anthropic", "claude-mystery")
     nowhere = ModelSpec("nowhere", "model-x")
     h.anthropic.reply_text("ok", usage=Usage(10, 10))
-    routed = await h.router().call(REQUEST, spec=nowhere, fallbacks=[mystery], context=CONTEXT, budgets=[Budget("b", 0.0001)])
+    unlimited = Budget("installation", limit_usd=None)
+    routed = await h.router().call(REQUEST, spec=nowhere, fallbacks=[mystery], context=CONTEXT, budgets=[unlimited])
     assert routed.served_by == mystery
     assert routed.fallback_reason == "provider nowhere is not configured"
     assert routed.cost_usd is None and routed.strong_cost_usd == pytest.approx((10 * 5 + 10 * 25) / 1e6)
     assert h.entries[-1].cost_usd is None
+    # Counted as unknown, never as $0.
+    assert unlimited.spent_usd == 0.0 and unlimited.unpriced_calls == 1
+
+
+async def test_unknown_price_under_any_active_budget_refuses_the_call(h: Harness) -> None:
+    mystery = ModelSpec("anthropic", "claude-mystery")
+    generous = Budget("daily budget for this installation", limit_usd=1000.0)
+    with pytest.raises(PriceUnknown) as caught:
+        await h.router().call(REQUEST, spec=mystery, fallbacks=[KIMI], context=CONTEXT,
+                              budgets=[Budget("other", limit_usd=None), generous])
+    message = str(caught.value)
+    assert "anthropic:claude-mystery" in message and "ROUTE_ME_PRICES" in message
+    assert caught.value.budget_name == "daily budget for this installation"
+    assert h.anthropic.calls == 0 and h.openai.calls == 0 and h.entries == []
+
+
+async def test_an_unpriced_fallback_under_a_budget_is_refused_after_the_priced_primary_fails(h: Harness) -> None:
+    h.anthropic.fail(500, "api_error")
+    with pytest.raises(PriceUnknown):
+        await h.router().call(REQUEST, spec=OPUS, fallbacks=[ModelSpec("anthropic", "claude-mystery")],
+                              context=CONTEXT, budgets=[Budget("issue", limit_usd=5.0)])
+    assert h.anthropic.calls == 1
 
 
 async def test_all_models_failing_lists_every_attempt(h: Harness) -> None:
@@ -282,9 +416,3 @@ async def test_a_broken_ledger_does_not_lose_the_reply(h: Harness) -> None:
     h.openai.reply_text("still here")
     routed = await h.router(ledger=broken).call(REQUEST, spec=KIMI, context=CONTEXT)
     assert routed.reply.text == "still here"
-
-
-def test_fallback_chain_dedupes_and_drops_primary_and_excluded() -> None:
-    chain = fallback_chain(OPUS, [OPUS, KIMI, SONNET, KIMI, ModelSpec("x", "y")], exclude=[ModelSpec("x", "y")])
-    assert chain == [KIMI, SONNET]
-    assert fallback_chain(OPUS, []) == []

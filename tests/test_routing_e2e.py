@@ -153,3 +153,46 @@ async def test_an_empty_or_chatty_reply_gets_a_nudge_and_the_plan_still_arrives(
     assert [m["role"] for m in third] == ["user", "user", "assistant", "user"]
     assert all(m["content"] for m in third)  # no empty turn was sent back
     assert find_marker(sc.plan_comment(github)["body"], "plan")["state"] == "planned"
+
+
+async def test_a_repo_choosing_an_unpriced_model_cannot_escape_the_daily_cap(make_bot, github, anthropic):
+    sc.seed(github, config="strong: anthropic:claude-unpriced-9\n")
+    anthropic.responder = sc.anthropic_roles()
+    bot = await make_bot(ROUTE_ME_DAILY_BUDGET_USD="50")
+    await label(bot)
+    assert anthropic.calls == 0
+    failure = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
+    assert "anthropic:claude-unpriced-9" in failure and "ROUTE_ME_PRICES" in failure
+    assert bot.services.store.ledger_rows(repo=f"{sc.OWNER}/{sc.REPO}") == []
+
+
+async def test_repo_fallbacks_are_tried_after_the_server_chain_not_instead(make_bot, github, anthropic):
+    sc.seed(github, config="fallbacks: [anthropic:claude-haiku-4-5]\n")
+    roles = sc.anthropic_roles()
+
+    def respond(body):
+        if body["model"] in ("claude-opus-5-5", "claude-sonnet-5-5"):
+            return anthropic_server.failure(529, "overloaded_error", message="Overloaded")
+        return roles(body)
+
+    anthropic.responder = respond
+    bot = await make_bot(ROUTE_ME_FALLBACKS=SONNET)
+    await label(bot)
+    tried = list(dict.fromkeys(b["model"] for b in anthropic.message_bodies))
+    assert tried == ["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-4-5"]
+    body = sc.plan_comment(github)["body"]
+    assert find_marker(body, "plan")["state"] == "planned" and "claude-haiku-4-5" in body
+
+
+async def test_a_strong_planner_skips_the_cheap_model_under_another_provider_and_cheaper_ones(
+        make_bot, github, anthropic, openai):
+    sc.seed(github)
+    anthropic.responder = overloaded_opus_then(sc.anthropic_roles())
+    openai.responder = lambda body: openai_server.tool_reply("submit_plan", sc.PLAN)
+    bot = await make_bot(ROUTE_ME_FALLBACKS="moonshot:kimi-k2.6,openai:gpt-4.1-mini",
+                         ROUTE_ME_PROVIDER_MOONSHOT_BASE_URL=openai.base_url,
+                         ROUTE_ME_PROVIDER_MOONSHOT_API_KEY=openai.api_key)
+    await label(bot)
+    assert openai.calls == 0  # kimi-k2.6 is the cheap model at moonshot; gpt-4.1-mini costs less than it
+    failure = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
+    assert "plan stage failed" in failure

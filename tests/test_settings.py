@@ -110,3 +110,49 @@ def test_serve_reads_a_dotenv_file(tmp_path):
     assert result.returncode == 2
     assert "GITHUB_APP_ID" not in result.stderr  # came from .env
     assert "GITHUB_PRIVATE_KEY" in result.stderr
+
+
+def _prices_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "prices.json"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ('{"claude-opus-5-5": {"input": 1, "output": 2}', "not valid JSON"),
+    ("[1, 2]", "must be a JSON object"),
+    ('{"prices": [1]}', "'prices' must be an object"),
+    ('{"m": {"input": -1, "output": 2}}', "invalid price for 'm': input"),
+    ('{"m": {"input": 1}}', "invalid price for 'm': output"),
+    ('{"m": "cheap"}', "must be an object"),
+])
+def test_a_bad_price_file_is_one_line_naming_the_variable(tmp_path, text, reason):
+    found = problems(good_env(ROUTE_ME_PRICES=_prices_file(tmp_path, text)))
+    lines = [line for line in found if line.startswith("ROUTE_ME_PRICES")]
+    assert len(lines) == 1 and reason in lines[0] and "\n" not in lines[0], found
+
+
+def test_a_copy_of_the_shipped_price_file_and_a_flat_one_are_both_accepted(tmp_path):
+    shipped = (ROOT / "bot" / "data" / "prices.json").read_text()
+    assert load_settings(good_env(ROUTE_ME_PRICES=_prices_file(tmp_path, shipped))).prices_file is not None
+    flat = '{"_note": "ours", "moonshot:kimi-k2.6": {"input": 0.5, "output": 2}}'
+    assert load_settings(good_env(ROUTE_ME_PRICES=_prices_file(tmp_path, flat))).prices_file is not None
+
+
+def test_an_extra_provider_key_without_its_base_url_is_reported_once():
+    found = problems(good_env(ROUTE_ME_PROVIDER_MOONSHOT_API_KEY="m-key", ROUTE_ME_CHEAP="moonshot:kimi-k2.6"))
+    assert [line for line in found if "MOONSHOT" in line] == [
+        "ROUTE_ME_PROVIDER_MOONSHOT_BASE_URL: missing (ROUTE_ME_PROVIDER_MOONSHOT_API_KEY is set; the provider's "
+        "OpenAI-compatible endpoint, e.g. https://api.moonshot.ai/v1)"]
+    # Declared but unused by any model setting: still a mistake the registry would trip on later.
+    found = problems(good_env(ROUTE_ME_PROVIDER_SPARE_API_KEY="s-key"))
+    assert found == [found[0]] and found[0].startswith("ROUTE_ME_PROVIDER_SPARE_BASE_URL: missing")
+    assert "m-key" not in "\n".join(found)
+
+
+def test_a_fallback_on_an_unconfigured_provider_is_reported():
+    found = problems(good_env(ROUTE_ME_FALLBACKS="anthropic:claude-sonnet-5-5, openrouter:kimi-k2.6"))
+    assert found == [
+        "ROUTE_ME_PROVIDER_OPENROUTER_API_KEY: missing (needed for openrouter:kimi-k2.6)",
+        "ROUTE_ME_PROVIDER_OPENROUTER_BASE_URL: missing (the OpenAI-compatible endpoint for 'openrouter')",
+    ]

@@ -81,3 +81,30 @@ def test_saving_issue_state_can_refuse_to_overwrite_a_cancellation(tmp_path):
     assert store.save_issue_state("o/r", 7, {"state": "planning"}) is True
     assert store.issue_state("o/r", 7) == {"state": "planning"}
     store.close()
+
+
+def test_spent_usd_sums_known_costs_and_unpriced_calls_counts_the_rest(tmp_path):
+    store = SqliteStore(tmp_path / "s.db")
+    try:
+        for at, cost in ((100.0, 0.25), (200.0, None), (300.0, 0.5), (400.0, None)):
+            store.add_ledger_row({"at": at, "installation_id": 42, "repo": "o/r", "issue": 7, "stage": "plan",
+                                  "cost_usd": cost})
+        assert store.spent_usd(installation_id=42) == 0.75
+        assert store.unpriced_calls(installation_id=42) == 2
+        assert store.spent_usd(installation_id=42, since=250.0) == 0.5
+        assert store.unpriced_calls(repo="o/r", issue=7, since=250.0) == 1
+        assert store.unpriced_calls(installation_id=99) == 0
+    finally:
+        store.close()
+
+
+def test_the_store_protocol_covers_every_public_method_and_services_use_it():
+    import typing
+
+    from bot.services import Services
+    from bot.store import Store
+
+    public = {name for name in dir(SqliteStore) if not name.startswith("_") and callable(getattr(SqliteStore, name))}
+    promised = {name for name in dir(Store) if not name.startswith("_")}
+    assert public - promised == set()  # a PostgreSQL class implementing Store is enough for the app
+    assert typing.get_type_hints(Services)["store"] is Store

@@ -90,6 +90,24 @@ class PriceTable:
         return cls({}).with_overrides(data["prices"])
 
     @classmethod
+    def overrides_from_json(cls, text: str) -> dict[str, Price]:
+        """An operator's price file (ROUTE_ME_PRICES), in either shape: flat ``{key: price}`` or a
+        copy of the shipped prices.json (``{"_about": ..., "prices": {key: price}}``).  Keys
+        starting with ``_`` are comments.  Raises ValueError with a one-line reason."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"must be a JSON object of prices, got {type(data).__name__}")
+        if "prices" in data:
+            data = data["prices"]
+            if not isinstance(data, dict):
+                raise ValueError("its 'prices' must be an object of prices by model")
+        entries = {key: value for key, value in data.items() if not str(key).startswith("_")}
+        return PriceTable({}).with_overrides(entries)._prices
+
+    @classmethod
     def load_default(cls) -> PriceTable:
         """The prices shipped in bot/data/prices.json."""
         text = resources.files("bot").joinpath("data/prices.json").read_text(encoding="utf-8")
@@ -109,7 +127,12 @@ class PriceTable:
             try:
                 merged[key.strip()] = _PriceIn.model_validate(dict(value)).to_price()
             except ValidationError as exc:
-                raise ValueError(f"invalid price for {key!r}: {exc}") from exc
+                # One line per file problem: "input: Input should be greater than or equal to 0".
+                reasons = "; ".join(
+                    f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
+                    for error in exc.errors()
+                )
+                raise ValueError(f"invalid price for {key!r}: {reasons}") from exc
         return PriceTable(merged)
 
     def keys(self) -> list[str]:

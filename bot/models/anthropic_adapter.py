@@ -31,7 +31,32 @@ from bot.models.port import (
 log = logging.getLogger(__name__)
 
 _CACHE_CONTROL = {"type": "ephemeral"}
-_BILLING_WORDS = ("credit balance", "billing", "spend limit", "insufficient funds")
+_BILLING_WORDS = ("credit balance", "billing", "spend limit", "insufficient funds", "api usage limits")
+# Stable cause codes (``error.details.error_code``) meaning the account cannot pay.  Several
+# arrive as HTTP 429 or 403 (the SDK raises them as RateLimitError / PermissionDeniedError),
+# yet no wait or retry lifts a spend limit before the billing period or a top-up: calling again,
+# or another model on the same account, only burns attempts.  So they stop the job at once.
+_SPEND_CODES = frozenset({
+    "enforced_spend_limit_reached",  # 429: the organisation's monthly tier limit
+    "contract_spend_limit_reached",  # 429: the contract's spend limit
+    "linked_organization_spend_limit_reached",  # 402
+    "linked_organization_billing_unavailable",  # 402
+    "user_profile_billing_not_authorized",  # 403
+    "user_profile_not_billable",  # 403
+})
+# A stream's `error` event arrives on an HTTP 200 response; the status the API gives the same
+# error type on a plain response is what the router reports and counts.
+_STATUS_OF_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
 
 
 def _tool_choice(choice: str) -> dict[str, Any]:
@@ -133,13 +158,16 @@ def reply_from_message(message: Any) -> ModelReply:
     )
 
 
-def _body_error(body: object) -> tuple[str, str]:
-    """(error type, message) from an Anthropic error body ``{"type":"error","error":{...}}``."""
+def _body_error(body: object) -> tuple[str, str, str]:
+    """(error type, message, error code) from an Anthropic error body
+    ``{"type":"error","error":{"type", "message", "details": {"error_code"}}}``."""
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict):
-            return str(inner.get("type") or ""), str(inner.get("message") or "")
-    return "", ""
+            details = inner.get("details")
+            code = details.get("error_code") if isinstance(details, dict) else None
+            return str(inner.get("type") or ""), str(inner.get("message") or ""), str(code or "")
+    return "", "", ""
 
 
 def map_anthropic_error(exc: Exception, *, provider: str, model: str, secrets: tuple[str, ...] = ()) -> ModelError:
@@ -152,17 +180,27 @@ def map_anthropic_error(exc: Exception, *, provider: str, model: str, secrets: t
     if not isinstance(exc, anthropic.APIStatusError):
         detail = redact(str(exc), secrets)[:300]
         return ProviderUnavailable(f"{where}: {type(exc).__name__}: {detail}", provider=provider, model=model)
-    status = exc.status_code
-    error_type, api_message = _body_error(exc.body)
+    error_type, api_message, error_code = _body_error(exc.body)
+    midstream = exc.status_code < 400
+    status = _STATUS_OF_TYPE.get(error_type, 500) if midstream else exc.status_code
     retry_after = parse_retry_after(exc.response.headers)
     text = redact(api_message or str(exc), secrets)[:500]
     kwargs: dict[str, Any] = {"provider": provider, "model": model, "status": status, "retry_after": retry_after}
-    label = f"{where} answered HTTP {status} {error_type or ''}".rstrip()
+    cause = " ".join(part for part in (error_type, error_code) if part)
+    where_said = "mid-stream" if midstream else f"HTTP {status}"
+    label = f"{where} answered {where_said} {cause}".rstrip()
     lowered = text.lower()
+    # Spend limits first: some come as 429 rate_limit_error and must not be retried as one.
+    # A workspace's own usage limit is a 400 whose message says "API usage limits".
+    if (
+        error_code in _SPEND_CODES
+        or error_type == "billing_error"
+        or status == 402
+        or any(w in lowered for w in _BILLING_WORDS)
+    ):
+        return SpendLimited(f"{label}: {text}", **kwargs)
     if error_type == "overloaded_error" or status == 529:
         return Overloaded(f"{label}: {text}", **kwargs)
-    if error_type == "billing_error" or status == 402 or any(w in lowered for w in _BILLING_WORDS):
-        return SpendLimited(f"{label}: {text}", **kwargs)
     if error_type == "rate_limit_error" or status == 429:
         return RateLimited(f"{label}: {text}", **kwargs)
     if error_type in ("authentication_error", "permission_error") or status in (401, 403):

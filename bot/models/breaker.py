@@ -6,8 +6,10 @@ from collections.abc import Callable, Hashable
 
 
 class CircuitBreaker:
-    """Skips a key after ``threshold`` consecutive failures for ``cooldown`` seconds; then lets one
-    trial call through (half-open): success closes it, one more failure opens it again."""
+    """Skips a key after ``threshold`` consecutive failures for ``cooldown`` seconds; then lets
+    exactly one trial call through (half-open) while every other caller skips it as if open:
+    success closes it, one more failure opens it again.  The caller ``release``s its slot when
+    the trial ends without a verdict (a budget stop, a bad request, a cancellation)."""
 
     def __init__(self, *, threshold: int, cooldown: float, clock: Callable[[], float]) -> None:
         self._threshold = max(1, threshold)
@@ -15,26 +17,34 @@ class CircuitBreaker:
         self._clock = clock
         self._failures: dict[Hashable, int] = {}
         self._open_until: dict[Hashable, float] = {}
+        self._trial: set[Hashable] = set()  # keys whose one half-open trial call is in flight
 
     def is_open(self, key: Hashable) -> bool:
         until = self._open_until.get(key)
         return until is not None and self._clock() < until
 
     def allows(self, key: Hashable) -> bool:
-        """Whether a call may go through now (moves an expired open breaker to half-open)."""
-        if self.is_open(key):
+        """Whether a call may go through now; the first caller after the cooldown takes the trial slot."""
+        if self.is_open(key) or key in self._trial:
             return False
         if key in self._open_until:
             del self._open_until[key]
             self._failures[key] = self._threshold - 1
+            self._trial.add(key)
         return True
+
+    def release(self, key: Hashable) -> None:
+        """End a call that ``allows`` let through; frees the trial slot if it held it."""
+        self._trial.discard(key)
 
     def record_success(self, key: Hashable) -> None:
         self._failures.pop(key, None)
         self._open_until.pop(key, None)
+        self._trial.discard(key)
 
     def record_failure(self, key: Hashable) -> None:
         count = self._failures.get(key, 0) + 1
         self._failures[key] = count
+        self._trial.discard(key)
         if count >= self._threshold:
             self._open_until[key] = self._clock() + self._cooldown

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 # The router sorts errors into four behaviours:
 #   retry the same model          Overloaded (and RateLimited with a short retry-after)
 #   fall back to the next model   RateLimited, ProviderUnavailable, persistent Overloaded
-#   stop at once                  AuthFailed, SpendLimited, BadRequest, BudgetExceeded
+#   stop at once                  AuthFailed, SpendLimited, BadRequest, BudgetExceeded, PriceUnknown
 #   give up                       AllModelsFailed (the chain is exhausted)
 
 
@@ -79,6 +79,15 @@ class BudgetExceeded(ModelError):
         super().__init__(message, provider=provider, model=model)
         self.estimated_usd = estimated_usd
         self.remaining_usd = remaining_usd
+        self.budget_name = budget_name
+
+
+class PriceUnknown(ModelError):
+    """Raised by the router before a call to a model with no known price while a budget is active:
+    its cost could not be checked against the budget (nor counted after), so no call is made."""
+
+    def __init__(self, message: str, *, provider: str = "", model: str = "", budget_name: str) -> None:
+        super().__init__(message, provider=provider, model=model)
         self.budget_name = budget_name
 
 

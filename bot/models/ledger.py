@@ -41,16 +41,21 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class LedgerTotal:
-    """Totals for one key.  Costs sum the known entries; ``unknown_cost_calls`` counts the rest,
-    so an unknown price shows as such instead of silently as zero."""
+    """Totals for one key.  ``cost_usd`` and ``strong_cost_usd`` sum the same calls, those whose
+    actual and all-strong costs are both known, so the two compare fairly; ``unpriced_calls``
+    counts the calls left out of both, so an unknown price shows as such instead of as zero."""
 
     key: str
     calls: int
     usage: Usage
     cost_usd: float
     strong_cost_usd: float
-    unknown_cost_calls: int
-    unknown_strong_cost_calls: int
+    unpriced_calls: int
+
+
+def is_priced(entry: LedgerEntry) -> bool:
+    """Whether both the entry's actual and all-strong costs are known (it can enter a comparison)."""
+    return entry.cost_usd is not None and entry.strong_cost_usd is not None
 
 
 def _key(entry: LedgerEntry, by: str) -> str:
@@ -80,15 +85,15 @@ def summarize(
         usage = Usage()
         for row in rows:
             usage = usage + row.usage
+        priced = [r for r in rows if is_priced(r)]
         totals.append(
             LedgerTotal(
                 key=key,
                 calls=len(rows),
                 usage=usage,
-                cost_usd=sum(r.cost_usd for r in rows if r.cost_usd is not None),
-                strong_cost_usd=sum(r.strong_cost_usd for r in rows if r.strong_cost_usd is not None),
-                unknown_cost_calls=sum(1 for r in rows if r.cost_usd is None),
-                unknown_strong_cost_calls=sum(1 for r in rows if r.strong_cost_usd is None),
+                cost_usd=sum(r.cost_usd or 0.0 for r in priced),
+                strong_cost_usd=sum(r.strong_cost_usd or 0.0 for r in priced),
+                unpriced_calls=len(rows) - len(priced),
             )
         )
     return totals

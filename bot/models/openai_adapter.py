@@ -30,7 +30,23 @@ from bot.models.port import (
     request_text,
 )
 
-_QUOTA_CODES = ("insufficient_quota", "billing_hard_limit_reached", "exceeded_current_quota_error")
+# Codes (``error.code``) or types (``error.type``) that mean the account cannot pay.  OpenAI
+# and Moonshot send most of them with HTTP 429, but no wait lifts them before a top-up or the
+# next billing period, so they stop the job at once instead of being retried as rate limits.
+_QUOTA_CODES = frozenset({
+    "insufficient_quota",  # OpenAI: no credit / plan quota left
+    "billing_hard_limit_reached",
+    "billing_not_active",
+    "credit_balance_exhausted",
+    "usage_limit_exceeded",
+    "organization_spend_limit_exceeded",
+    "organization_usage_limit_exceeded",
+    "project_spend_limit_exceeded",
+    "exceeded_current_quota_error",  # Moonshot (Kimi): 429 when the balance is used up or suspended
+})
+# Moonshot may say it only in words (429 "Your account is suspended due to insufficient
+# balance, please recharge your account ..."), so these phrases count too.
+_QUOTA_WORDS = ("insufficient balance", "recharge your account", "exceeded your current quota")
 
 
 def _tool_choice(choice: str) -> str | dict[str, Any]:
@@ -170,7 +186,13 @@ def map_openai_error(exc: Exception, *, provider: str, model: str, secrets: tupl
     }
     label = f"{where} answered HTTP {status} {code or error_type}".rstrip()
     marker = f"{code} {error_type} {api_message}".lower()
-    if code in _QUOTA_CODES or error_type in _QUOTA_CODES or status == 402:
+    lowered_message = api_message.lower()
+    if (
+        code in _QUOTA_CODES
+        or error_type in _QUOTA_CODES
+        or status == 402
+        or any(words in lowered_message for words in _QUOTA_WORDS)
+    ):
         return SpendLimited(f"{label}: {text}", **kwargs)
     if status == 529 or (status in (429, 503) and "overload" in marker):
         return Overloaded(f"{label}: {text}", **kwargs)

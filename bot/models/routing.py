@@ -6,19 +6,21 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.costs import PriceTable, usage_cost
 from bot.core.usage import Usage
 from bot.models.breaker import CircuitBreaker  # also importable from here, as before
+from bot.models.budget import Budget, BudgetGate, Reservation  # Budget also importable from here
+from bot.models.chain import fallback_chain  # also importable from here, as before
 from bot.models.errors import (
     AllModelsFailed,
     AuthFailed,
     BadRequest,
-    BudgetExceeded,
     ModelError,
     Overloaded,
+    PriceUnknown,
     ProviderUnavailable,
     RateLimited,
     SpendLimited,
@@ -41,15 +43,6 @@ _STOP = (AuthFailed, SpendLimited, BadRequest)
 _UNHEALTHY = (Overloaded, ProviderUnavailable)
 
 
-@dataclass
-class Budget:
-    """A spending limit (None = unlimited); the router adds each call's actual cost to ``spent_usd``."""
-
-    name: str
-    limit_usd: float | None
-    spent_usd: float = 0.0
-
-
 @dataclass(frozen=True)
 class RoutedReply:
     """A reply plus who served it, why a fallback happened (None if the requested model served) and its cost."""
@@ -63,21 +56,12 @@ class RoutedReply:
     strong_cost_usd: float | None
 
 
-def fallback_chain(
-    primary: ModelSpec, candidates: Sequence[ModelSpec], *, exclude: Collection[ModelSpec] = ()
-) -> list[ModelSpec]:
-    """The fallbacks to try after ``primary``, in order, without duplicates, the primary or excluded specs."""
-    chain: list[ModelSpec] = []
-    for spec in candidates:
-        if spec != primary and spec not in exclude and spec not in chain:
-            chain.append(spec)
-    return chain
-
-
 def _describe(error: ModelError, spec: ModelSpec, attempts: int, *, cap: float) -> str:
     times = f" {attempts} times" if attempts > 1 else ""
     if isinstance(error, Overloaded):
-        return f"{spec} was overloaded ({error.status or 529}){times}"
+        # An overload reported inside a stream rides on an HTTP 200, which would read as success.
+        status = error.status if error.status and error.status >= 400 else 529
+        return f"{spec} was overloaded ({status}){times}"
     if isinstance(error, RateLimited):
         wait = error.retry_after
         if wait is not None and wait > cap:
@@ -121,6 +105,7 @@ class ModelRouter:
         self._backoff_max = backoff_max
         self._retry_after_cap = retry_after_cap
         self.breaker = CircuitBreaker(threshold=breaker_threshold, cooldown=breaker_cooldown, clock=clock)
+        self.budget_gate = BudgetGate()
 
     async def call(
         self,
@@ -144,19 +129,29 @@ class ModelRouter:
             if not self.breaker.allows(candidate):
                 attempts.append((str(candidate), f"{candidate} was skipped: it kept failing and is cooling down"))
                 continue
-            await self._check_budgets(request, candidate=candidate, client=client, budgets=budgets)
-            outcome = await self._try_model(
-                request,
-                candidate=candidate,
-                client=client,
-                requested=spec,
-                context=context,
-                prior=[reason for _, reason in attempts],
-                has_next=index < len(chain) - 1,
-            )
+            reservation: Reservation = []
+            try:
+                reservation = await self._admit(request, candidate=candidate, client=client, budgets=budgets)
+                outcome = await self._try_model(
+                    request,
+                    candidate=candidate,
+                    client=client,
+                    requested=spec,
+                    context=context,
+                    prior=[reason for _, reason in attempts],
+                    has_next=index < len(chain) - 1,
+                )
+            finally:
+                # The ledger row is written by now, so the store's spending includes this call.
+                self.budget_gate.release(reservation)
+                # A half-open trial that ended without a verdict must not keep the model skipped.
+                self.breaker.release(candidate)
             if isinstance(outcome, RoutedReply):
                 for budget in budgets:
-                    budget.spent_usd += outcome.cost_usd or 0.0
+                    if outcome.cost_usd is None:
+                        budget.unpriced_calls += 1
+                    else:
+                        budget.spent_usd += outcome.cost_usd
                 return outcome
             reason, last_error = outcome
             attempts.append((str(candidate), reason))
@@ -245,34 +240,32 @@ class ModelRouter:
         backoff = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
         return backoff * self._rng.uniform(0.5, 1.0)
 
-    async def _check_budgets(
+    async def _admit(
         self, request: ModelRequest, *, candidate: ModelSpec, client: ModelClient, budgets: Sequence[Budget]
-    ) -> None:
-        """Stop before a call whose worst case (all input at full price, max_tokens of output) is over budget."""
+    ) -> Reservation:
+        """Stop before a call whose worst case (all input at full price, max_tokens of output) is over
+        budget, or whose cost cannot be known: a model without a price would escape every limit.
+        Otherwise reserve that worst case until the call ends, so concurrent calls see it."""
         limited = [b for b in budgets if b.limit_usd is not None]
         if not limited:
-            return
+            return []
         price = self._prices.price(candidate)
         if price is None:
-            log.warning("no price for %s: its cost cannot be checked against the budget", candidate)
-            return
+            raise PriceUnknown(
+                f"{candidate} has no known price, so the {limited[0].name} cannot be enforced and no call "
+                f"was made. Add its price in USD per million tokens to the JSON file named by ROUTE_ME_PRICES, "
+                f'e.g. {{"{candidate}": {{"input": 1.0, "output": 4.0}}}}, or choose a priced model',
+                provider=candidate.provider,
+                model=candidate.model,
+                budget_name=limited[0].name,
+            )
         try:
             tokens = await client.count_input_tokens(request, model=candidate.model)
         except ModelError:
             tokens = estimate_tokens(request_text(request))
         estimate = usage_cost(price, Usage(input_tokens=tokens, output_tokens=request.max_tokens))
-        for budget in limited:
-            remaining = (budget.limit_usd or 0.0) - budget.spent_usd
-            if estimate > remaining:
-                raise BudgetExceeded(
-                    f"the {budget.name} budget has ${max(remaining, 0.0):.4f} left, and the next call to "
-                    f"{candidate} could cost up to ${estimate:.4f}",
-                    provider=candidate.provider,
-                    model=candidate.model,
-                    estimated_usd=estimate,
-                    remaining_usd=remaining,
-                    budget_name=budget.name,
-                )
+        # No await from here to the reservation: the check and the reservation are one step.
+        return self.budget_gate.admit(limited, candidate=candidate, estimate_usd=estimate)
 
     async def _record(
         self,

@@ -19,9 +19,10 @@ from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_c
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
 from bot.github.tarball import TarballError, download_tarball
+from bot.models.chain import fallback_chain, merged_fallbacks, no_cheaper_than
 from bot.models.ledger import CallContext
 from bot.models.port import ModelSpec
-from bot.models.routing import Budget, fallback_chain
+from bot.models.routing import Budget
 from bot.services import Services
 from bot.stages.runtime import Runtime, runtime
 from bot.stages.state import IssueState
@@ -125,32 +126,42 @@ class IssueContext:
             planner=strong if variant[0] == "O" else cheap,
             implementer=implementer,
             judge=config.judge or settings.judge or strong,
-            fallbacks=tuple(config.fallbacks or settings.fallbacks),
+            fallbacks=merged_fallbacks(settings.fallbacks, config.fallbacks),
             strong=strong,
             cheap=cheap,
         )
 
     def fallbacks_for(self, primary: str, models: Models, *, strong_role: bool) -> list[ModelSpec]:
-        """The fallback chain; a strong role never falls back to the cheap model unless allowed."""
-        exclude = []
-        if strong_role and not self.config.allow_cheap_planner_fallback and models.cheap != primary:
-            exclude.append(ModelSpec.parse(models.cheap))
-        return fallback_chain(
-            ModelSpec.parse(primary), [ModelSpec.parse(s) for s in models.fallbacks], exclude=exclude
-        )
+        """The fallback chain; a strong role never falls back to the cheap model (under any
+        provider, or one priced no higher) unless the repo allows it."""
+        primary_spec, cheap = ModelSpec.parse(primary), ModelSpec.parse(models.cheap)
+        candidates = [ModelSpec.parse(s) for s in models.fallbacks]
+        if strong_role and not self.config.allow_cheap_planner_fallback and primary_spec.model != cheap.model:
+            candidates = no_cheaper_than(cheap, candidates, self.runtime.prices)
+        return fallback_chain(primary_spec, candidates)
 
     def budgets(self) -> list[Budget]:
         budgets: list[Budget] = []
         store, settings = self.services.store, self.services.settings
+        # Each budget re-reads the ledger before every call (refresh) and is keyed, so concurrent
+        # jobs on the same issue or installation share the router's in-flight reservations.
+        repo, number, installation = self.repo, self.number, self.installation_id
         if self.config.budget_usd is not None:
-            spent = store.spent_usd(repo=self.repo, issue=self.number)
-            budgets.append(Budget(name=f"budget_usd for issue #{self.number}",
-                                  limit_usd=self.config.budget_usd, spent_usd=spent))
+            budgets.append(Budget(
+                name=f"budget_usd for issue #{number}", limit_usd=self.config.budget_usd,
+                spent_usd=store.spent_usd(repo=repo, issue=number),
+                unpriced_calls=store.unpriced_calls(repo=repo, issue=number),
+                key=f"issue:{repo}#{number}",
+                refresh=lambda: store.spent_usd(repo=repo, issue=number)))
         if settings.daily_budget_usd is not None:
-            since = self.services.clock() - DAY_SECONDS
-            spent = store.spent_usd(installation_id=self.installation_id, since=since)
-            budgets.append(Budget(name="daily budget for this installation",
-                                  limit_usd=settings.daily_budget_usd, spent_usd=spent))
+            clock = self.services.clock
+            since = clock() - DAY_SECONDS
+            budgets.append(Budget(
+                name="daily budget for this installation", limit_usd=settings.daily_budget_usd,
+                spent_usd=store.spent_usd(installation_id=installation, since=since),
+                unpriced_calls=store.unpriced_calls(installation_id=installation, since=since),
+                key=f"daily:{installation}",
+                refresh=lambda: store.spent_usd(installation_id=installation, since=clock() - DAY_SECONDS)))
         return budgets
 
     # repository -----------------------------------------------------------------------

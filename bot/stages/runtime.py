@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -46,7 +45,8 @@ def load_prices(services: Services) -> PriceTable:
     prices = PriceTable.load_default()
     path = services.settings.prices_file
     if path is not None:
-        prices = prices.with_overrides(json.loads(path.read_text()))
+        # Settings already checked the file; either shape is accepted (see overrides_from_json).
+        prices = prices.with_overrides(PriceTable.overrides_from_json(path.read_text()))
     return prices
 
 

@@ -9,6 +9,7 @@ Usage::
         fake.fail(529, "overloaded_error", times=3)            # three 529s, then the next item
         fake.fail(429, "rate_limit_error", retry_after=7)       # with a retry-after header
         fake.fail_midstream("overloaded_error")                 # an SSE `error` event after message_start
+        fake.fail(429, "rate_limit_error", error_code="enforced_spend_limit_reached")  # error.details.error_code
         ...
         fake.requests            # every request: Recorded(path, headers, body)
         fake.message_bodies      # JSON bodies of POST /v1/messages only
@@ -72,6 +73,7 @@ class Failure:
     retry_after_ms: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
     midstream: bool = False
+    error_code: str | None = None  # sent as error.details.error_code, the API's stable cause code
 
 
 def text_reply(text: str, *, usage: Usage | None = None, model: str | None = None, stop_reason: str = "end_turn") -> Reply:
@@ -104,6 +106,7 @@ def failure(
     retry_after: float | None = None,
     retry_after_ms: float | None = None,
     headers: dict[str, str] | None = None,
+    error_code: str | None = None,
 ) -> Failure:
     return Failure(
         status=status,
@@ -112,7 +115,15 @@ def failure(
         retry_after=retry_after,
         retry_after_ms=retry_after_ms,
         headers=tuple((headers or {}).items()),
+        error_code=error_code,
     )
+
+
+def _error_object(item: Failure) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": item.error_type, "message": item.message}
+    if item.error_code is not None:
+        error["details"] = {"error_code": item.error_code}
+    return error
 
 
 def _usage_json(usage: Usage) -> dict[str, int]:
@@ -150,8 +161,12 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         self.count_tokens: int | Callable[[dict[str, Any]], int] | Failure | None = None
 
     # -- scripting ---------------------------------------------------------------------
-    def fail_midstream(self, error_type: str = "overloaded_error", *, message: str = "Overloaded") -> FakeAnthropic:
-        return self.reply(Failure(status=200, error_type=error_type, message=message, midstream=True))
+    def fail_midstream(
+        self, error_type: str = "overloaded_error", *, message: str = "Overloaded", error_code: str | None = None
+    ) -> FakeAnthropic:
+        return self.reply(
+            Failure(status=200, error_type=error_type, message=message, midstream=True, error_code=error_code)
+        )
 
     # -- inspection ----------------------------------------------------------------------
     @property
@@ -181,7 +196,7 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         return body, None
 
     def _error_payload(self, item: Failure) -> dict[str, Any]:
-        return {"type": "error", "error": {"type": item.error_type, "message": item.message}}
+        return {"type": "error", "error": _error_object(item)}
 
     async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
         body, refused = await self._admit(request)
@@ -266,7 +281,7 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
             "content": [], "stop_reason": None, "stop_sequence": None, "usage": _usage_json(Usage(10, 1)),
         }
         await response.write(_sse("message_start", {"type": "message_start", "message": start}))
-        error = {"type": "error", "error": {"type": item.error_type, "message": item.message}}
+        error = {"type": "error", "error": _error_object(item)}
         await response.write(_sse("error", error))
         await response.write_eof()
         return response
