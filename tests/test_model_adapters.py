@@ -20,7 +20,7 @@ from bot.models.errors import (
     SpendLimited,
     parse_retry_after,
 )
-from bot.models.openai_adapter import OpenAICompatClient, reply_from_completion
+from bot.models.openai_adapter import OpenAICompatClient, reply_from_completion, to_openai_params
 from bot.models.port import (
     Message,
     ModelRequest,
@@ -602,3 +602,16 @@ def test_a_tool_loop_marks_the_end_of_its_history_for_caching():
     single = to_anthropic_params(ModelRequest(system="s", messages=(Message(role="user", text="go"),)),
                                  model="claude-opus-5-5")
     assert not any("cache_control" in b for m in single["messages"] for b in m["content"])
+
+
+def test_openai_tool_error_is_prefixed_once() -> None:
+    """The loop's own errors already start with 'error:'; the wire must not say it twice."""
+    history = (
+        Message(role="user", text="Fix issue 7"),
+        Message(role="assistant", text="", tool_calls=(ToolCall(id="k1", name="read_file", arguments={}),)),
+        Message(role="user", tool_results=(ToolResult("k1", "error: no such file", is_error=True),
+                                           ToolResult("k2", "Error: Outside", is_error=True))),
+    )
+    params = to_openai_params(simple_request(messages=history), model=KIMI, provider="openai")
+    tool_messages = [m["content"] for m in params["messages"] if m["role"] == "tool"]
+    assert tool_messages == ["error: no such file", "Error: Outside"]

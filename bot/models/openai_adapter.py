@@ -57,13 +57,18 @@ def _tool_choice(choice: str) -> str | dict[str, Any]:
     return {"type": "function", "function": {"name": choice}}
 
 
+def _error_text(content: str) -> str:
+    """SPEC: an OpenAI tool message for a failed call starts with ``error:`` (once, not twice)."""
+    return content if content.lower().startswith("error:") else f"error: {content}"
+
+
 def _wire_messages(message: Message, reasoning: Mapping[str, str]) -> list[dict[str, Any]]:
     if message.role == "user":
         out: list[dict[str, Any]] = [
             {
                 "role": "tool",
                 "tool_call_id": r.call_id,
-                "content": f"error: {r.content}" if r.is_error else r.content,
+                "content": _error_text(r.content) if r.is_error else r.content,
             }
             for r in message.tool_results
         ]
