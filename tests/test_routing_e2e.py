@@ -163,6 +163,7 @@ async def test_a_repo_choosing_an_unpriced_model_cannot_escape_the_daily_cap(mak
     assert anthropic.calls == 0
     failure = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
     assert "anthropic:claude-unpriced-9" in failure and "ROUTE_ME_PRICES" in failure
+    assert "has no known price" in failure and "An operator must add its price" in failure
     assert bot.services.store.ledger_rows(repo=f"{sc.OWNER}/{sc.REPO}") == []
 
 

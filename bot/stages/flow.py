@@ -21,6 +21,7 @@ from bot.models.errors import (
     AuthFailed,
     BudgetExceeded,
     ModelError,
+    PriceUnknown,
     SpendLimited,
 )
 from bot.stages.context import IssueContext
@@ -49,6 +50,10 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, SpendLimited):
         return (f"The provider of `{exc.spec}` reports a spend or credit limit (HTTP {exc.status}).",
                 "An operator must raise the limit or add credit; then comment `/retry`.")
+    if isinstance(exc, PriceUnknown):
+        return (f"`{exc.spec}` has no known price, so the {exc.budget_name} cannot be enforced; no call was made.",
+                "An operator must add its price to the `ROUTE_ME_PRICES` file (or choose a priced model);"
+                " then comment `/retry`.")
     if isinstance(exc, AllModelsFailed):
         tried = "\n".join(f"- `{spec}`: {reason}" for spec, reason in exc.attempts)
         return f"Every model in the chain failed:\n{tried}", "Comment `/retry` later, or add `ROUTE_ME_FALLBACKS`."
