@@ -49,3 +49,4 @@ async def test_a_triager_on_a_cancelled_issue_gets_one_polite_reply(make_bot, gi
     assert anthropic.calls == 1
     replies = [c for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE) if "only maintainers" in c["body"]]
     assert len(replies) == 1 and f"@{TRIAGER}" in replies[0]["body"]
+    assert "can start route-me by adding its label" in replies[0]["body"]

@@ -229,6 +229,8 @@ def test_not_allowed_reply_is_short_and_sanitised() -> None:
     assert find_marker(text, "reply") == {"for": "not-allowed", "login": "bob"}
     weird = render_not_allowed("ev]il<!--x")
     assert "@evil--x," in weird and "<!--x" not in weird
+    assert "can run route-me commands." in text
+    assert "can start route-me by adding its label." in render_not_allowed("bob", action="start route-me by adding its label")
 
 
 def test_unknown_command_reply() -> None:

@@ -164,13 +164,12 @@ def render_config_error(errors: Sequence[tuple[str, str]]) -> str:
     )
 
 
-def render_not_allowed(login: str) -> str:
-    """The one polite reply to someone who may not run commands."""
+def render_not_allowed(login: str, *, action: str = "run route-me commands") -> str:
+    """The one polite reply to someone who may not ``action`` (run commands, start a plan by label)."""
     login = _login(login)
     return (
         f"{make_marker('reply', {'for': 'not-allowed', 'login': login})}\n"
-        f"Sorry @{login}, only maintainers (write, maintain or admin permission) can run"
-        " route-me commands.\n"
+        f"Sorry @{login}, only maintainers (write, maintain or admin permission) can {action}.\n"
     )
 
 

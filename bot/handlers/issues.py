@@ -44,7 +44,8 @@ async def load_config_or_report(ctx: IssueContext, *, label: str | None) -> bool
         return False
 
 
-async def maintainer_or_reply(ctx: IssueContext, login: str, *, reply_to: int) -> bool:
+async def maintainer_or_reply(ctx: IssueContext, login: str, *, reply_to: int,
+                              action: str = "run route-me commands") -> bool:
     """Whether ``login`` may run commands; an outsider gets one polite reply per issue."""
     if await runtime(ctx.services).permissions.is_maintainer(ctx.gh, repo=ctx.repo, login=login):
         return True
@@ -52,7 +53,7 @@ async def maintainer_or_reply(ctx: IssueContext, login: str, *, reply_to: int) -
     if state is not None and login.lower() not in state.replied_outsiders:
         state.replied_outsiders.append(login.lower())
         ctx.save_state()
-        await ctx.post_comment(render_not_allowed(login), number=reply_to)
+        await ctx.post_comment(render_not_allowed(login, action=action), number=reply_to)
     log.info("%s may not run commands on %s", login, ctx.repo)
     return False
 
@@ -94,7 +95,8 @@ async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Serv
         log.info("label %r on %s#%s added by the bot %s; ignored", label, ctx.repo, ctx.number, login)
         return
     ctx.load_state()
-    if not await maintainer_or_reply(ctx, login, reply_to=ctx.number):
+    if not await maintainer_or_reply(ctx, login, reply_to=ctx.number,
+                                     action="start route-me by adding its label"):
         return
     await flow.start_plan(ctx)
 
