@@ -1,8 +1,12 @@
 """Webhook intake throughput: wrk against `route-me serve`, 14 KB signed deliveries, unique delivery ids.
 
     .venv/bin/python bench/bench_intake.py [--seconds 15] [--connections 32] [--kind comment|label]
+    .venv/bin/python bench/bench_intake.py --server probot [...]   # the baseline, same wrk run
 
-Needs `wrk` (Debian package `wrk`).  Starts the real service as a subprocess on loopback with
+Needs `wrk` (Debian package `wrk`); `--server probot` also needs Node.js and
+`npm ci --prefix bench/probot` (a minimal Probot app, bench/probot/app.js).
+
+Starts the real service as a subprocess on loopback with
 a fresh state file, drives it with wrk (2 threads), then checks that every delivery wrk sent
 was recorded in the state file.  `comment` sends a 14 KB comment without a command (200,
 delivery recorded); `label` sends a 14 KB `issues.labeled` (202, delivery and job with its
@@ -98,6 +102,10 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=18181)
     parser.add_argument("--workers", type=int, default=4, help="ROUTE_ME_WORKERS for the service")
     parser.add_argument("--dir", help="where the state file goes (default: the system temp dir)")
+    parser.add_argument("--server", choices=["route-me", "probot"], default="route-me",
+                        help="probot: the minimal Probot app in bench/probot, driven the same way")
+    parser.add_argument("--probot-log-level", default="info",
+                        help="Probot's LOG_LEVEL (info is its default: one log line per delivery)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -115,10 +123,17 @@ def main() -> int:
                ROUTE_ME_DB=str(work / "state.db"), ROUTE_ME_DATA_DIR=str(work / "data"),
                PORT=str(args.port), HOST="127.0.0.1", LOG_LEVEL="CRITICAL",
                ROUTE_ME_WORKERS=str(args.workers))
-    server = subprocess.Popen([str(Path(sys.executable)), "-m", "bot", "serve"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if args.server == "probot":
+        probot = ROOT / "bench" / "probot"
+        if not (probot / "node_modules" / "probot").is_dir():
+            raise SystemExit("Probot is not installed: npm ci --prefix bench/probot")
+        env.update(APP_ID="1", PRIVATE_KEY=private, WEBHOOK_SECRET=SECRET, LOG_LEVEL=args.probot_log_level)
+        command, ready = ["node", str(probot / "app.js")], f"http://127.0.0.1:{args.port}/ping"
+    else:
+        command, ready = [str(Path(sys.executable)), "-m", "bot", "serve"], f"http://127.0.0.1:{args.port}/healthz"
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(f"http://127.0.0.1:{args.port}/healthz")
+        wait_for(ready)
         result = subprocess.run(
             ["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
              str(work / "bench.lua"), f"http://127.0.0.1:{args.port}/api/github/webhooks"],
@@ -131,13 +146,15 @@ def main() -> int:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50, p75, p90, p99 = (re.search(rf"{q}%\s+([\d.]+\w+)", out).group(1) for q in (50, 75, 90, 99))
-    db = sqlite3.connect(work / "state.db")
-    recorded = db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
-    jobs = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-    print(f"kind={args.kind} payload={len(body)} bytes connections={args.connections} seconds={args.seconds}")
+    print(f"server={args.server} kind={args.kind} payload={len(body)} bytes connections={args.connections} "
+          f"seconds={args.seconds}")
     print(f"requests={total} rate={rate:.0f}/s p50={p50} p75={p75} p90={p90} p99={p99} non_2xx={non_2xx.group(1) if non_2xx else 0}")
-    print(f"deliveries recorded={recorded} jobs recorded={jobs} "
-          f"(wrk counts only completed responses; recorded >= requests means none was lost)")
+    if args.server == "route-me":
+        db = sqlite3.connect(work / "state.db")
+        recorded = db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
+        jobs = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+        print(f"deliveries recorded={recorded} jobs recorded={jobs} "
+              f"(wrk counts only completed responses; recorded >= requests means none was lost)")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
