@@ -9,8 +9,12 @@ Needs `wrk` (Debian package `wrk`); `--server probot` also needs Node.js and
 Starts the real service as a subprocess on loopback with
 a fresh state file, drives it with wrk (2 threads), then checks that every delivery wrk sent
 was recorded in the state file.  `comment` sends a 14 KB comment without a command (200,
-delivery recorded); `label` sends a 14 KB `issues.labeled` (202, delivery and job with its
-payload recorded; the jobs' GitHub calls go to a closed port and fail in the background).
+delivery recorded); `label` sends a 14 KB `issues.labeled` with a label that is not the
+trigger (202, delivery and job with its payload recorded and fsynced).  The jobs then run
+in the background as in production: against the fake GitHub (tests/fakes, in a process of
+its own) they read the installation token and the repository's config once (both cached)
+and stop, since the label is not the trigger.  `--github closed` points them at a closed
+port instead, so every job fails after its retries (the load of a GitHub outage).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -83,6 +88,21 @@ def payload_of(kind: str) -> tuple[str, bytes]:
     return event, json.dumps(padded).encode()
 
 
+def serve_fake_github(public_key: str, root: str, url_file: str) -> None:
+    """Child process: the tests' fake GitHub with the bench's repository, until terminated."""
+    import asyncio
+
+    from tests.fakes.github_server import FakeGitHub
+
+    async def serve() -> None:
+        async with FakeGitHub(Path(root), app_id=1, public_key_pem=public_key, validate=False) as github:
+            github.create_repo("octo-org", "widgets", {"README.md": "# widgets\n"})
+            Path(url_file).write_text(github.url)
+            await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
 def wait_for(url: str, timeout: float = 30.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -102,6 +122,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=18181)
     parser.add_argument("--workers", type=int, default=4, help="ROUTE_ME_WORKERS for the service")
     parser.add_argument("--dir", help="where the state file goes (default: the system temp dir)")
+    parser.add_argument("--github", choices=["fake", "closed"], default="fake",
+                        help="where the jobs' GitHub calls go: the fake GitHub, or a closed port (an outage)")
     parser.add_argument("--server", choices=["route-me", "probot"], default="route-me",
                         help="probot: the minimal Probot app in bench/probot, driven the same way")
     parser.add_argument("--probot-log-level", default="info",
@@ -117,9 +139,19 @@ def main() -> int:
     script = script.replace("request = function()", f'wrk.body = io.open("{work / "body.json"}"):read("*a")\n'
                                                     "request = function()")
     (work / "bench.lua").write_text(script)
-    private, _ = generate_app_key()
+    private, public = generate_app_key()
+    github_url, github = "http://127.0.0.1:1", None
+    if args.github == "fake" and args.server == "route-me":
+        url_file = work / "github.url"
+        github = multiprocessing.Process(target=serve_fake_github, args=(public, str(work / "github"), str(url_file)),
+                                         daemon=True)
+        github.start()
+        deadline = time.time() + 30
+        while not url_file.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        github_url = url_file.read_text()
     env = dict(os.environ, GITHUB_APP_ID="1", GITHUB_PRIVATE_KEY=private, GITHUB_WEBHOOK_SECRET=SECRET,
-               GITHUB_API_URL="http://127.0.0.1:1", ANTHROPIC_API_KEY="unused", OPENAI_API_KEY="unused",
+               GITHUB_API_URL=github_url, ANTHROPIC_API_KEY="unused", OPENAI_API_KEY="unused",
                ROUTE_ME_DB=str(work / "state.db"), ROUTE_ME_DATA_DIR=str(work / "data"),
                PORT=str(args.port), HOST="127.0.0.1", LOG_LEVEL="CRITICAL",
                ROUTE_ME_WORKERS=str(args.workers))
@@ -141,20 +173,25 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if github is not None:
+            github.terminate()
     out = result.stdout
     total = int(re.search(r"(\d+) requests in", out).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50, p75, p90, p99 = (re.search(rf"{q}%\s+([\d.]+\w+)", out).group(1) for q in (50, 75, 90, 99))
     print(f"server={args.server} kind={args.kind} payload={len(body)} bytes connections={args.connections} "
-          f"seconds={args.seconds}")
+          f"seconds={args.seconds} github={args.github if args.server == 'route-me' else '-'}")
     print(f"requests={total} rate={rate:.0f}/s p50={p50} p75={p75} p90={p90} p99={p99} non_2xx={non_2xx.group(1) if non_2xx else 0}")
     if args.server == "route-me":
         db = sqlite3.connect(work / "state.db")
         recorded = db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
         jobs = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+        statuses = dict(db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
         print(f"deliveries recorded={recorded} jobs recorded={jobs} "
               f"(wrk counts only completed responses; recorded >= requests means none was lost)")
+        if jobs:
+            print("jobs by status when the service stopped: " + ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

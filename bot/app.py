@@ -15,6 +15,7 @@ from gidgethub import sansio
 from bot import handlers
 from bot.services import Services, open_services
 from bot.settings import Settings
+from bot.stages.runtime import runtime
 from bot.store import Job, Store
 from bot.webhook import make_webhook_handler
 from bot.worker import Worker
@@ -54,7 +55,8 @@ def create_app(
                 app[SERVICES] = services
                 app[WORKER] = worker
                 app[INTAKE] = make_webhook_handler(
-                    secret=settings.github_webhook_secret, store=store, submit=worker.submit
+                    secret=settings.github_webhook_secret, store=store, submit=worker.submit,
+                    trigger_label=runtime(services).trigger_labels.get,
                 )
                 await worker.start()
                 pruner = asyncio.create_task(prune_periodically(store), name="route-me-prune")

@@ -53,9 +53,16 @@ def is_bot(account: Any) -> bool:
     return isinstance(account, dict) and account.get("type") == "Bot"
 
 
-def job_for(event: str, payload: dict[str, Any], body: bytes) -> NewJob | None:
-    """The background job a delivery asks for, or None when it needs no work."""
-    if (event, payload.get("action")) not in WORK_EVENTS:
+def job_for(event: str, payload: dict[str, Any], body: bytes,
+            trigger_label: Callable[[str], str | None] = lambda repo: None) -> NewJob | None:
+    """The background job a delivery asks for, or None when it needs no work.
+
+    ``trigger_label(repo)`` is the repository's trigger label when its config was read in
+    the last minute (else None): a label event for another label is then known to need
+    nothing, which is most label traffic, and is not made a job (nor fsynced).
+    """
+    action = payload.get("action")
+    if (event, action) not in WORK_EVENTS:
         return None
     installation = payload.get("installation")
     repository = payload.get("repository")
@@ -63,6 +70,11 @@ def job_for(event: str, payload: dict[str, Any], body: bytes) -> NewJob | None:
         # A delivery to a GitHub App always names its installation; without one there is
         # no token to act with.
         return None
+    if event == "issues" and action in ("labeled", "unlabeled"):
+        trigger = trigger_label(str(repository.get("full_name", "")).lower())
+        name = (payload.get("label") or {}).get("name")
+        if trigger is not None and isinstance(name, str) and name.lower() != trigger:
+            return None
     if event == "issue_comment":
         if is_bot(payload.get("sender")):
             return None  # never answer ourselves or another bot
@@ -86,7 +98,8 @@ def job_for(event: str, payload: dict[str, Any], body: bytes) -> NewJob | None:
 
 
 def make_webhook_handler(
-    *, secret: str, store: Store, submit: Callable[[int], None]
+    *, secret: str, store: Store, submit: Callable[[int], None],
+    trigger_label: Callable[[str], str | None] = lambda repo: None,
 ) -> Callable[[web.Request], Any]:
     secret_bytes = secret.encode()
     recorder = DeliveryRecorder(store)
@@ -107,7 +120,7 @@ def make_webhook_handler(
             return web.json_response({"error": "body is not JSON"}, status=400)
         if not isinstance(payload, dict):
             return web.json_response({"error": "body is not a JSON object"}, status=400)
-        job = job_for(event, payload, body) if event != "ping" else None
+        job = job_for(event, payload, body, trigger_label) if event != "ping" else None
         outcome = await recorder.record(delivery, event, job)
         if outcome is False:
             log.info("delivery %s (%s) seen before; ignored", delivery, event)

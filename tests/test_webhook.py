@@ -111,13 +111,46 @@ async def test_same_delivery_three_times_does_the_work_once_across_a_restart(mak
 
 
 async def test_fifty_events_for_one_installation_fetch_one_token(make_bot, repo):
+    repo.set_permission(OWNER, REPO, "octocat", "write")  # so each job answers its /help
     bot = await make_bot()
-    for n in range(50):
-        payload = issue_labeled(owner=OWNER, repo=REPO, number=1, label=f"label-{n}")
-        assert (await bot.send("issues", payload)).status == 202
+    for number in range(1, 51):  # fifty issues, so the jobs run side by side on every worker
+        repo.add_issue(OWNER, REPO, number=100 + number, title=f"Issue {number}", body="")
+        payload = issue_comment(owner=OWNER, repo=REPO, number=100 + number, body="/help", comment_id=number)
+        assert (await bot.send("issue_comment", payload)).status == 202
     await bot.settle()
     assert repo.installation_tokens_issued == 1
     assert bot.worker.completed == 50
+    assert sum(len(repo.comments(OWNER, REPO, 100 + n)) for n in range(1, 51)) == 50  # every job used it
+
+
+async def test_label_events_for_another_label_are_not_jobs_once_the_trigger_label_is_known(make_bot, repo):
+    bot = await make_bot()
+    first = await bot.send("issues", issue_labeled(owner=OWNER, repo=REPO, number=1, label="bug"))
+    assert first.status == 202  # the config is not known yet: the job reads it
+    await bot.settle()
+    config_reads = sum(1 for r in repo.requests if "/contents/" in r.path)
+    assert config_reads == 1
+    for label in ("enhancement", "Bug", "good first issue"):
+        response = await bot.send("issues", issue_labeled(owner=OWNER, repo=REPO, number=1, label=label))
+        assert response.status == 200 and (await response.json())["status"] == "ignored"
+    unlabeled = issue_labeled(owner=OWNER, repo=REPO, number=1, label="bug")
+    unlabeled["action"] = "unlabeled"  # a real labeled payload, only the action changed
+    assert (await bot.send("issues", unlabeled)).status == 200
+    trigger = await bot.send("issues", issue_labeled(owner=OWNER, repo=REPO, number=1, label="Route-Me"))
+    assert trigger.status == 202  # the trigger label (compared case-insensitively) still becomes a job
+    other_repo = issue_labeled(owner=OWNER, repo="gadgets", number=1, label="bug")
+    assert (await bot.send("issues", other_repo)).status == 202  # another repository: its config is unknown
+
+
+async def test_a_label_event_becomes_a_job_again_once_the_config_may_have_changed(make_bot, repo):
+    from bot.stages.runtime import runtime
+
+    bot = await make_bot()
+    await bot.send("issues", issue_labeled(owner=OWNER, repo=REPO, number=1, label="bug"))
+    await bot.settle()
+    runtime(bot.services).trigger_labels.expire(time=float("inf"))  # the minute is over
+    response = await bot.send("issues", issue_labeled(owner=OWNER, repo=REPO, number=1, label="bug"))
+    assert response.status == 202
 
 
 async def test_a_failing_background_job_is_logged_and_the_next_delivery_works(make_bot, repo, caplog):

@@ -175,6 +175,7 @@ class IssueContext:
         cache = self.runtime.config_texts
         if self.repo in cache:
             text = cache[self.repo]
+            fetched = False
         else:
             try:
                 answer = await self.gh.getitem(
@@ -186,8 +187,11 @@ class IssueContext:
                     raise
                 text = None
             cache[self.repo] = text
+            fetched = True
         self.config_text = text
         self.config = parse_repo_config(text)
+        if fetched:  # expires with the text it came from, never later
+            self.runtime.trigger_labels[self.repo.lower()] = self.config.label.lower()
         return self.config
 
     async def snapshot(self, ref: str) -> Snapshot:

@@ -35,6 +35,9 @@ class Runtime:
     snapshots: SnapshotCache
     permissions: PermissionCache
     config_texts: TTLCache[str, str | None]
+    # Each repository's trigger label (lower case), from a valid config read in the last
+    # minute: the webhook skips label events that cannot concern route-me (see webhook.job_for).
+    trigger_labels: TTLCache[str, str]
 
 
 def runtime(services: Services) -> Runtime:
@@ -68,6 +71,7 @@ async def build_runtime(services: Services) -> None:
         snapshots=SnapshotCache(settings.data_dir, max_entries=16),
         permissions=PermissionCache(),
         config_texts=TTLCache(maxsize=1024, ttl=CONFIG_CACHE_SECONDS),
+        trigger_labels=TTLCache(maxsize=1024, ttl=CONFIG_CACHE_SECONDS),
     )
 
 
