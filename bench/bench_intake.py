@@ -6,15 +6,18 @@
 Needs `wrk` (Debian package `wrk`); `--server probot` also needs Node.js and
 `npm ci --prefix bench/probot` (a minimal Probot app, bench/probot/app.js).
 
-Starts the real service as a subprocess on loopback with
-a fresh state file, drives it with wrk (2 threads), then checks that every delivery wrk sent
-was recorded in the state file.  `comment` sends a 14 KB comment without a command (200,
-delivery recorded); `label` sends a 14 KB `issues.labeled` with a label that is not the
-trigger (202, delivery and job with its payload recorded and fsynced).  The jobs then run
-in the background as in production: against the fake GitHub (tests/fakes, in a process of
-its own) they read the installation token and the repository's config once (both cached)
-and stop, since the label is not the trigger.  `--github closed` points them at a closed
-port instead, so every job fails after its retries (the load of a GitHub outage).
+Starts the real service as a subprocess on loopback with a fresh state file, drives it
+with wrk (2 threads), then checks that every delivery wrk sent was recorded in the state
+file.  Kinds of 14 KB delivery:
+
+- `comment`: a comment without a command (most traffic): 200, its delivery id committed.
+- `label`: `issues.labeled` with a label that is not the trigger, as most label traffic.
+  The first becomes a job (202), which reads the repository's config from the fake GitHub
+  (tests/fakes, run in a process of its own); the rest are then known to need nothing
+  (200, delivery id committed).
+- `job`: `issues.labeled` with the trigger label: every delivery becomes a job whose
+  payload is committed and fsynced before the 202.  GitHub is a closed port here, as in an
+  outage, so the jobs wait in their retries instead of finishing.
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ def payload_of(kind: str) -> tuple[str, bytes]:
         data = issue_comment(owner="octo-org", repo="widgets", number=1, body="Looks good to me.")
         event, field = "issue_comment", ("comment", "body")
     else:
-        data = issue_labeled(owner="octo-org", repo="widgets", number=1, label="bug", body="x")
+        label = "route-me" if kind == "job" else "bug"
+        data = issue_labeled(owner="octo-org", repo="widgets", number=1, label=label, body="x")
         event, field = "issues", ("issue", "body")
     body = json.dumps(data).encode()
     padded = copy.deepcopy(data)
@@ -118,7 +122,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--kind", choices=["comment", "label"], default="comment")
+    parser.add_argument("--kind", choices=["comment", "label", "job"], default="comment")
     parser.add_argument("--port", type=int, default=18181)
     parser.add_argument("--workers", type=int, default=4, help="ROUTE_ME_WORKERS for the service")
     parser.add_argument("--dir", help="where the state file goes (default: the system temp dir)")
@@ -141,6 +145,8 @@ def main() -> int:
     (work / "bench.lua").write_text(script)
     private, public = generate_app_key()
     github_url, github = "http://127.0.0.1:1", None
+    if args.kind == "job":
+        args.github = "closed"  # every delivery must stay a job: none may finish and warm a cache
     if args.github == "fake" and args.server == "route-me":
         url_file = work / "github.url"
         github = multiprocessing.Process(target=serve_fake_github, args=(public, str(work / "github"), str(url_file)),
