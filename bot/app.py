@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +16,7 @@ from bot.services import Services, open_services
 from bot.settings import Settings
 from bot.stages.runtime import runtime
 from bot.store import Job, Store
-from bot.webhook import make_webhook_handler
+from bot.webhook import make_webhook_handler, parse_json
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -111,7 +110,7 @@ async def prune_periodically(store: Store) -> None:
 
 async def run_job(services: Services, job: Job, attempt: int) -> None:
     """Turn a recorded delivery back into an event and dispatch it with an installation client."""
-    event = sansio.Event(json.loads(job.payload), event=job.event, delivery_id=job.delivery_id)
+    event = sansio.Event(parse_json(job.payload), event=job.event, delivery_id=job.delivery_id)
     log.info("%s.%s on %s#%s (attempt %d)", job.event, event.data.get("action"), job.repo, job.issue, attempt)
     if job.installation_id is None:
         log.warning("delivery %s has no installation; skipped", job.delivery_id)

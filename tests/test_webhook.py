@@ -74,6 +74,16 @@ async def test_non_json_body_gets_400(make_bot, github, anthropic, openai):
     untouched(github, anthropic, openai)
 
 
+async def test_a_comment_with_a_lone_surrogate_escape_is_still_read(make_bot, repo):
+    """orjson refuses "\\ud83d" without its pair; json takes it, as GitHub may send such text."""
+    bot = await make_bot()
+    payload = issue_comment(owner=OWNER, repo=REPO, number=1, body="/help")
+    body = json.dumps(payload).replace('"/help"', '"/help \\ud83d"').encode()
+    assert b"\\ud83d" in body
+    response = await bot.send("issue_comment", None, body=body)
+    assert response.status == 202
+
+
 async def test_missing_event_headers_get_400(make_bot, github):
     bot = await make_bot()
     body = json.dumps(load_payload("ping.0")).encode()
