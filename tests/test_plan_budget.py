@@ -72,3 +72,22 @@ def test_an_oversized_conversation_loses_its_oldest_tool_results_first():
     contents = [m.tool_results[0].content for m in fitted.messages if m.tool_results]
     assert contents[0] == TRIMMED and contents[-1] == "x" * 7000  # oldest went first
     assert [t.name for t in fitted.tools] == ["submit_plan"]  # no room left to explore
+
+
+async def test_a_planner_that_would_explore_forever_is_told_to_submit_before_its_turns_run_out(
+        make_bot, github, anthropic):
+    from bot.stages.plan import PLANNER_MAX_TURNS
+
+    sc.seed(github, files=big_repo())
+    anthropic.responder = explorer(turns_before_submit=10 * PLANNER_MAX_TURNS)  # reads while it may
+    bot = await make_bot(ROUTE_ME_PLANNER_TOKEN_BUDGET="1000000")  # the turns run out, not the tokens
+    await bot.send("issues", issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, label="route-me",
+                                           title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY, sender=sc.MAINTAINER))
+    await bot.settle()
+    bodies = anthropic.message_bodies
+    assert len(bodies) == PLANNER_MAX_TURNS
+    offered = [[t["name"] for t in body["tools"]] for body in bodies]
+    assert all("read_file" in names for names in offered[:-2])
+    assert offered[-2:] == [["submit_plan"], ["submit_plan"]]  # one to submit, one to fix a refused plan
+    assert "used your turns for reading" in json.dumps(bodies[-2]["messages"])
+    assert "Guard the divisor" in sc.plan_comment(github)["body"]  # a plan, not a failure

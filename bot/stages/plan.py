@@ -28,7 +28,7 @@ from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.loop import Answer, run_tool_loop
-from bot.stages.plan_budget import SUBMIT_NOW, BudgetedRouter, PlannerBudget, request_tokens
+from bot.stages.plan_budget import BudgetedRouter, PlannerBudget, request_tokens
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
     )
     request = replace(request, cached_context=pack.text)
     # Every request, the whole conversation counted, stays under the budget.
-    spend = PlannerBudget(budget=budget)
+    spend = PlannerBudget(budget=budget, turns_left=PLANNER_MAX_TURNS)
     executor = ToolExecutor(Workspace(snapshot))
     invalid: list[str] = []
 
@@ -214,7 +214,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
             return Answer(f"error: unknown tool {call.name!r}; use list_files, read_file, search or submit_plan",
                           is_error=True)
         if not spend.exploring or spend.result_room() < MIN_USEFUL_RESULT_TOKENS:
-            return Answer(spend.take("error: " + SUBMIT_NOW, clip=False), is_error=True)
+            return Answer(spend.take("error: " + spend.stop_note, clip=False), is_error=True)
         outcome = await asyncio.to_thread(executor.run, call.name, call.arguments)
         return Answer(spend.take(outcome.content), is_error=outcome.is_error)
 

@@ -27,6 +27,8 @@ FRAMING_TOKENS = 300
 PER_ITEM_TOKENS = 25
 SUBMIT_NOW = ("The token budget for reading the repository is spent. Call submit_plan now with "
               "what you know; put anything you could not check in `risks`.")
+LAST_TURNS = ("You have used your turns for reading the repository. Call submit_plan now with "
+              "what you know; put anything you could not check in `risks`.")
 TRIMMED = "[removed to keep the request under the token budget; read it again only if essential]"
 TRIMMED_PLAN = {"omitted": "an earlier submit_plan attempt, removed to save tokens"}
 
@@ -75,6 +77,14 @@ class PlannerBudget:
     exploring: bool = True
     # Tokens the next request is already known to carry (last request + the reply to it).
     used: int = 0
+    # Model calls still allowed (None: no cap).  The last two offer only the terminal tool,
+    # so a curious model submits a plan (and may fix a refused one) instead of running out.
+    turns_left: int | None = None
+    stop_note: str = SUBMIT_NOW
+
+    def stop_exploring(self, note: str) -> None:
+        if self.exploring:
+            self.exploring, self.stop_note = False, note
 
     @property
     def reserve(self) -> int:
@@ -97,11 +107,15 @@ class PlannerBudget:
 
     def fit(self, request: ModelRequest) -> ModelRequest:
         """``request`` as it may be sent: under the budget, exploring only while there is room."""
+        if self.turns_left is not None:
+            self.turns_left -= 1
+            if self.turns_left < 2:
+                self.stop_exploring(LAST_TURNS)
         if self.exploring and self.budget - request_tokens(request) < self.reserve:
-            self.exploring = False
+            self.stop_exploring(SUBMIT_NOW)
         if not self.exploring:
             request = replace(request, tools=tuple(t for t in request.tools if t.name == self.terminal),
-                              messages=_with_note(request.messages, SUBMIT_NOW))
+                              messages=_with_note(request.messages, self.stop_note))
         messages = list(request.messages)
         for index in _trim_order(messages, self.terminal):
             if request_tokens(replace(request, messages=tuple(messages))) <= self.budget:
