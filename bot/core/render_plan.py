@@ -103,16 +103,19 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
                         implementer: str, judge: str, costs: Sequence[StageCost],
                         split_estimates: Mapping[str, float | None], fallback_note: str | None,
                         notes: Sequence[str] = (), require_approval: bool,
-                        pull_request: int | None = None, next_planner: str | None = None) -> str:
+                        pull_request: int | None = None, next_planner: str | None = None,
+                        state_line: str | None = None) -> str:
     """The plan comment for ``version``.
 
     ``planner`` is the model that wrote this version (for a human version, the split's
     planner); ``next_planner`` is the one the current split would use for a `/revise`.
+    ``state_line`` replaces the state's label in the title while work is under way
+    ("implementing… (turn 3/30)"): the plan being implemented stays readable meanwhile.
     """
     marker = _plan_marker(version=version.number, state=state, base_sha=version.base_sha,
                           planner=planner, implementer=implementer, variant=variant,
                           author=version.author, pull_request=pull_request)
-    label = STATE_LABELS.get(state, state)
+    label = _defuse(state_line) if state_line else STATE_LABELS.get(state, state)
     head = [
         marker,
         f"**route-me · plan v{version.number} by {_author(version)} · {label}**",
