@@ -17,6 +17,8 @@ from bot.core.usage import StageCost, Usage
 
 # GitHub refuses comment and pull request bodies over 65,536 characters.
 MAX_BODY_CHARS = 65_000
+# A config file with thousands of typos gets the first ones named, not a wall of text.
+MAX_CONFIG_ERRORS = 20
 
 STATE_LABELS: dict[str, str] = {
     "planning": "planning…",
@@ -36,10 +38,46 @@ def _defuse(text: str) -> str:
     return re.sub(r"<!--(?=\s*route-me:)", "&lt;!--", text, flags=re.I)
 
 
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_DETAILS_OPEN = re.compile(r"<details\b", re.I)
+_DETAILS_CLOSE = re.compile(r"</details\s*>", re.I)
+
+
+def _contain(markdown: str) -> str:
+    """``markdown`` closed off so it cannot swallow what the bot writes after it.
+
+    An unclosed code fence, ``<details>`` or HTML comment in a plan (a model's, a human's,
+    or one cut short to fit) would otherwise turn the costs and commands below it into
+    code, fold them away or hide them.
+    """
+    fence: str | None = None
+    open_details = 0
+    for line in markdown.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None and match:
+            fence = match.group(1)
+        elif fence is not None:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
+                    and not line[match.end():].strip():
+                fence = None
+        else:
+            open_details += len(_DETAILS_OPEN.findall(line)) - len(_DETAILS_CLOSE.findall(line))
+            open_details = max(open_details, 0)
+    if fence is None and markdown.rfind("<!--") > markdown.rfind("-->"):
+        cut = markdown.rfind("<!--")
+        markdown = markdown[:cut] + "&lt;!--" + markdown[cut + 4:]
+    if fence is not None:
+        markdown += "\n" + fence
+    return markdown + "\n</details>" * open_details
+
+
 def _clip(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: max(limit - 80, 0)].rstrip() + "\n\n_… truncated to fit in one GitHub comment._"
+    """``text`` within ``limit`` characters, with whatever it opened closed again."""
+    closers = 200  # room for the fence and </details> tags _contain may add
+    if len(text) + closers <= limit:
+        return _contain(text)
+    kept = text[: max(limit - 80 - closers, 0)].rstrip()
+    return _contain(kept) + "\n\n_… truncated to fit in one GitHub comment._"
 
 
 def _login(login: str) -> str:
@@ -154,9 +192,12 @@ def render_failure(*, stage: str, what: str, hint: str = "Comment `/retry` to tr
 
 def render_config_error(errors: Sequence[tuple[str, str]]) -> str:
     """Why `.github/route-me.yml` was refused; nothing else was done."""
+    shown = MAX_CONFIG_ERRORS
     items = "\n".join(
-        f"- {code_span(key[:100])}: {_defuse(problem)}" for key, problem in errors
+        f"- {code_span(key[:100])}: {_clip(_defuse(problem), 300)}" for key, problem in errors[:shown]
     ) or "- (no details)"
+    if len(errors) > shown:
+        items += f"\n- … and {len(errors) - shown:,} more"
     return (
         f"{make_marker('reply', {'for': 'config-error'})}\n"
         "**route-me did nothing:** `.github/route-me.yml` on the default branch is invalid.\n\n"
@@ -203,7 +244,7 @@ def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
         summary = _first_paragraph(plan_text(version))
     roles = " · ".join(f"{table_cell(role)} {code_span(spec)}" for role, spec in models.items())
     head = (
-        f"{marker}\nCloses #{issue_number}\n\n{_defuse(summary)}\n\n"
+        f"{marker}\nCloses #{issue_number}\n\n{_clip(_defuse(summary), 3000)}\n\n"
         + (f"**What the implementer did:** {_clip(_defuse(implementer_summary.strip()), 4000)}\n\n"
            if implementer_summary and implementer_summary.strip() else "")
         + f"**Split** {code_span(variant)} · {roles}\n"
