@@ -146,3 +146,25 @@ def test_code_spans_hold_any_run_of_backticks() -> None:
     assert code_span("a`b") == "`` a`b ``"
     assert code_span("x``y") == "``` x``y ```"
     assert code_span("plain") == "`plain`"
+
+
+# --- secrets in failure text -----------------------------------------------------------------
+
+def test_a_failure_quoting_credentials_shows_none_of_them() -> None:
+    keys = ["sk-ant-api03-" + "a1B2c3D4" * 6, "ghs_" + "Zx9Yw8Vu7" * 5, "sk-proj-" + "Q1w2E3r4" * 4]
+    what = (f"Request failed: Authorization: Bearer {keys[0]}; "
+            f"GET https://x-access-token:{keys[1]}@github.com/o/r.git; body {{'key': '{keys[2]}'}}; "
+            "GET /download?token=Ab12Cd34Ef56Gh78 failed. The token expired.")
+    body = render_failure(stage="plan", what=what)
+    for secret in (*keys, "Ab12Cd34Ef56Gh78", keys[0][7:20], keys[1][4:20]):
+        assert secret not in body, secret
+    assert "redacted" in body and "The token expired." in body  # ordinary words stay
+
+
+def test_a_budget_failure_writes_dollars_as_every_other_comment_does() -> None:
+    from bot.models.errors import BudgetExceeded
+    from bot.stages.flow import describe_failure
+
+    what, _ = describe_failure(BudgetExceeded("over", estimated_usd=1.23456, remaining_usd=0.5,
+                                              budget_name="budget_usd for issue #7"))
+    assert "estimated at $1.23 and $0.50 is left" in what  # format_usd, as in the cost tables

@@ -13,6 +13,7 @@ from bot.core.commands import COMMAND_SCOPE, COMMAND_USAGE, KNOWN_COMMANDS
 from bot.core.markers import make_marker
 from bot.core.money import format_tokens, format_usd, saving, saving_sentence
 from bot.core.plan import PlanVersion, code_span, plan_text, table_cell
+from bot.core.secrets_scan import redact_secrets
 from bot.core.usage import StageCost, Usage
 
 # GitHub refuses comment and pull request bodies over 65,536 characters.
@@ -182,7 +183,12 @@ def render_help(*, where: Literal["issue", "pr"]) -> str:
 
 
 def render_failure(*, stage: str, what: str, hint: str = "Comment `/retry` to try again.") -> str:
-    """A failed stage, said plainly, with what to do next."""
+    """A failed stage, said plainly, with what to do next.
+
+    ``what`` often quotes an exception from a provider or GitHub: credentials in it are
+    masked before anyone can read them.
+    """
+    what, hint = redact_secrets(what), redact_secrets(hint)
     return (
         f"{make_marker('reply', {'for': 'failure', 'stage': stage})}\n"
         f"**route-me: the {_defuse(stage)} stage failed.**\n\n"

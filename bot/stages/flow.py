@@ -12,6 +12,7 @@ from bot.core.archive import UnsafeArchive
 from bot.core.changes import FileChange
 from bot.core.commands import COMMAND_SCOPE, Command, parse_variant
 from bot.core.markers import extract_plan_body
+from bot.core.money import format_usd
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.render import render_help, render_reply, render_status
 from bot.core.render_plan import render_cancelled_reply, render_plan_progress
@@ -42,7 +43,7 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
     """What to tell maintainers about ``exc``, and what they can do about it."""
     if isinstance(exc, BudgetExceeded):
         return (f"The next model call would exceed the {exc.budget_name}: it is estimated at "
-                f"${exc.estimated_usd:.4f} and ${exc.remaining_usd:.4f} is left. No call was made.",
+                f"{format_usd(exc.estimated_usd)} and {format_usd(exc.remaining_usd)} is left. No call was made.",
                 "Raise `budget_usd` in `.github/route-me.yml` (or the daily cap), then comment `/retry`.")
     if isinstance(exc, AuthFailed):
         return (f"The provider of `{exc.spec}` refused our credentials (HTTP {exc.status}).",
