@@ -11,10 +11,10 @@ from typing import Literal
 
 from bot.core.commands import COMMAND_SCOPE, COMMAND_USAGE, KNOWN_COMMANDS
 from bot.core.markers import make_marker
-from bot.core.money import format_tokens, format_usd, saving, saving_sentence
+from bot.core.money import costs_table, format_tokens, format_usd, total_usd  # noqa: F401 - format_tokens re-exported
 from bot.core.plan import PlanVersion, code_span, plan_text, table_cell
 from bot.core.secrets_scan import redact_secrets
-from bot.core.usage import StageCost, Usage
+from bot.core.usage import StageCost
 
 # GitHub refuses comment and pull request bodies over 65,536 characters.
 MAX_BODY_CHARS = 65_000
@@ -89,45 +89,6 @@ def _short(sha: str | None) -> str:
     return code_span(sha[:7]) if sha else "default branch head"
 
 
-def _total_usd(costs: Sequence[StageCost]) -> str:
-    known = [cost.usd for cost in costs if cost.usd is not None]
-    if len(known) == len(costs):
-        return format_usd(sum(known))
-    if not known:
-        return "unknown"
-    return f"at least {format_usd(sum(known))} (some prices unknown)"
-
-
-def _usage_cells(usage: Usage) -> str:
-    return (
-        f"{format_tokens(usage.input_tokens)} | {format_tokens(usage.output_tokens)}"
-        f" | {format_tokens(usage.cache_write_tokens)} / {format_tokens(usage.cache_read_tokens)}"
-    )
-
-
-def _costs_table(costs: Sequence[StageCost]) -> str:
-    if not costs:
-        return "_No model calls yet._"
-    rows = [
-        "| stage | models | input | output | cache write / read | cost |",
-        "|---|---|--:|--:|--:|--:|",
-    ]
-    total = Usage()
-    for cost in costs:
-        usage = cost.usage
-        total += usage
-        models = ", ".join(code_span(model) for model in cost.models) or "—"
-        rows.append(
-            f"| {table_cell(cost.stage)} | {table_cell(models)} | {_usage_cells(usage)}"
-            f" | {format_usd(cost.usd)} |"
-        )
-    rows.append(f"| **total** | | {_usage_cells(total)} | **{_total_usd(costs)}** |")
-    saved = saving(costs)
-    if saved is not None and saved[0] > 0:  # a comment claims a saving only when there is one
-        rows.append(f"\n{saving_sentence(costs)}")
-    return "\n".join(rows)
-
-
 def _models_line(*, variant: str, planner: str, implementer: str, judge: str | None = None) -> str:
     line = (
         f"Split {code_span(variant)}: planner {code_span(planner)}"
@@ -164,12 +125,12 @@ def render_status(*, state: str, issue_number: int, version: int | None, variant
         "",
         f"- Plan version: {f'v{version}' if version is not None else 'none yet'}",
         "- " + _models_line(variant=variant, planner=planner, implementer=implementer, judge=judge),
-        f"- Cost so far: {_total_usd(costs)}"
+        f"- Cost so far: {total_usd(costs)}"
         + (f" of the {format_usd(budget_usd)} budget" if budget_usd is not None else ""),
     ]
     if pull_request is not None:
         lines.append(f"- Pull request: #{pull_request}")
-    return "\n".join(lines) + f"\n\n{_costs_table(costs)}\n"
+    return "\n".join(lines) + f"\n\n{costs_table(costs)}\n"
 
 
 def render_help(*, where: Literal["issue", "pr"]) -> str:
@@ -257,7 +218,7 @@ def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
         f"Implements plan v{version.number} by {_author(version)},"
         f" based on {_short(version.base_sha)}."
     )
-    tail = f"#### Tokens and cost\n{_costs_table(costs)}"
+    tail = f"#### Tokens and cost\n{costs_table(costs)}"
     room = MAX_BODY_CHARS - len(head) - len(tail) - 80
     plan = _clip(_defuse(plan_text(version)), room)
     return (

@@ -16,13 +16,13 @@ from bot.core.render import (
     _author,
     _clip,
     _commands_list,
-    _costs_table,
     _defuse,
     _models_line,
     _short,
-    _total_usd,
+    costs_table,
     format_usd,
     render_reply,
+    total_usd,
 )
 from bot.core.usage import StageCost
 
@@ -130,8 +130,8 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
     if quoted:
         head.append("\n" + "\n>\n".join("> " + _defuse(n).replace("\n", "\n> ") for n in quoted))
     start, end = plan_body_markers(version.number)
-    tail = [f"<details><summary>Tokens and cost so far: {_total_usd(costs)}</summary>\n\n"
-            f"{_costs_table(costs)}\n\n</details>"]
+    tail = [f"<details><summary>Tokens and cost so far: {total_usd(costs)}</summary>\n\n"
+            f"{costs_table(costs)}\n\n</details>"]
     estimates = _estimates_line(variant, split_estimates) if pull_request is None else ""
     if estimates:
         tail.append(estimates)

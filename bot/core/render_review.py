@@ -7,10 +7,10 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from bot.core.ci import PENDING
 from bot.core.facts import Facts
-from bot.core.money import format_tokens, format_usd, saving_sentence
+from bot.core.money import costs_table
 from bot.core.render import MAX_BODY_CHARS, _clip
 from bot.core.scorecard import DIMENSIONS, Scorecard, overall
-from bot.core.usage import StageCost, Usage
+from bot.core.usage import StageCost
 
 RATIONALE_MAX = 140
 # GitHub refuses a review body over 65,536 characters; the lists and model texts are capped
@@ -177,30 +177,7 @@ def _ci_line(facts: Facts) -> str:
 def _cost_lines(costs: Sequence[StageCost], models: Mapping[str, str]) -> Iterator[str]:
     yield "### Cost"
     yield ""
-    if not costs:
-        yield "No model calls were recorded."
-        return
-    yield "| Stage | Model | Input | Output | Cache write | Cache read | Cost |"
-    yield "|---|---|--:|--:|--:|--:|--:|"
-    total = Usage()
-    for cost in costs:
-        # The ledger names every model that served the stage (a /rescore or a fallback may
-        # have used several); the configured name is only a stand-in when it has none.
-        served = ", ".join(_code(m) for m in cost.models) or _code(models.get(cost.stage) or "unknown")
-        u = cost.usage
-        total = total + u
-        yield (f"| {_cell(cost.stage)} | {served} | {_tokens(u)} | {format_usd(cost.usd)} |")
-    known = [c.usd for c in costs if c.usd is not None]
-    total_usd = format_usd(sum(known)) if len(known) == len(costs) else (
-        f"unknown (known stages: {format_usd(sum(known))})" if known else "unknown")
-    yield f"| **Total** | | {_tokens(total)} | **{total_usd}** |"
-    yield ""
-    yield saving_sentence(costs)
-
-
-def _tokens(u: Usage) -> str:
-    return (f"{format_tokens(u.input_tokens)} | {format_tokens(u.output_tokens)} | "
-            f"{format_tokens(u.cache_write_tokens)} | {format_tokens(u.cache_read_tokens)}")
+    yield costs_table(costs, configured=models, always_compare=True)
 
 
 def render_review(
