@@ -105,9 +105,13 @@ def _commands_list(where: Literal["issue", "pr"], names: Sequence[str] = KNOWN_C
     )
 
 
-def _author(version: PlanVersion) -> str:
-    author = version.author.removeprefix("planner:")
+def _author_text(author: str) -> str:
+    author = author.removeprefix("planner:")
     return author if author.startswith("@") else code_span(author)
+
+
+def _author(version: PlanVersion) -> str:
+    return _author_text(version.author)
 
 
 def render_reply(kind: str, text: str) -> str:
@@ -117,13 +121,15 @@ def render_reply(kind: str, text: str) -> str:
 
 def render_status(*, state: str, issue_number: int, version: int | None, variant: str,
                   planner: str, implementer: str, judge: str, costs: Sequence[StageCost],
-                  pull_request: int | None = None, budget_usd: float | None = None) -> str:
-    """The reply to `/status`."""
+                  pull_request: int | None = None, budget_usd: float | None = None,
+                  plan_author: str | None = None) -> str:
+    """The reply to `/status`; ``plan_author`` is the current version's (``planner:<spec>`` or ``@login``)."""
     lines = [
         make_marker("reply", {"for": "status", "issue": issue_number}),
         f"**route-me status for #{issue_number}:** {STATE_LABELS.get(state, state)}",
         "",
-        f"- Plan version: {f'v{version}' if version is not None else 'none yet'}",
+        f"- Plan version: {f'v{version}' if version is not None else 'none yet'}"
+        + (f" by {_author_text(plan_author)}" if version is not None and plan_author else ""),
         "- " + _models_line(variant=variant, planner=planner, implementer=implementer, judge=judge),
         f"- Cost so far: {total_usd(costs)}"
         + (f" of the {format_usd(budget_usd)} budget" if budget_usd is not None else ""),

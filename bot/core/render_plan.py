@@ -71,6 +71,10 @@ def render_plan_progress(*, state_line: str, issue_number: int, variant: str, pl
 
 
 def _next_step(*, state: str, require_approval: bool, pull_request: int | None) -> str:
+    if pull_request is not None and state == "cancelled":
+        # Cancelling does not close the pull request, and /revise is refused while it is open.
+        return (f"Work on this issue was cancelled; pull request #{pull_request} stays open for you to"
+                " merge or close. `/fix <feedback>` and `/rescore` still work there.")
     if pull_request is not None:
         return f"Pull request: #{pull_request}. Comment `/fix <feedback>` or `/rescore` there."
     if state == "planned" and not require_approval:

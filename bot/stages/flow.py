@@ -235,12 +235,13 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         return
     if name == "status":
         models = ctx.models()
+        current = ctx.plan_version() if state.version else None
         await reply(render_status(
             state=state.state, issue_number=ctx.number, version=state.version or None,
             variant=models.variant, planner=state.served.get("plan", models.planner),
             implementer=models.implementer, judge=models.judge,
             costs=stage_costs(ctx.services.store, ctx.repo, ctx.number), pull_request=state.pr_number,
-            budget_usd=ctx.config.budget_usd))
+            budget_usd=ctx.config.budget_usd, plan_author=current.author if current else None))
     elif name == "approve":
         await approve(ctx, resumed=resumed)
     elif name == "revise":
