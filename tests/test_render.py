@@ -368,3 +368,12 @@ def test_status_names_who_wrote_the_current_plan() -> None:
                 judge=OPUS, costs=[])
     assert "- Plan version: v3 by @alice\n" in render_status(**args, plan_author="@alice")
     assert f"- Plan version: v3 by `{OPUS}`\n" in render_status(**args, plan_author=f"planner:{OPUS}")
+
+
+def test_pr_body_names_the_plans_author_once_and_dates_its_cost_table() -> None:
+    text = render_pr_body(issue_number=5, version=human_version(), variant="OK", costs=[PLAN_COST],
+                          models={"planner": OPUS, "implementer": KIMI, "judge": OPUS})
+    line = next(line for line in text.splitlines() if line.startswith("Implements plan v3"))
+    assert line == (f"Implements plan v3 by @alice (split `OK`: implementer `{KIMI}`, judge `{OPUS}`),"
+                    " based on `0123456`.")  # not "planner opus" beside a plan a human wrote
+    assert "#### Tokens and cost when this pull request was opened" in text  # /fix and the judge come later

@@ -215,16 +215,18 @@ def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
         summary = version.plan.summary
     else:
         summary = _first_paragraph(plan_text(version))
-    roles = " · ".join(f"{table_cell(role)} {code_span(spec)}" for role, spec in models.items())
+    # The plan's author (a model or a maintainer) is named once; the other roles follow it.
+    roles = ", ".join(f"{table_cell(role)} {code_span(spec)}" for role, spec in models.items() if role != "planner")
     head = (
         f"{marker}\nCloses #{issue_number}\n\n{_clip(_defuse(summary), 3000)}\n\n"
         + (f"**What the implementer did:** {_clip(_defuse(implementer_summary.strip()), 4000)}\n\n"
            if implementer_summary and implementer_summary.strip() else "")
-        + f"**Split** {code_span(variant)} · {roles}\n"
-        f"Implements plan v{version.number} by {_author(version)},"
-        f" based on {_short(version.base_sha)}."
+        + f"Implements plan v{version.number} by {_author(version)} (split {code_span(variant)}"
+        + (f": {roles}" if roles else "") + f"), based on {_short(version.base_sha)}."
     )
-    tail = f"#### Tokens and cost\n{costs_table(costs)}"
+    # The body is written once; `/fix` and the judge cost more later, and the scorecard
+    # review keeps the running total, so this table must not pass for the final figure.
+    tail = f"#### Tokens and cost when this pull request was opened\n{costs_table(costs)}"
     room = MAX_BODY_CHARS - len(head) - len(tail) - 80
     plan = _clip(_defuse(plan_text(version)), room)
     return (
