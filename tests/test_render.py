@@ -354,3 +354,26 @@ def test_cancelled_comment_and_reply_give_the_same_way_to_start_over() -> None:
     progress = render_plan_progress(state_line="cancelled (/cancel by @alice)", issue_number=7, variant="OK",
                                     planner=OPUS, implementer=KIMI, version=1, base_sha=None, state="cancelled")
     assert CANCELLED_RESTART in progress
+
+
+def test_a_cancelled_issue_with_an_open_pull_request_does_not_offer_a_refused_revise() -> None:
+    text = plan_comment(state="cancelled", pull_request=8)
+    assert "cancelled; pull request #8 stays open for you to merge or close" in text
+    assert "`/revise" not in text  # refused while the pull request is open
+    assert "Comment `/fix <feedback>` or `/rescore` there." not in text  # not "carry on as usual"
+
+
+def test_status_names_who_wrote_the_current_plan() -> None:
+    args = dict(state="planned", issue_number=9, version=3, variant="OK", planner=OPUS, implementer=KIMI,
+                judge=OPUS, costs=[])
+    assert "- Plan version: v3 by @alice\n" in render_status(**args, plan_author="@alice")
+    assert f"- Plan version: v3 by `{OPUS}`\n" in render_status(**args, plan_author=f"planner:{OPUS}")
+
+
+def test_pr_body_names_the_plans_author_once_and_dates_its_cost_table() -> None:
+    text = render_pr_body(issue_number=5, version=human_version(), variant="OK", costs=[PLAN_COST],
+                          models={"planner": OPUS, "implementer": KIMI, "judge": OPUS})
+    line = next(line for line in text.splitlines() if line.startswith("Implements plan v3"))
+    assert line == (f"Implements plan v3 by @alice (split `OK`: implementer `{KIMI}`, judge `{OPUS}`),"
+                    " based on `0123456`.")  # not "planner opus" beside a plan a human wrote
+    assert "#### Tokens and cost when this pull request was opened" in text  # /fix and the judge come later

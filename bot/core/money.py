@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from bot.core.usage import StageCost
+from bot.core.plan import code_span, table_cell
+from bot.core.usage import StageCost, Usage
 
 
 def format_usd(x: float | None) -> str:
@@ -53,3 +54,45 @@ def saving_sentence(costs: Sequence[StageCost]) -> str:
                 f"model's prices would cost {format_usd(strong)}.")
     return (f"Saving vs all-strong: none; this run cost {format_usd(-dollars)} more than the same "
             f"tokens at the strong model's prices ({format_usd(strong)}).")
+
+
+def total_usd(costs: Sequence[StageCost]) -> str:
+    """The sum of the stages' costs, never passing an unknown price off as $0."""
+    known = [cost.usd for cost in costs if cost.usd is not None]
+    if len(known) == len(costs):
+        return format_usd(sum(known))
+    if not known:
+        return "unknown"
+    return f"at least {format_usd(sum(known))} (some prices unknown)"
+
+
+def _usage_cells(usage: Usage) -> str:
+    return (f"{format_tokens(usage.input_tokens)} | {format_tokens(usage.output_tokens)} | "
+            f"{format_tokens(usage.cache_write_tokens)} | {format_tokens(usage.cache_read_tokens)}")
+
+
+def costs_table(costs: Sequence[StageCost], *, configured: Mapping[str, str] | None = None,
+                always_compare: bool = False) -> str:
+    """The one tokens-and-cost table of the plan comment, the PR body, `/status` and the review.
+
+    ``configured`` names a stage's model when the ledger has none; ``always_compare`` adds the
+    all-strong comparison even when there is no saving to claim (the scorecard always shows it).
+    """
+    if not costs:
+        return "_No model calls yet._"
+    rows = ["| Stage | Model | Input | Output | Cache write | Cache read | Cost |",
+            "|---|---|--:|--:|--:|--:|--:|"]
+    total = Usage()
+    for cost in costs:
+        total += cost.usage
+        # The ledger names every model that served the stage (a fallback or a /rescore may
+        # have used several); the configured one only stands in when it names none.
+        names = cost.models or tuple(filter(None, [(configured or {}).get(cost.stage)]))
+        models = ", ".join(code_span(model) for model in names) or "unknown"
+        rows.append(f"| {table_cell(cost.stage)} | {table_cell(models)} | {_usage_cells(cost.usage)}"
+                    f" | {format_usd(cost.usd)} |")
+    rows.append(f"| **Total** | | {_usage_cells(total)} | **{total_usd(costs)}** |")
+    saved = saving(costs)
+    if always_compare or (saved is not None and saved[0] > 0):
+        rows.append(f"\n{saving_sentence(costs)}")
+    return "\n".join(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -154,7 +155,9 @@ def code_span(text: str) -> str:
     text = text.replace("\n", " ")
     if "`" not in text:
         return f"`{text}`"
-    return f"`` {text} ``"
+    # A span is closed by a backtick run of its own length: use one longer than any inside.
+    fence = "`" * (max(len(run) for run in re.findall(r"`+", text)) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def table_cell(text: str) -> str:

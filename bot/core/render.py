@@ -11,12 +11,15 @@ from typing import Literal
 
 from bot.core.commands import COMMAND_SCOPE, COMMAND_USAGE, KNOWN_COMMANDS
 from bot.core.markers import make_marker
-from bot.core.money import format_tokens, format_usd, saving, saving_sentence
+from bot.core.money import costs_table, format_tokens, format_usd, total_usd  # noqa: F401 - format_tokens re-exported
 from bot.core.plan import PlanVersion, code_span, plan_text, table_cell
-from bot.core.usage import StageCost, Usage
+from bot.core.secrets_scan import redact_secrets
+from bot.core.usage import StageCost
 
 # GitHub refuses comment and pull request bodies over 65,536 characters.
 MAX_BODY_CHARS = 65_000
+# A config file with thousands of typos gets the first ones named, not a wall of text.
+MAX_CONFIG_ERRORS = 20
 
 STATE_LABELS: dict[str, str] = {
     "planning": "planning…",
@@ -36,10 +39,46 @@ def _defuse(text: str) -> str:
     return re.sub(r"<!--(?=\s*route-me:)", "&lt;!--", text, flags=re.I)
 
 
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_DETAILS_OPEN = re.compile(r"<details\b", re.I)
+_DETAILS_CLOSE = re.compile(r"</details\s*>", re.I)
+
+
+def _contain(markdown: str) -> str:
+    """``markdown`` closed off so it cannot swallow what the bot writes after it.
+
+    An unclosed code fence, ``<details>`` or HTML comment in a plan (a model's, a human's,
+    or one cut short to fit) would otherwise turn the costs and commands below it into
+    code, fold them away or hide them.
+    """
+    fence: str | None = None
+    open_details = 0
+    for line in markdown.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None and match:
+            fence = match.group(1)
+        elif fence is not None:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
+                    and not line[match.end():].strip():
+                fence = None
+        else:
+            open_details += len(_DETAILS_OPEN.findall(line)) - len(_DETAILS_CLOSE.findall(line))
+            open_details = max(open_details, 0)
+    if fence is None and markdown.rfind("<!--") > markdown.rfind("-->"):
+        cut = markdown.rfind("<!--")
+        markdown = markdown[:cut] + "&lt;!--" + markdown[cut + 4:]
+    if fence is not None:
+        markdown += "\n" + fence
+    return markdown + "\n</details>" * open_details
+
+
 def _clip(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: max(limit - 80, 0)].rstrip() + "\n\n_… truncated to fit in one GitHub comment._"
+    """``text`` within ``limit`` characters, with whatever it opened closed again."""
+    closers = 200  # room for the fence and </details> tags _contain may add
+    if len(text) + closers <= limit:
+        return _contain(text)
+    kept = text[: max(limit - 80 - closers, 0)].rstrip()
+    return _contain(kept) + "\n\n_… truncated to fit in one GitHub comment._"
 
 
 def _login(login: str) -> str:
@@ -48,45 +87,6 @@ def _login(login: str) -> str:
 
 def _short(sha: str | None) -> str:
     return code_span(sha[:7]) if sha else "default branch head"
-
-
-def _total_usd(costs: Sequence[StageCost]) -> str:
-    known = [cost.usd for cost in costs if cost.usd is not None]
-    if len(known) == len(costs):
-        return format_usd(sum(known))
-    if not known:
-        return "unknown"
-    return f"at least {format_usd(sum(known))} (some prices unknown)"
-
-
-def _usage_cells(usage: Usage) -> str:
-    return (
-        f"{format_tokens(usage.input_tokens)} | {format_tokens(usage.output_tokens)}"
-        f" | {format_tokens(usage.cache_write_tokens)} / {format_tokens(usage.cache_read_tokens)}"
-    )
-
-
-def _costs_table(costs: Sequence[StageCost]) -> str:
-    if not costs:
-        return "_No model calls yet._"
-    rows = [
-        "| stage | models | input | output | cache write / read | cost |",
-        "|---|---|--:|--:|--:|--:|",
-    ]
-    total = Usage()
-    for cost in costs:
-        usage = cost.usage
-        total += usage
-        models = ", ".join(code_span(model) for model in cost.models) or "—"
-        rows.append(
-            f"| {table_cell(cost.stage)} | {table_cell(models)} | {_usage_cells(usage)}"
-            f" | {format_usd(cost.usd)} |"
-        )
-    rows.append(f"| **total** | | {_usage_cells(total)} | **{_total_usd(costs)}** |")
-    saved = saving(costs)
-    if saved is not None and saved[0] > 0:  # a comment claims a saving only when there is one
-        rows.append(f"\n{saving_sentence(costs)}")
-    return "\n".join(rows)
 
 
 def _models_line(*, variant: str, planner: str, implementer: str, judge: str | None = None) -> str:
@@ -105,9 +105,13 @@ def _commands_list(where: Literal["issue", "pr"], names: Sequence[str] = KNOWN_C
     )
 
 
-def _author(version: PlanVersion) -> str:
-    author = version.author.removeprefix("planner:")
+def _author_text(author: str) -> str:
+    author = author.removeprefix("planner:")
     return author if author.startswith("@") else code_span(author)
+
+
+def _author(version: PlanVersion) -> str:
+    return _author_text(version.author)
 
 
 def render_reply(kind: str, text: str) -> str:
@@ -117,20 +121,22 @@ def render_reply(kind: str, text: str) -> str:
 
 def render_status(*, state: str, issue_number: int, version: int | None, variant: str,
                   planner: str, implementer: str, judge: str, costs: Sequence[StageCost],
-                  pull_request: int | None = None, budget_usd: float | None = None) -> str:
-    """The reply to `/status`."""
+                  pull_request: int | None = None, budget_usd: float | None = None,
+                  plan_author: str | None = None) -> str:
+    """The reply to `/status`; ``plan_author`` is the current version's (``planner:<spec>`` or ``@login``)."""
     lines = [
         make_marker("reply", {"for": "status", "issue": issue_number}),
         f"**route-me status for #{issue_number}:** {STATE_LABELS.get(state, state)}",
         "",
-        f"- Plan version: {f'v{version}' if version is not None else 'none yet'}",
+        f"- Plan version: {f'v{version}' if version is not None else 'none yet'}"
+        + (f" by {_author_text(plan_author)}" if version is not None and plan_author else ""),
         "- " + _models_line(variant=variant, planner=planner, implementer=implementer, judge=judge),
-        f"- Cost so far: {_total_usd(costs)}"
+        f"- Cost so far: {total_usd(costs)}"
         + (f" of the {format_usd(budget_usd)} budget" if budget_usd is not None else ""),
     ]
     if pull_request is not None:
         lines.append(f"- Pull request: #{pull_request}")
-    return "\n".join(lines) + f"\n\n{_costs_table(costs)}\n"
+    return "\n".join(lines) + f"\n\n{costs_table(costs)}\n"
 
 
 def render_help(*, where: Literal["issue", "pr"]) -> str:
@@ -144,7 +150,12 @@ def render_help(*, where: Literal["issue", "pr"]) -> str:
 
 
 def render_failure(*, stage: str, what: str, hint: str = "Comment `/retry` to try again.") -> str:
-    """A failed stage, said plainly, with what to do next."""
+    """A failed stage, said plainly, with what to do next.
+
+    ``what`` often quotes an exception from a provider or GitHub: credentials in it are
+    masked before anyone can read them.
+    """
+    what, hint = redact_secrets(what), redact_secrets(hint)
     return (
         f"{make_marker('reply', {'for': 'failure', 'stage': stage})}\n"
         f"**route-me: the {_defuse(stage)} stage failed.**\n\n"
@@ -154,9 +165,12 @@ def render_failure(*, stage: str, what: str, hint: str = "Comment `/retry` to tr
 
 def render_config_error(errors: Sequence[tuple[str, str]]) -> str:
     """Why `.github/route-me.yml` was refused; nothing else was done."""
+    shown = MAX_CONFIG_ERRORS
     items = "\n".join(
-        f"- {code_span(key[:100])}: {_defuse(problem)}" for key, problem in errors
+        f"- {code_span(key[:100])}: {_clip(_defuse(problem), 300)}" for key, problem in errors[:shown]
     ) or "- (no details)"
+    if len(errors) > shown:
+        items += f"\n- … and {len(errors) - shown:,} more"
     return (
         f"{make_marker('reply', {'for': 'config-error'})}\n"
         "**route-me did nothing:** `.github/route-me.yml` on the default branch is invalid.\n\n"
@@ -201,16 +215,18 @@ def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
         summary = version.plan.summary
     else:
         summary = _first_paragraph(plan_text(version))
-    roles = " · ".join(f"{table_cell(role)} {code_span(spec)}" for role, spec in models.items())
+    # The plan's author (a model or a maintainer) is named once; the other roles follow it.
+    roles = ", ".join(f"{table_cell(role)} {code_span(spec)}" for role, spec in models.items() if role != "planner")
     head = (
-        f"{marker}\nCloses #{issue_number}\n\n{_defuse(summary)}\n\n"
+        f"{marker}\nCloses #{issue_number}\n\n{_clip(_defuse(summary), 3000)}\n\n"
         + (f"**What the implementer did:** {_clip(_defuse(implementer_summary.strip()), 4000)}\n\n"
            if implementer_summary and implementer_summary.strip() else "")
-        + f"**Split** {code_span(variant)} · {roles}\n"
-        f"Implements plan v{version.number} by {_author(version)},"
-        f" based on {_short(version.base_sha)}."
+        + f"Implements plan v{version.number} by {_author(version)} (split {code_span(variant)}"
+        + (f": {roles}" if roles else "") + f"), based on {_short(version.base_sha)}."
     )
-    tail = f"#### Tokens and cost\n{_costs_table(costs)}"
+    # The body is written once; `/fix` and the judge cost more later, and the scorecard
+    # review keeps the running total, so this table must not pass for the final figure.
+    tail = f"#### Tokens and cost when this pull request was opened\n{costs_table(costs)}"
     room = MAX_BODY_CHARS - len(head) - len(tail) - 80
     plan = _clip(_defuse(plan_text(version)), room)
     return (

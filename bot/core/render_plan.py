@@ -16,13 +16,13 @@ from bot.core.render import (
     _author,
     _clip,
     _commands_list,
-    _costs_table,
     _defuse,
     _models_line,
     _short,
-    _total_usd,
+    costs_table,
     format_usd,
     render_reply,
+    total_usd,
 )
 from bot.core.usage import StageCost
 
@@ -71,6 +71,10 @@ def render_plan_progress(*, state_line: str, issue_number: int, variant: str, pl
 
 
 def _next_step(*, state: str, require_approval: bool, pull_request: int | None) -> str:
+    if pull_request is not None and state == "cancelled":
+        # Cancelling does not close the pull request, and /revise is refused while it is open.
+        return (f"Work on this issue was cancelled; pull request #{pull_request} stays open for you to"
+                " merge or close. `/fix <feedback>` and `/rescore` still work there.")
     if pull_request is not None:
         return f"Pull request: #{pull_request}. Comment `/fix <feedback>` or `/rescore` there."
     if state == "planned" and not require_approval:
@@ -103,16 +107,19 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
                         implementer: str, judge: str, costs: Sequence[StageCost],
                         split_estimates: Mapping[str, float | None], fallback_note: str | None,
                         notes: Sequence[str] = (), require_approval: bool,
-                        pull_request: int | None = None, next_planner: str | None = None) -> str:
+                        pull_request: int | None = None, next_planner: str | None = None,
+                        state_line: str | None = None) -> str:
     """The plan comment for ``version``.
 
     ``planner`` is the model that wrote this version (for a human version, the split's
     planner); ``next_planner`` is the one the current split would use for a `/revise`.
+    ``state_line`` replaces the state's label in the title while work is under way
+    ("implementing… (turn 3/30)"): the plan being implemented stays readable meanwhile.
     """
     marker = _plan_marker(version=version.number, state=state, base_sha=version.base_sha,
                           planner=planner, implementer=implementer, variant=variant,
                           author=version.author, pull_request=pull_request)
-    label = STATE_LABELS.get(state, state)
+    label = _defuse(state_line) if state_line else STATE_LABELS.get(state, state)
     head = [
         marker,
         f"**route-me · plan v{version.number} by {_author(version)} · {label}**",
@@ -127,8 +134,8 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
     if quoted:
         head.append("\n" + "\n>\n".join("> " + _defuse(n).replace("\n", "\n> ") for n in quoted))
     start, end = plan_body_markers(version.number)
-    tail = [f"<details><summary>Tokens and cost so far: {_total_usd(costs)}</summary>\n\n"
-            f"{_costs_table(costs)}\n\n</details>"]
+    tail = [f"<details><summary>Tokens and cost so far: {total_usd(costs)}</summary>\n\n"
+            f"{costs_table(costs)}\n\n</details>"]
     estimates = _estimates_line(variant, split_estimates) if pull_request is None else ""
     if estimates:
         tail.append(estimates)

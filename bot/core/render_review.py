@@ -7,11 +7,17 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from bot.core.ci import PENDING
 from bot.core.facts import Facts
-from bot.core.money import format_tokens, format_usd, saving_sentence
+from bot.core.money import costs_table
+from bot.core.render import MAX_BODY_CHARS, _clip
 from bot.core.scorecard import DIMENSIONS, Scorecard, overall
-from bot.core.usage import StageCost, Usage
+from bot.core.usage import StageCost
 
 RATIONALE_MAX = 140
+# GitHub refuses a review body over 65,536 characters; the lists and model texts are capped
+# so that seven folded rationales, a summary and every fact list fit with room to spare.
+MAX_LISTED = 25
+FOLDED_MAX = 3_000
+SUMMARY_MAX = 4_000
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
 _SYNTAX_ICON = {"ok": "✅", "error": "❌"}
@@ -33,8 +39,20 @@ def _code(path: str) -> str:
     return "`" + path.replace("`", "'") + "`"
 
 
+def _listed(items: Sequence[str], separator: str = ", ") -> str:
+    """Up to MAX_LISTED items and how many more: a 3,000-file change must still fit one review."""
+    shown = separator.join(items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED:,} more" if len(items) > MAX_LISTED else "")
+
+
 def _codes(paths: Sequence[str]) -> str:
-    return ", ".join(_code(p) for p in paths)
+    return _listed([_code(p) for p in paths])
+
+
+def _folded(text: str) -> str:
+    """Model text shown in full below the table, but never more than a review can hold."""
+    text = _text(text.strip())
+    return text if len(text) <= FOLDED_MAX else text[:FOLDED_MAX].rstrip() + " … _(cut)_"
 
 
 def _short(rationale: str) -> tuple[str, bool]:
@@ -86,12 +104,15 @@ def _score_lines(scorecard: Scorecard | None, judge_error: str | None) -> Iterat
         yield ""
     if scorecard and scorecard.summary:
         # One paragraph: the judge's text must not add headings or tables of its own.
-        yield f"**Judge's summary:** {_text(' '.join(scorecard.summary.split()))}"
+        summary = _text(" ".join(scorecard.summary.split()))
+        if len(summary) > SUMMARY_MAX:
+            summary = summary[:SUMMARY_MAX].rstrip() + " … _(cut)_"
+        yield f"**Judge's summary:** {summary}"
         yield ""
     for title, rationale in folded:
         yield f"<details><summary>{title}: full rationale</summary>"
         yield ""
-        yield _text(rationale.strip())
+        yield _folded(rationale)
         yield ""
         yield "</details>"
         yield ""
@@ -111,24 +132,23 @@ def _fact_lines(facts: Facts) -> Iterator[str]:
         yield f"- ⚠️ **Planned but not touched:** {_codes(facts.planned_not_touched)}"
     yield f"- **Lines:** +{facts.lines_added} / −{facts.lines_removed}"
     if facts.syntax:
-        checks = " · ".join(
-            f"{_code(path)} {_SYNTAX_ICON.get(status, '➖')} {status}"
-            for path, status in sorted(facts.syntax.items())
-        )
-        yield f"- **Syntax:** {checks}"
+        # Files that failed first: they are the ones a reader needs when the list is cut.
+        ordered = sorted(facts.syntax.items(), key=lambda item: (item[1] == "ok", item[0]))
+        checks = [f"{_code(path)} {_SYNTAX_ICON.get(status, '➖')} {_cell(status)}" for path, status in ordered]
+        yield f"- **Syntax:** {_listed(checks, ' · ')}"
     if facts.tests_changed:
         yield f"- **Tests added or changed:** {_codes(facts.tests_changed)}"
     else:
         yield "- ⚠️ **No test changes**"
     if facts.unknown_imports:
-        found = ", ".join(f"{_code(module)} in {_code(path)}" for path, module in facts.unknown_imports)
+        found = _listed([f"{_code(module)} in {_code(path)}" for path, module in facts.unknown_imports])
         yield f"- ⚠️ **Possibly invented dependencies** (not stdlib, not in the repo, not declared): {found}"
     else:
         yield "- **Dependencies:** every new import is stdlib, local or declared"
     if facts.secrets:
-        found = ", ".join(
-            f"{hit.kind} at {_code(f'{hit.path}:{hit.line}')} ({_code(hit.preview)})" for hit in facts.secrets
-        )
+        found = _listed([
+            f"{_cell(hit.kind)} at {_code(f'{hit.path}:{hit.line}')} ({_code(hit.preview)})" for hit in facts.secrets
+        ])
         yield f"- ⚠️ **Secret-looking strings in added lines:** {found}"
     else:
         yield "- **Secrets:** none found in added lines"
@@ -157,30 +177,7 @@ def _ci_line(facts: Facts) -> str:
 def _cost_lines(costs: Sequence[StageCost], models: Mapping[str, str]) -> Iterator[str]:
     yield "### Cost"
     yield ""
-    if not costs:
-        yield "No model calls were recorded."
-        return
-    yield "| Stage | Model | Input | Output | Cache write | Cache read | Cost |"
-    yield "|---|---|--:|--:|--:|--:|--:|"
-    total = Usage()
-    for cost in costs:
-        # The ledger names every model that served the stage (a /rescore or a fallback may
-        # have used several); the configured name is only a stand-in when it has none.
-        served = ", ".join(_code(m) for m in cost.models) or _code(models.get(cost.stage) or "unknown")
-        u = cost.usage
-        total = total + u
-        yield (f"| {_cell(cost.stage)} | {served} | {_tokens(u)} | {format_usd(cost.usd)} |")
-    known = [c.usd for c in costs if c.usd is not None]
-    total_usd = format_usd(sum(known)) if len(known) == len(costs) else (
-        f"unknown (known stages: {format_usd(sum(known))})" if known else "unknown")
-    yield f"| **Total** | | {_tokens(total)} | **{total_usd}** |"
-    yield ""
-    yield saving_sentence(costs)
-
-
-def _tokens(u: Usage) -> str:
-    return (f"{format_tokens(u.input_tokens)} | {format_tokens(u.output_tokens)} | "
-            f"{format_tokens(u.cache_write_tokens)} | {format_tokens(u.cache_read_tokens)}")
+    yield costs_table(costs, configured=models, always_compare=True)
 
 
 def render_review(
@@ -199,6 +196,11 @@ def render_review(
         lines += [f"> ℹ️ {_cell(fallback_note)}", ""]
     lines += _score_lines(scorecard, judge_error)
     lines += _fact_lines(facts)
-    lines += _cost_lines(costs, models)
-    lines += ["", "<sub>Scores are the judge model's opinion; facts and costs are measured by route-me.</sub>"]
-    return "\n".join(lines) + "\n"
+    tail = "\n".join([*_cost_lines(costs, models), "",
+                      "<sub>Scores are the judge model's opinion; facts and costs are measured by route-me.</sub>"])
+    front = "\n".join(lines)
+    room = MAX_BODY_CHARS - len(tail) - 2
+    if len(front) > room:
+        # Only pathological input gets here (thousands of long paths); the costs stay whole.
+        front = _clip(front, room)
+    return f"{front}\n{tail}\n"

@@ -116,6 +116,20 @@ def _scan_line(path: str, number: int, text: str) -> list[SecretHit]:
     return hits
 
 
+# Credentials as they appear in error text: an Authorization header, a token in a URL.
+_CREDENTIAL_IN_TEXT = re.compile(
+    r"(?i)(?P<lead>\b(?:bearer|token|basic)\s+|[?&](?:access_token|token|key|api_key)=|://[^/\s:@]*:)"
+    r"(?P<value>(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{12,})"  # a digit: words are not credentials
+)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` (an error message about to be posted) with every credential-looking string masked."""
+    for pattern in _PATTERNS:
+        text = pattern.regex.sub(lambda m, shown=pattern.shown: _redact(m.group(0), shown), text)
+    return _CREDENTIAL_IN_TEXT.sub(lambda m: m.group("lead") + _redact(m.group("value"), 0), text)
+
+
 def find_secrets(added_lines: Iterable[tuple[str, int, str]]) -> list[SecretHit]:
     """Scan ``(path, line number, text)`` triples, in order; one hit per secret found."""
     hits: list[SecretHit] = []

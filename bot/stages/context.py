@@ -261,7 +261,16 @@ class IssueContext:
         try:
             await self.post_comment(body, number=number)
             state = self.state
-            if state is not None and state.version == 0 and state.plan_comment_id is not None:
+            if state is not None and state.plan_comment_id is not None and state.version > 0 \
+                    and state.pr_number is None and stage != "plan":
+                # The comment said "implementing…"; it must not keep saying so. (A failed
+                # revision restores its plan comment itself, with its own note.)
+                from bot.stages.plan import show_plan  # plan.py imports this module
+
+                version = self.plan_version()
+                if version is not None:
+                    await show_plan(self, version, notes=(f"The {stage} stage failed: see the comment below.",))
+            elif state is not None and state.version == 0 and state.plan_comment_id is not None:
                 # No plan exists yet: the progress comment must not keep saying "planning…".
                 models = self.models()
                 await self.edit_comment(state.plan_comment_id, render_plan_progress(

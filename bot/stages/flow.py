@@ -12,6 +12,7 @@ from bot.core.archive import UnsafeArchive
 from bot.core.changes import FileChange
 from bot.core.commands import COMMAND_SCOPE, Command, parse_variant
 from bot.core.markers import extract_plan_body
+from bot.core.money import format_usd
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.render import render_help, render_reply, render_status
 from bot.core.render_plan import render_cancelled_reply, render_plan_progress
@@ -42,7 +43,7 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
     """What to tell maintainers about ``exc``, and what they can do about it."""
     if isinstance(exc, BudgetExceeded):
         return (f"The next model call would exceed the {exc.budget_name}: it is estimated at "
-                f"${exc.estimated_usd:.4f} and ${exc.remaining_usd:.4f} is left. No call was made.",
+                f"{format_usd(exc.estimated_usd)} and {format_usd(exc.remaining_usd)} is left. No call was made.",
                 "Raise `budget_usd` in `.github/route-me.yml` (or the daily cap), then comment `/retry`.")
     if isinstance(exc, AuthFailed):
         return (f"The provider of `{exc.spec}` refused our credentials (HTTP {exc.status}).",
@@ -234,12 +235,13 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         return
     if name == "status":
         models = ctx.models()
+        current = ctx.plan_version() if state.version else None
         await reply(render_status(
             state=state.state, issue_number=ctx.number, version=state.version or None,
             variant=models.variant, planner=state.served.get("plan", models.planner),
             implementer=models.implementer, judge=models.judge,
             costs=stage_costs(ctx.services.store, ctx.repo, ctx.number), pull_request=state.pr_number,
-            budget_usd=ctx.config.budget_usd))
+            budget_usd=ctx.config.budget_usd, plan_author=current.author if current else None))
     elif name == "approve":
         await approve(ctx, resumed=resumed)
     elif name == "revise":

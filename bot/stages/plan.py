@@ -56,7 +56,12 @@ def read_only_tools() -> tuple[ToolSpec, ...]:
 
 
 def progress_body(ctx: IssueContext, models: Models, line: str, *, state: str = "planning") -> str:
+    """The plan comment while a stage runs: the plan itself once one exists, with ``line`` as its state."""
     assert ctx.state is not None
+    version = ctx.plan_version() if state != "planning" and ctx.state.version else None
+    if version is not None:
+        # Implementing: the maintainer must still see which plan (and whose) is being built.
+        return plan_comment_body(ctx, version, state=state, state_line=line)
     return render_plan_progress(
         state_line=line, issue_number=ctx.number, variant=models.variant, planner=models.planner,
         implementer=models.implementer, version=ctx.state.version + (1 if state == "planning" else 0),
@@ -76,21 +81,27 @@ def split_estimates(ctx: IssueContext, models: Models) -> dict[str, float | None
     )
 
 
-async def show_plan(ctx: IssueContext, version: PlanVersion, *, state: str | None = None,
-                    notes: tuple[str, ...] = ()) -> None:
-    """Render the plan comment for ``version`` with the costs so far."""
+def plan_comment_body(ctx: IssueContext, version: PlanVersion, *, state: str | None = None,
+                      notes: tuple[str, ...] = (), state_line: str | None = None) -> str:
+    """The plan comment for ``version`` with the costs so far."""
     assert ctx.state is not None
     models = ctx.models(planned_paths=version.plan.planned_paths() if version.plan else None)
     # The model that wrote this version, not the one a later /variant picked.
     writer = models.planner if version.human else version.author.removeprefix("planner:")
-    await ctx.show_on_plan_comment(render_plan_comment(
-        version=version, state=state or ctx.state.state, variant=models.variant,
+    return render_plan_comment(
+        version=version, state=state or ctx.state.state, variant=models.variant, state_line=state_line,
         planner=writer, next_planner=models.planner, implementer=models.implementer,
         judge=models.judge, costs=stage_costs(ctx.services.store, ctx.repo, ctx.number),
         split_estimates=split_estimates(ctx, models),
         fallback_note=ctx.state.fallback_notes.get("plan"), notes=notes,
         require_approval=ctx.config.require_approval, pull_request=ctx.state.pr_number,
-    ))
+    )
+
+
+async def show_plan(ctx: IssueContext, version: PlanVersion, *, state: str | None = None,
+                    notes: tuple[str, ...] = ()) -> None:
+    """Render the plan comment for ``version`` with the costs so far."""
+    await ctx.show_on_plan_comment(plan_comment_body(ctx, version, state=state, notes=notes))
 
 
 async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVersion:

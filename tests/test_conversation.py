@@ -1,0 +1,59 @@
+"""The conversation as a maintainer reads it: what the plan comment says at each step of a run."""
+
+from __future__ import annotations
+
+from bot.core.markers import extract_plan_body, find_marker
+from tests import scenario as sc
+from tests.test_plan_stage import comment, label
+
+
+def plan_comment_edits(github) -> list[str]:
+    """Every body the plan comment was given, in order (each PATCH)."""
+    return [r.json["body"] for r in github.requests
+            if r.method == "PATCH" and "/issues/comments/" in r.path and find_marker(r.json["body"], "plan")]
+
+
+async def test_the_plan_stays_readable_while_implementing_and_says_failed_after(make_bot, github, anthropic, openai):
+    sc.seed(github, config="max_turns: 3\n")
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies([("read_file", {"path": "calc/ops.py"})])  # never finishes
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+
+    edits = plan_comment_edits(github)
+    implementing = [b for b in edits if find_marker(b, "plan")["state"] == "implementing"]
+    assert implementing, edits
+    for body in implementing:  # which plan is being built stays on screen
+        assert "Guard the divisor" in extract_plan_body(body)
+        assert "implementing…" in body
+    final = sc.plan_comment(github)["body"]
+    assert find_marker(final, "plan")["state"] == "failed"
+    assert "implementing…" not in final  # not stale after the failure
+    assert "The implement stage failed: see the comment below." in final
+    assert "Guard the divisor" in extract_plan_body(final) and "`/retry`" in final
+
+
+def cost_table(body: str) -> str:
+    lines = body.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Stage |"))
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("| **Total**"))
+    return "\n".join(lines[start:end + 1])
+
+
+async def test_the_issue_the_pull_request_and_the_review_show_one_cost_table(make_bot, github, anthropic, openai):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies()
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    pull = github.pulls(sc.OWNER, sc.REPO)[0]
+    await comment(bot, "/status")
+    review = github.reviews(sc.OWNER, sc.REPO, pull["number"])[0]["body"]
+    status = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
+    tables = {cost_table(review), cost_table(status)}
+    assert len(tables) == 1, tables  # same columns, names, number formats and totals
+    for earlier in (pull["body"], sc.plan_comment(github)["body"]):  # written before the judge ran
+        *rows, _total = cost_table(earlier).splitlines()
+        assert "\n".join(rows) in review
