@@ -61,14 +61,14 @@ def _describe(error: ModelError, spec: ModelSpec, attempts: int, *, cap: float) 
     if isinstance(error, Overloaded):
         # An overload reported inside a stream rides on an HTTP 200, which would read as success.
         status = error.status if error.status and error.status >= 400 else 529
-        return f"{spec} was overloaded ({status}){times}"
+        return f"`{spec}` was overloaded ({status}){times}"
     if isinstance(error, RateLimited):
         wait = error.retry_after
         if wait is not None and wait > cap:
-            return f"{spec} was rate-limited ({error.status or 429}) and asked to wait {wait:.0f}s"
-        return f"{spec} was rate-limited ({error.status or 429}){times}"
+            return f"`{spec}` was rate-limited ({error.status or 429}) and asked to wait {wait:.0f}s"
+        return f"`{spec}` was rate-limited ({error.status or 429}){times}"
     what = f"HTTP {error.status}" if error.status else "no response"
-    return f"{spec} was unavailable ({what}){times}"
+    return f"`{spec}` was unavailable ({what}){times}"
 
 
 class ModelRouter:
@@ -124,10 +124,10 @@ class ModelRouter:
         for index, candidate in enumerate(chain):
             client = self._clients.get(candidate.provider)
             if client is None:
-                attempts.append((str(candidate), f"provider {candidate.provider} is not configured"))
+                attempts.append((str(candidate), f"provider `{candidate.provider}` is not configured"))
                 continue
             if not self.breaker.allows(candidate):
-                attempts.append((str(candidate), f"{candidate} was skipped: it kept failing and is cooling down"))
+                attempts.append((str(candidate), f"`{candidate}` was skipped: it failed repeatedly in the last minute"))
                 continue
             reservation: Reservation = []
             try:
