@@ -12,7 +12,9 @@ With ``--billing cached`` (the default) the fakes bill prompt caching as the pro
 tests/fakes/prompt_cache.py); ``--billing bytes`` bills every input token at the full rate.
 So the dollars reflect route-me's own context sizes and turn structure; what they cannot
 reflect is a real model's verbosity, thinking tokens or extra turns (``--explore`` adds
-read-only turns to the implementer to model a longer session).  Scores are scripted here;
+read-only turns to the implementer to model a longer session).  The scripted implementer
+skips its ``read_file`` calls for files its first message already shows (as a model told
+so would), so preloading is measured by the turns it saves.  Scores are scripted here;
 run the same flow against real providers to compare quality.
 """
 
@@ -44,6 +46,23 @@ from tests.fakes.scripted_server import Billing  # noqa: E402
 STAGES = ("plan", "implement", "judge")
 
 
+def first_user_text(body: dict[str, Any]) -> str:
+    """The first user message's text, in either wire format."""
+    message = next((m for m in body.get("messages", []) if m.get("role") == "user"), {})
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        return "".join(block.get("text", "") for block in content if isinstance(block, dict))
+    return str(content)
+
+
+def without_preloaded_reads(turns: list[tuple[str, dict[str, Any]]], body: dict[str, Any]
+                            ) -> list[tuple[str, dict[str, Any]]]:
+    """The script minus whole-file reads of files the first message already shows."""
+    shown = first_user_text(body)
+    return [(name, args) for name, args in turns
+            if not (name == "read_file" and set(args) == {"path"} and f'<file path="{args["path"]}">' in shown)]
+
+
 def role_player(module: Any, turns: list[tuple[str, dict[str, Any]]]):
     """A responder for either fake: picks the role from the tools offered.
 
@@ -56,7 +75,8 @@ def role_player(module: Any, turns: list[tuple[str, dict[str, Any]]]):
         elif "submit_plan" in tools:
             name, args = "submit_plan", sc.PLAN
         else:
-            name, args = turns[min(sc.turn_number(body), len(turns) - 1)]
+            script = without_preloaded_reads(turns, body)
+            name, args = script[min(sc.turn_number(body), len(script) - 1)]
         billed = Usage(output_tokens=estimate_tokens(json.dumps(args)) + 40)
         return module.tool_reply(name, args, usage=billed)
     return respond

@@ -428,3 +428,23 @@ async def test_two_approves_delivered_at_once_open_one_pull_request(planned, git
     assert len(github.pulls(sc.OWNER, sc.REPO)) == 1
     assert openai.calls == len(sc.IMPLEMENTER_TURNS)  # the implementer ran once
     assert github.repo(sc.OWNER, sc.REPO).branches() == ["main", f"route-me/issue-{sc.ISSUE}"]
+
+
+async def test_the_first_message_carries_the_files_the_plan_names(planned, github, openai):
+    await comment(planned, "/approve")
+    first_user = openai.completion_bodies[0]["messages"][1]["content"]
+    # Both planned files, as read_file shows them, so no turn is spent reading them.
+    assert '<file path="calc/ops.py">\n    1| def divide(a: float, b: float) -> float:' in first_user
+    assert '<file path="tests/test_ops.py">\n    1| from calc.ops import divide' in first_user
+    assert "already read for you" in first_user
+    assert "README.md" not in first_user  # only what the plan names
+
+
+async def test_a_fix_preloads_the_files_as_the_branch_has_them(planned, github, openai):
+    await comment(planned, "/approve")
+    openai.responder = sc.implementer_replies([("finish", {"summary": "Nothing left."})])
+    await pr_comment(planned, github, "/fix check it again", comment_id=9101)
+    fix_first_user = next(m["content"] for m in openai.completion_bodies[-1]["messages"] if m["role"] == "user")
+    # The committed edit, not the base: line 4 is the new guard (the plan and diff also quote it).
+    assert "    4|         raise ValueError('b must not be zero')" in fix_first_user
+

@@ -16,6 +16,7 @@ from typing import Any
 from bot.core.changes import FileChange
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
 from bot.core.plan import PlanVersion, plan_text
+from bot.core.preload import PRELOAD_TOKEN_BUDGET, choose_preloads, render_preloads
 from bot.core.render import render_pr_body
 from bot.core.repo_config import is_path_denied
 from bot.core.snapshot import Snapshot
@@ -105,6 +106,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
         "implementer_user", plan_version=version.number, issue_number=ctx.number, repo=ctx.repo,
         issue_title=ctx.issue_title, plan=plan_text(version), max_files=config.max_files,
         max_changed_lines=config.max_changed_lines, extra=extra,
+        preloaded=preloaded_files(ctx, version, workspace),
     )
     request = ModelRequest(system=prompts.text("implementer_system"),
                            messages=(Message(role="user", text=user),),
@@ -131,6 +133,23 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     return Implementation(changes=accepted[-1], summary=str(result.value or ""), served=served,
                           fallback=f"{fallback}; served by {served}." if fallback else None,
                           turns=result.turns)
+
+
+def preloaded_files(ctx: IssueContext, version: PlanVersion, workspace: Workspace,
+                    *, budget_tokens: int = PRELOAD_TOKEN_BUDGET) -> str:
+    """The first message's section with the current text of the files the plan names ("" if none)."""
+    if version.plan is None:
+        return ""
+    reader = ToolExecutor(workspace)  # its own executor: preloading is not one of the model's calls
+
+    def read(path: str) -> str | None:
+        outcome = reader.run("read_file", {"path": path})
+        return None if outcome.is_error else outcome.content
+
+    choice = choose_preloads(version.plan.planned_paths(), read, budget_tokens=budget_tokens)
+    if not choice.files and not choice.too_large:
+        return ""
+    return ctx.runtime.prompts.render("implementer_preload", files=render_preloads(choice))
 
 
 def commit_message(ctx: IssueContext, version: PlanVersion, summary: str) -> str:
