@@ -32,6 +32,7 @@ from bot.github.gitdata import (
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
+from bot.stages.history import TrimPolicy, trim_history
 from bot.stages.loop import Answer, LoopResult, run_tool_loop
 from bot.stages.plan import progress_body, show_plan
 from bot.stages.runtime import stage_costs
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 IMPLEMENTER_MAX_OUTPUT_TOKENS = 16_000
 MAX_TOKENS_PER_RUN = 3_000_000  # a hard stop on runaway loops, whatever the price
 PROGRESS_EVERY_SECONDS = 20.0
+# Old and superseded read results are stubbed once the history passes ~24k tokens and ~8k can
+# go: re-sent history stays bounded, and trims are rare enough that most turns hit the cache.
+HISTORY_TRIM = TrimPolicy(keep_recent_turns=4, trigger_tokens=24_000, min_savings_tokens=8_000)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
         fallbacks=ctx.fallbacks_for(models.implementer, models, strong_role=False),
         context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
         terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn, should_stop=ctx.cancelled,
+        compact=lambda messages: trim_history(messages, HISTORY_TRIM),
     )
     if not result.finished:
         changed = ", ".join(c.path for c in workspace.changes()) or "none"
