@@ -14,7 +14,10 @@ So the dollars reflect route-me's own context sizes and turn structure; what the
 reflect is a real model's verbosity, thinking tokens or extra turns (``--explore`` adds
 read-only turns to the implementer to model a longer session).  The scripted implementer
 skips its ``read_file`` calls for files its first message already shows (as a model told
-so would), so preloading is measured by the turns it saves.  Scores are scripted here;
+so would), so preloading is measured by the turns it saves.  ``--pad-lines N`` grows every seeded
+source file by N lines of ordinary code (the toy files are a few lines; real ones are not),
+and ``--no-preload`` / ``--no-trim`` turn the implementer's preloading and history trimming
+off, to measure what each one moves.  Scores are scripted here;
 run the same flow against real providers to compare quality.
 """
 
@@ -82,14 +85,30 @@ def role_player(module: Any, turns: list[tuple[str, dict[str, Any]]]):
     return respond
 
 
-async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]], billing: Billing) -> dict[str, Any]:
+def padded_files(pad_lines: int) -> dict[str, str]:
+    """The scenario's files, each source file followed by ``pad_lines`` lines of plain code."""
+    files = dict(sc.FILES)
+    if pad_lines <= 0:
+        return files
+    functions = pad_lines // 4
+    files["calc/ops.py"] += "".join(f"\n\ndef helper_{n}(x: int) -> int:\n    return x + {n}\n"
+                                    for n in range(functions))
+    files["tests/test_ops.py"] += "".join(f"\n\ndef test_helper_{n}():\n    assert {n} + 1 == {n + 1}\n"
+                                          for n in range(functions))
+    files["calc/__init__.py"] += "".join(f"HELPER_{n} = {n}  # a public constant\n" for n in range(pad_lines))
+    files["README.md"] += "".join(f"- helper_{n}(x) returns x + {n}.\n" for n in range(pad_lines))
+    return files
+
+
+async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]], billing: Billing,
+                    pad_lines: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         private, public = generate_app_key()
         async with FakeGitHub(work / "github", public_key_pem=public, validate=False) as github, \
                 FakeAnthropic(api_key="sk-ant-bench", billing=billing) as anthropic, \
                 FakeOpenAI(api_key="sk-oai-bench", billing=billing, cache_report="moonshot") as openai:
-            sc.seed(github, config=f"variant: {variant}\n")
+            sc.seed(github, files=padded_files(pad_lines), config=f"variant: {variant}\n")
             anthropic.responder = role_player(anthropic_server, turns)
             openai.responder = role_player(openai_server, turns)
             env = bot_env(work, github_url=github.url, private_key=private, anthropic_url=anthropic.base_url,
@@ -112,6 +131,7 @@ async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]], billi
                 result[f"{stage}_usd"] = sum(r["cost_usd"] or 0.0 for r in stage_rows)
                 result[f"{stage}_tokens"] = sum(_total_tokens(r["usage"]) for r in stage_rows)
                 result[f"{stage}_cache_read"] = sum(r["usage"].get("cache_read_tokens", 0) for r in stage_rows)
+                result[f"{stage}_calls"] = len(stage_rows)
                 result[f"{stage}_model"] = ",".join(sorted({r["model"] for r in stage_rows}))
             result["total_usd"] = sum(result[f"{s}_usd"] for s in STAGES)
             return result
@@ -128,17 +148,29 @@ def exploration_turns(count: int) -> list[tuple[str, dict[str, Any]]]:
     return extra + sc.IMPLEMENTER_TURNS
 
 
-async def main_async(explore: int, billing: Billing) -> int:
+def switch_off(*, preload: bool, trim: bool) -> None:
+    """Turn the implementer's preloading or history trimming off, to measure what each moves."""
+    from bot.stages import implement
+    from bot.stages.history import TrimPolicy
+
+    if not preload:
+        implement.preloaded_files = lambda *args, **kwargs: ""  # type: ignore[assignment]
+    if not trim:
+        implement.HISTORY_TRIM = TrimPolicy(trigger_tokens=10**12)
+
+
+async def main_async(explore: int, billing: Billing, pad_lines: int) -> int:
     turns = exploration_turns(explore)
-    results = [await run_split(v, turns, billing) for v in ("OO", "OK", "KO", "KK")]
+    results = [await run_split(v, turns, billing, pad_lines) for v in ("OO", "OK", "KO", "KK")]
     oo = results[0]["total_usd"]
-    print(f"implementer turns per run: {len(turns)}; billing: {billing}")
+    print(f"scripted implementer turns: {len(turns)}; billing: {billing}; pad lines: {pad_lines}")
     print(f"{'split':<6}{'plan $':>10}{'implement $':>13}{'judge $':>10}{'total $':>10}{'vs OO':>8}"
-          f"{'tokens':>9}{'impl cached':>12}  models (plan / implement / judge)")
+          f"{'tokens':>10}{'impl calls':>11}{'impl cached':>12}  models (plan / implement / judge)")
     for r in results:
         tokens = sum(r[f"{s}_tokens"] for s in STAGES)
         print(f"{r['variant']:<6}{r['plan_usd']:>10.4f}{r['implement_usd']:>13.4f}{r['judge_usd']:>10.4f}"
-              f"{r['total_usd']:>10.4f}{r['total_usd'] / oo:>8.2f}{tokens:>9,}{r['implement_cache_read']:>12,}  "
+              f"{r['total_usd']:>10.4f}{r['total_usd'] / oo:>8.2f}{tokens:>10,}{r['implement_calls']:>11}"
+              f"{r['implement_cache_read']:>12,}  "
               f"{r['plan_model']} / {r['implement_model']} / {r['judge_model']}")
         assert r["pull_requests"] == 1, r
     return 0
@@ -149,8 +181,12 @@ def main() -> int:
     parser.add_argument("--explore", type=int, default=8, help="extra read-only implementer turns")
     parser.add_argument("--billing", choices=("cached", "bytes"), default="cached",
                         help="cached: the fakes bill prompt caching as the providers do; bytes: no caching")
+    parser.add_argument("--pad-lines", type=int, default=0, help="grow each seeded source file by N lines")
+    parser.add_argument("--no-preload", action="store_true", help="the implementer's first message shows no files")
+    parser.add_argument("--no-trim", action="store_true", help="never trim the implementer's history")
     args = parser.parse_args()
-    return asyncio.run(main_async(args.explore, args.billing))
+    switch_off(preload=not args.no_preload, trim=not args.no_trim)
+    return asyncio.run(main_async(args.explore, args.billing, args.pad_lines))
 
 
 if __name__ == "__main__":

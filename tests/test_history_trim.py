@@ -99,3 +99,15 @@ def test_a_result_shorter_than_its_stub_is_kept() -> None:
     trimmed = trim_history(messages, EAGER)
     assert contents(trimmed)[0].startswith("[read_file a.py:")
     assert contents(trimmed)[1] == "    1| x = 1"
+
+
+def test_only_models_whose_cache_prices_make_a_trim_pay_are_trimmed() -> None:
+    from bot.core.costs import PriceTable
+    from bot.stages.implement import HISTORY_TRIM, history_trim_for
+
+    prices = PriceTable.load_default()
+    assert history_trim_for(prices, "openai:kimi-k2.6") == HISTORY_TRIM  # rewrite 0.95 vs read 0.16
+    assert history_trim_for(prices, "moonshot:kimi-k2.6") == HISTORY_TRIM
+    assert history_trim_for(prices, "anthropic:claude-opus-5-5") is None  # rewrite 5 vs read 0.2
+    assert history_trim_for(prices, "anthropic:claude-haiku-4-5") is None
+    assert history_trim_for(prices, "someone:unpriced-model") is None

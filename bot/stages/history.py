@@ -10,7 +10,9 @@ the tool call and its result stay paired (same call id), so both wire formats st
 Trimming changes the prompt prefix, and with it the provider's cache, so it happens in whole
 chunks and rarely: only once the history passes ``trigger_tokens`` *and* at least
 ``min_savings_tokens`` can go.  Between trims the history only grows and every turn reads the
-previous one from the cache.
+previous one from the cache.  Whether to trim at all depends on the model's prices
+(``trim_pays``): after a trim the kept history is billed once more at the cache-write (or
+uncached input) rate, and the trim saves cache reads of what went on every later turn.
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ class TrimPolicy:
     keep_recent_turns: int = 4
     trigger_tokens: int = 24_000
     min_savings_tokens: int = 8_000
+
+
+# Above this ratio of (rewrite − read) to read price, a trim costs more than the cache reads it
+# saves over a typical run's remaining turns.  Anthropic: (1.25 − 0.1) / 0.1 ≈ 24 (Opus 5.5:
+# (5 − 0.2) / 0.2 = 24), so its history is left whole; Moonshot Kimi K2.6: (0.95 − 0.16) / 0.16
+# ≈ 4.9, OpenAI: ≈ 9, so theirs is trimmed.  Measured with bench/bench_splits.py --pad-lines.
+MAX_REWRITE_TO_READ_RATIO = 10.0
+
+
+def trim_pays(*, cache_write: float, cache_read: float) -> bool:
+    """Whether stubbing old results saves money at these per-token prices (see above)."""
+    if cache_read <= 0:
+        return cache_write > 0
+    return (cache_write - cache_read) / cache_read <= MAX_REWRITE_TO_READ_RATIO
 
 
 def history_tokens(messages: Sequence[Message]) -> int:

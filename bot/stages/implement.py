@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.changes import FileChange
+from bot.core.costs import PriceTable
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.preload import PRELOAD_TOKEN_BUDGET, choose_preloads, render_preloads
@@ -32,7 +33,7 @@ from bot.github.gitdata import (
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
-from bot.stages.history import TrimPolicy, trim_history
+from bot.stages.history import TrimPolicy, trim_history, trim_pays
 from bot.stages.loop import Answer, LoopResult, run_tool_loop
 from bot.stages.plan import progress_body, show_plan
 from bot.stages.runtime import stage_costs
@@ -44,6 +45,7 @@ MAX_TOKENS_PER_RUN = 3_000_000  # a hard stop on runaway loops, whatever the pri
 PROGRESS_EVERY_SECONDS = 20.0
 # Old and superseded read results are stubbed once the history passes ~24k tokens and ~8k can
 # go: re-sent history stays bounded, and trims are rare enough that most turns hit the cache.
+# Only for models whose cache prices make a trim pay (bot/stages/history.py: trim_pays).
 HISTORY_TRIM = TrimPolicy(keep_recent_turns=4, trigger_tokens=24_000, min_savings_tokens=8_000)
 
 
@@ -115,12 +117,13 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     request = ModelRequest(system=prompts.text("implementer_system"),
                            messages=(Message(role="user", text=user),),
                            tools=implementer_tools(), max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS)
+    policy = history_trim_for(ctx.runtime.prices, models.implementer)
     result = await run_tool_loop(
         router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.implementer),
         fallbacks=ctx.fallbacks_for(models.implementer, models, strong_role=False),
         context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
         terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn, should_stop=ctx.cancelled,
-        compact=lambda messages: trim_history(messages, HISTORY_TRIM),
+        compact=None if policy is None else (lambda messages: trim_history(messages, policy)),
     )
     if not result.finished:
         changed = ", ".join(c.path for c in workspace.changes()) or "none"
@@ -138,6 +141,18 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     return Implementation(changes=accepted[-1], summary=str(result.value or ""), served=served,
                           fallback=f"{fallback}; served by {served}." if fallback else None,
                           turns=result.turns)
+
+
+def history_trim_for(prices: PriceTable, implementer: str) -> TrimPolicy | None:
+    """The trim policy for this implementer, or None to keep its history whole.
+
+    Anthropic models write the trimmed history to the cache again at 25x the read price, which
+    costs more than the trim saves; an unknown price keeps the history whole too.
+    """
+    price = prices.price(implementer)
+    if price is None or not trim_pays(cache_write=price.cache_write, cache_read=price.cache_read):
+        return None
+    return HISTORY_TRIM
 
 
 def preloaded_files(ctx: IssueContext, version: PlanVersion, workspace: Workspace,
