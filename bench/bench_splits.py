@@ -1,15 +1,23 @@
 """The four splits side by side (OO, OK, KO, KK): what each costs with route-me's real prompts.
 
-    .venv/bin/python bench/bench_splits.py [--explore 8]
+    .venv/bin/python bench/bench_splits.py [--explore 8] [--billing cached|bytes]
 
 Each split runs the whole flow (label → plan → /approve → pull request → review) through
 the real app against the fake GitHub and fake model servers.  The fakes play the roles
 from a script, but bill what a provider would: input tokens estimated from the exact
 request the SDK sent (system prompt, repository context, history, tool results) and output
 tokens from the tool calls returned; the ledger prices them with bot/data/prices.json.
+With ``--billing cached`` (the default) the fakes bill prompt caching as the providers do
+(Anthropic's cache_control breakpoints; Moonshot's automatic prefix cache, see
+tests/fakes/prompt_cache.py); ``--billing bytes`` bills every input token at the full rate.
 So the dollars reflect route-me's own context sizes and turn structure; what they cannot
 reflect is a real model's verbosity, thinking tokens or extra turns (``--explore`` adds
-read-only turns to the implementer to model a longer session).  Scores are scripted here;
+read-only turns to the implementer to model a longer session).  The scripted implementer
+skips its ``read_file`` calls for files its first message already shows (as a model told
+so would), so preloading is measured by the turns it saves.  ``--pad-lines N`` grows every seeded
+source file by N lines of ordinary code (the toy files are a few lines; real ones are not),
+and ``--no-preload`` / ``--no-trim`` turn the implementer's preloading and history trimming
+off, to measure what each one moves.  Scores are scripted here;
 run the same flow against real providers to compare quality.
 """
 
@@ -36,12 +44,33 @@ from tests.fakes.deliveries import issue_comment, issue_labeled  # noqa: E402
 from tests.fakes.github_server import FakeGitHub  # noqa: E402
 from tests.fakes.harness import BotHarness, bot_env  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+from tests.fakes.scripted_server import Billing  # noqa: E402
 
 STAGES = ("plan", "implement", "judge")
 
 
+def first_user_text(body: dict[str, Any]) -> str:
+    """The first user message's text, in either wire format."""
+    message = next((m for m in body.get("messages", []) if m.get("role") == "user"), {})
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        return "".join(block.get("text", "") for block in content if isinstance(block, dict))
+    return str(content)
+
+
+def without_preloaded_reads(turns: list[tuple[str, dict[str, Any]]], body: dict[str, Any]
+                            ) -> list[tuple[str, dict[str, Any]]]:
+    """The script minus whole-file reads of files the first message already shows."""
+    shown = first_user_text(body)
+    return [(name, args) for name, args in turns
+            if not (name == "read_file" and set(args) == {"path"} and f'<file path="{args["path"]}">' in shown)]
+
+
 def role_player(module: Any, turns: list[tuple[str, dict[str, Any]]]):
-    """A responder for either fake: picks the role from the tools offered, bills by size."""
+    """A responder for either fake: picks the role from the tools offered.
+
+    Output tokens are billed by the size of the call returned; the fake itself bills the input.
+    """
     def respond(body: dict[str, Any]) -> Any:
         tools = {t.get("name") or t.get("function", {}).get("name") for t in body.get("tools", [])}
         if "submit_scorecard" in tools:
@@ -49,20 +78,37 @@ def role_player(module: Any, turns: list[tuple[str, dict[str, Any]]]):
         elif "submit_plan" in tools:
             name, args = "submit_plan", sc.PLAN
         else:
-            name, args = turns[min(sc.turn_number(body), len(turns) - 1)]
-        billed = Usage(input_tokens=estimate_tokens(json.dumps(body)),
-                       output_tokens=estimate_tokens(json.dumps(args)) + 40)
+            script = without_preloaded_reads(turns, body)
+            name, args = script[min(sc.turn_number(body), len(script) - 1)]
+        billed = Usage(output_tokens=estimate_tokens(json.dumps(args)) + 40)
         return module.tool_reply(name, args, usage=billed)
     return respond
 
 
-async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def padded_files(pad_lines: int) -> dict[str, str]:
+    """The scenario's files, each source file followed by ``pad_lines`` lines of plain code."""
+    files = dict(sc.FILES)
+    if pad_lines <= 0:
+        return files
+    functions = pad_lines // 4
+    files["calc/ops.py"] += "".join(f"\n\ndef helper_{n}(x: int) -> int:\n    return x + {n}\n"
+                                    for n in range(functions))
+    files["tests/test_ops.py"] += "".join(f"\n\ndef test_helper_{n}():\n    assert {n} + 1 == {n + 1}\n"
+                                          for n in range(functions))
+    files["calc/__init__.py"] += "".join(f"HELPER_{n} = {n}  # a public constant\n" for n in range(pad_lines))
+    files["README.md"] += "".join(f"- helper_{n}(x) returns x + {n}.\n" for n in range(pad_lines))
+    return files
+
+
+async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]], billing: Billing,
+                    pad_lines: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         private, public = generate_app_key()
         async with FakeGitHub(work / "github", public_key_pem=public, validate=False) as github, \
-                FakeAnthropic(api_key="sk-ant-bench") as anthropic, FakeOpenAI(api_key="sk-oai-bench") as openai:
-            sc.seed(github, config=f"variant: {variant}\n")
+                FakeAnthropic(api_key="sk-ant-bench", billing=billing) as anthropic, \
+                FakeOpenAI(api_key="sk-oai-bench", billing=billing, cache_report="moonshot") as openai:
+            sc.seed(github, files=padded_files(pad_lines), config=f"variant: {variant}\n")
             anthropic.responder = role_player(anthropic_server, turns)
             openai.responder = role_player(openai_server, turns)
             env = bot_env(work, github_url=github.url, private_key=private, anthropic_url=anthropic.base_url,
@@ -83,11 +129,17 @@ async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]]) -> di
             for stage in STAGES:
                 stage_rows = [r for r in rows if r["stage"] == stage]
                 result[f"{stage}_usd"] = sum(r["cost_usd"] or 0.0 for r in stage_rows)
-                result[f"{stage}_tokens"] = sum(r["usage"]["input_tokens"] + r["usage"]["output_tokens"]
-                                                for r in stage_rows)
+                result[f"{stage}_tokens"] = sum(_total_tokens(r["usage"]) for r in stage_rows)
+                result[f"{stage}_cache_read"] = sum(r["usage"].get("cache_read_tokens", 0) for r in stage_rows)
+                result[f"{stage}_calls"] = len(stage_rows)
                 result[f"{stage}_model"] = ",".join(sorted({r["model"] for r in stage_rows}))
             result["total_usd"] = sum(result[f"{s}_usd"] for s in STAGES)
             return result
+
+
+def _total_tokens(usage: dict[str, int]) -> int:
+    return sum(usage.get(kind, 0) for kind in ("input_tokens", "output_tokens", "cache_write_tokens",
+                                               "cache_read_tokens"))
 
 
 def exploration_turns(count: int) -> list[tuple[str, dict[str, Any]]]:
@@ -96,17 +148,29 @@ def exploration_turns(count: int) -> list[tuple[str, dict[str, Any]]]:
     return extra + sc.IMPLEMENTER_TURNS
 
 
-async def main_async(explore: int) -> int:
+def switch_off(*, preload: bool, trim: bool) -> None:
+    """Turn the implementer's preloading or history trimming off, to measure what each moves."""
+    from bot.stages import implement
+    from bot.stages.history import TrimPolicy
+
+    if not preload:
+        implement.preloaded_files = lambda *args, **kwargs: ""  # type: ignore[assignment]
+    if not trim:
+        implement.HISTORY_TRIM = TrimPolicy(trigger_tokens=10**12)
+
+
+async def main_async(explore: int, billing: Billing, pad_lines: int) -> int:
     turns = exploration_turns(explore)
-    results = [await run_split(v, turns) for v in ("OO", "OK", "KO", "KK")]
+    results = [await run_split(v, turns, billing, pad_lines) for v in ("OO", "OK", "KO", "KK")]
     oo = results[0]["total_usd"]
-    print(f"implementer turns per run: {len(turns)}")
+    print(f"scripted implementer turns: {len(turns)}; billing: {billing}; pad lines: {pad_lines}")
     print(f"{'split':<6}{'plan $':>10}{'implement $':>13}{'judge $':>10}{'total $':>10}{'vs OO':>8}"
-          f"{'tokens':>9}  models (plan / implement / judge)")
+          f"{'tokens':>10}{'impl calls':>11}{'impl cached':>12}  models (plan / implement / judge)")
     for r in results:
         tokens = sum(r[f"{s}_tokens"] for s in STAGES)
         print(f"{r['variant']:<6}{r['plan_usd']:>10.4f}{r['implement_usd']:>13.4f}{r['judge_usd']:>10.4f}"
-              f"{r['total_usd']:>10.4f}{r['total_usd'] / oo:>8.2f}{tokens:>9,}  "
+              f"{r['total_usd']:>10.4f}{r['total_usd'] / oo:>8.2f}{tokens:>10,}{r['implement_calls']:>11}"
+              f"{r['implement_cache_read']:>12,}  "
               f"{r['plan_model']} / {r['implement_model']} / {r['judge_model']}")
         assert r["pull_requests"] == 1, r
     return 0
@@ -115,7 +179,14 @@ async def main_async(explore: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--explore", type=int, default=8, help="extra read-only implementer turns")
-    return asyncio.run(main_async(parser.parse_args().explore))
+    parser.add_argument("--billing", choices=("cached", "bytes"), default="cached",
+                        help="cached: the fakes bill prompt caching as the providers do; bytes: no caching")
+    parser.add_argument("--pad-lines", type=int, default=0, help="grow each seeded source file by N lines")
+    parser.add_argument("--no-preload", action="store_true", help="the implementer's first message shows no files")
+    parser.add_argument("--no-trim", action="store_true", help="never trim the implementer's history")
+    args = parser.parse_args()
+    switch_off(preload=not args.no_preload, trim=not args.no_trim)
+    return asyncio.run(main_async(args.explore, args.billing, args.pad_lines))
 
 
 if __name__ == "__main__":

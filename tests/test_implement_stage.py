@@ -428,3 +428,45 @@ async def test_two_approves_delivered_at_once_open_one_pull_request(planned, git
     assert len(github.pulls(sc.OWNER, sc.REPO)) == 1
     assert openai.calls == len(sc.IMPLEMENTER_TURNS)  # the implementer ran once
     assert github.repo(sc.OWNER, sc.REPO).branches() == ["main", f"route-me/issue-{sc.ISSUE}"]
+
+
+async def test_the_first_message_carries_the_files_the_plan_names(planned, github, openai):
+    await comment(planned, "/approve")
+    first_user = openai.completion_bodies[0]["messages"][1]["content"]
+    # Both planned files, as read_file shows them, so no turn is spent reading them.
+    assert '<file path="calc/ops.py">\n    1| def divide(a: float, b: float) -> float:' in first_user
+    assert '<file path="tests/test_ops.py">\n    1| from calc.ops import divide' in first_user
+    assert "already read for you" in first_user
+    assert "README.md" not in first_user  # only what the plan names
+
+
+async def test_a_fix_preloads_the_files_as_the_branch_has_them(planned, github, openai):
+    await comment(planned, "/approve")
+    openai.responder = sc.implementer_replies([("finish", {"summary": "Nothing left."})])
+    await pr_comment(planned, github, "/fix check it again", comment_id=9101)
+    fix_first_user = next(m["content"] for m in openai.completion_bodies[-1]["messages"] if m["role"] == "user")
+    # The committed edit, not the base: line 4 is the new guard (the plan and diff also quote it).
+    assert "    4|         raise ValueError('b must not be zero')" in fix_first_user
+
+
+async def test_old_reads_are_stubbed_in_what_the_implementer_resends(make_bot, github, anthropic, openai,
+                                                                     monkeypatch):
+    from bot.stages import implement
+    from bot.stages.history import TrimPolicy
+
+    # A small policy so the toy repository's reads are worth trimming.
+    monkeypatch.setattr(implement, "HISTORY_TRIM", TrimPolicy(keep_recent_turns=3, trigger_tokens=1, min_savings_tokens=1))
+    guide = "".join(f"Section {n}: how to use calc.\n" for n in range(40))
+    sc.seed(github, files={**sc.FILES, "docs/guide.md": guide})
+    anthropic.responder = sc.anthropic_roles()
+    reads = [("read_file", {"path": "docs/guide.md"}), ("read_file", {"path": "pyproject.toml"}),
+             ("list_files", {}), ("read_file", {"path": "docs/guide.md"})]
+    openai.responder = sc.implementer_replies(reads + sc.IMPLEMENTER_TURNS[1:])
+    bot = await make_bot()
+    await label(bot)
+    await comment(bot, "/approve")
+    assert len(github.pulls(sc.OWNER, sc.REPO)) == 1  # the run still finishes and opens its pull request
+    results = sc.tool_results(openai.completion_bodies[-1])
+    assert results[0] == "[read_file docs/guide.md: 40 lines, elided; read it again if needed]"
+    assert results[1] == "[read_file pyproject.toml: 4 lines, elided; read it again if needed]"
+    assert results[3].startswith("    1| Section 0:")  # the recent re-read is kept whole

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.changes import FileChange
+from bot.core.costs import PriceTable
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
 from bot.core.plan import PlanVersion, plan_text
+from bot.core.preload import PRELOAD_TOKEN_BUDGET, choose_preloads, render_preloads
 from bot.core.render import render_pr_body
 from bot.core.repo_config import is_path_denied
 from bot.core.snapshot import Snapshot
@@ -31,6 +33,7 @@ from bot.github.gitdata import (
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
+from bot.stages.history import TrimPolicy, trim_history, trim_pays
 from bot.stages.loop import Answer, LoopResult, run_tool_loop
 from bot.stages.plan import progress_body, show_plan
 from bot.stages.runtime import stage_costs
@@ -40,6 +43,10 @@ log = logging.getLogger(__name__)
 IMPLEMENTER_MAX_OUTPUT_TOKENS = 16_000
 MAX_TOKENS_PER_RUN = 3_000_000  # a hard stop on runaway loops, whatever the price
 PROGRESS_EVERY_SECONDS = 20.0
+# Old and superseded read results are stubbed once the history passes ~24k tokens and ~8k can
+# go: re-sent history stays bounded, and trims are rare enough that most turns hit the cache.
+# Only for models whose cache prices make a trim pay (bot/stages/history.py: trim_pays).
+HISTORY_TRIM = TrimPolicy(keep_recent_turns=4, trigger_tokens=24_000, min_savings_tokens=8_000)
 
 
 @dataclass(frozen=True)
@@ -105,15 +112,18 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
         "implementer_user", plan_version=version.number, issue_number=ctx.number, repo=ctx.repo,
         issue_title=ctx.issue_title, plan=plan_text(version), max_files=config.max_files,
         max_changed_lines=config.max_changed_lines, extra=extra,
+        preloaded=preloaded_files(ctx, version, workspace),
     )
     request = ModelRequest(system=prompts.text("implementer_system"),
                            messages=(Message(role="user", text=user),),
                            tools=implementer_tools(), max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS)
+    policy = history_trim_for(ctx.runtime.prices, models.implementer)
     result = await run_tool_loop(
         router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.implementer),
         fallbacks=ctx.fallbacks_for(models.implementer, models, strong_role=False),
         context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
         terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn, should_stop=ctx.cancelled,
+        compact=None if policy is None else (lambda messages: trim_history(messages, policy)),
     )
     if not result.finished:
         changed = ", ".join(c.path for c in workspace.changes()) or "none"
@@ -131,6 +141,35 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     return Implementation(changes=accepted[-1], summary=str(result.value or ""), served=served,
                           fallback=f"{fallback}; served by {served}." if fallback else None,
                           turns=result.turns)
+
+
+def history_trim_for(prices: PriceTable, implementer: str) -> TrimPolicy | None:
+    """The trim policy for this implementer, or None to keep its history whole.
+
+    Anthropic models write the trimmed history to the cache again at 25x the read price, which
+    costs more than the trim saves; an unknown price keeps the history whole too.
+    """
+    price = prices.price(implementer)
+    if price is None or not trim_pays(cache_write=price.cache_write, cache_read=price.cache_read):
+        return None
+    return HISTORY_TRIM
+
+
+def preloaded_files(ctx: IssueContext, version: PlanVersion, workspace: Workspace,
+                    *, budget_tokens: int = PRELOAD_TOKEN_BUDGET) -> str:
+    """The first message's section with the current text of the files the plan names ("" if none)."""
+    if version.plan is None:
+        return ""
+    reader = ToolExecutor(workspace)  # its own executor: preloading is not one of the model's calls
+
+    def read(path: str) -> str | None:
+        outcome = reader.run("read_file", {"path": path})
+        return None if outcome.is_error else outcome.content
+
+    choice = choose_preloads(version.plan.planned_paths(), read, budget_tokens=budget_tokens)
+    if not choice.files and not choice.too_large:
+        return ""
+    return ctx.runtime.prompts.render("implementer_preload", files=render_preloads(choice))
 
 
 def commit_message(ctx: IssueContext, version: PlanVersion, summary: str) -> str:

@@ -73,10 +73,13 @@ async def run_tool_loop(
     max_turns: int,
     on_turn: Callable[[int, LoopResult], Awaitable[None]] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    compact: Callable[[Sequence[Message]], Sequence[Message]] | None = None,
 ) -> LoopResult:
     """Run until a tool answer says ``done`` or ``max_turns`` model calls were made.
 
     ``should_stop`` is asked before every model call (a maintainer may cancel mid-run).
+    ``compact`` may rewrite the history after each turn (``bot.stages.history.trim_history``);
+    what it returns is what every later turn re-sends.
     """
     messages = list(request.messages)
     result = LoopResult(value=None, finished=False, turns=0)
@@ -118,6 +121,8 @@ async def run_tool_loop(
         if result.finished:
             return result
         messages.append(Message(role="user", tool_results=tuple(results)))
+        if compact is not None:
+            messages = list(compact(messages))
         if on_turn is not None:
             await on_turn(result.turns, result)
     return result

@@ -26,6 +26,13 @@ message_start / content_block_start / ping / content_block_delta (text_delta, in
 ``POST /v1/messages/count_tokens`` answers ``{"input_tokens": n}``: set ``fake.count_tokens``
 to an int, a callable ``(body) -> int``, or a ``Failure``; by default n = len(body bytes) // 4.
 
+Billing (``billing=``): ``"scripted"`` (default) reports each reply's usage as scripted;
+``"bytes"`` bills the input from the request body (``tests.fakes.prompt_cache``'s byte
+estimate) without caching; ``"cached"`` bills it as the real API would with prompt caching
+(breakpoints, 20-block lookback, per-model minimum): ``input_tokens`` /
+``cache_creation_input_tokens`` / ``cache_read_input_tokens``.  Output tokens stay scripted.
+More than 4 ``cache_control`` blocks get the API's 400 in every mode.
+
 A wrong key (``x-api-key`` or ``Authorization: Bearer``) gets a real 401 authentication_error; a missing ``anthropic-version`` a 400.
 With nothing scripted the fake answers 500 and, with ``strict=True`` (default), leaving the
 ``async with`` raises AssertionError so a missing script never passes silently.
@@ -44,7 +51,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.usage import Usage
-from tests.fakes.scripted_server import Recorded, ScriptedServer
+from tests.fakes.prompt_cache import AnthropicPromptCache, anthropic_blocks
+from tests.fakes.scripted_server import Billing, Recorded, ScriptedServer
 
 __all__ = ["FakeAnthropic", "Failure", "Recorded", "Reply", "failure", "text_reply", "tool_reply"]
 
@@ -156,9 +164,11 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
     _tool_reply = staticmethod(tool_reply)
     _failure = staticmethod(failure)
 
-    def __init__(self, *, api_key: str = "test-anthropic-key", strict: bool = True) -> None:
-        super().__init__(api_key=api_key, strict=strict)
+    def __init__(self, *, api_key: str = "test-anthropic-key", strict: bool = True,
+                 billing: Billing = "scripted", prompt_cache: AnthropicPromptCache | None = None) -> None:
+        super().__init__(api_key=api_key, strict=strict, billing=billing)
         self.count_tokens: int | Callable[[dict[str, Any]], int] | Failure | None = None
+        self.prompt_cache = prompt_cache or AnthropicPromptCache()
 
     # -- scripting ---------------------------------------------------------------------
     def fail_midstream(
@@ -193,7 +203,22 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
             return body, self._error(failure(400, "invalid_request_error", message="anthropic-version header is required"))
         if not isinstance(body, dict):
             return body, self._error(failure(400, "invalid_request_error", message="body must be a JSON object"))
+        marked = sum(block.breakpoint for block in anthropic_blocks(body))
+        if marked > 4:
+            message = f"A maximum of 4 blocks with cache_control may be provided. Found {marked}."
+            return body, self._error(failure(400, "invalid_request_error", message=message))
         return body, None
+
+    def _billed(self, body: dict[str, Any], scripted: Usage) -> Usage:
+        """The reply's usage under ``self.billing`` (see the module docstring)."""
+        if self.billing == "scripted":
+            return scripted
+        if self.billing == "bytes":
+            total = sum(block.tokens for block in anthropic_blocks(body))
+            return Usage(input_tokens=total, output_tokens=scripted.output_tokens)
+        bill = self.prompt_cache.bill(body)  # more than 4 breakpoints were refused in _admit
+        return Usage(input_tokens=bill.input_tokens, output_tokens=scripted.output_tokens,
+                     cache_write_tokens=bill.cache_write_tokens, cache_read_tokens=bill.cache_read_tokens)
 
     def _error_payload(self, item: Failure) -> dict[str, Any]:
         return {"type": "error", "error": _error_object(item)}
@@ -233,7 +258,7 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
             "content": _blocks(item),
             "stop_reason": item.stop_reason or ("tool_use" if item.tool_calls else "end_turn"),
             "stop_sequence": None,
-            "usage": _usage_json(item.usage),
+            "usage": _usage_json(self._billed(body, item.usage)),
         }
         if not body.get("stream"):
             return web.json_response(message)

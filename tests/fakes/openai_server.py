@@ -15,8 +15,14 @@ Usage::
         fake.requests / fake.completion_bodies / fake.calls
 
 Usage maps to the wire as OpenAI reports it: ``prompt_tokens`` = input + cache_read, and
-``prompt_tokens_details.cached_tokens`` = cache_read.  A reply's ``reasoning`` becomes the
-message's ``reasoning_content`` (as Kimi thinking models send it).
+``prompt_tokens_details.cached_tokens`` = cache_read; with ``cache_report="moonshot"`` also a
+top-level ``cached_tokens`` (as Moonshot's Kimi K2 models report it).  A reply's ``reasoning``
+becomes the message's ``reasoning_content`` (as Kimi thinking models send it).
+
+Billing (``billing=``): ``"scripted"`` (default) reports each reply's usage as scripted;
+``"bytes"`` bills the prompt from the request body (``tests.fakes.prompt_cache``'s byte
+estimate) without caching; ``"cached"`` adds automatic prefix caching (the longest prefix
+shared with an earlier request, ≥ 1024 tokens, in 128-token steps).  Output stays scripted.
 
 Replies are consumed first-in first-out; ``fake.responder = fn`` with ``fn(body) -> Reply |
 Failure | None`` (may be async) answers dynamically, None falling through to the queue.  Build
@@ -35,12 +41,14 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
+from bot.core.tokens import estimate_tokens
 from bot.core.usage import Usage
-from tests.fakes.scripted_server import Recorded, ScriptedServer
+from tests.fakes.prompt_cache import OpenAIPromptCache, openai_prompt_text
+from tests.fakes.scripted_server import Billing, Recorded, ScriptedServer
 
 __all__ = ["FakeOpenAI", "Failure", "Recorded", "Reply", "failure", "text_reply", "tool_reply"]
 
@@ -114,14 +122,20 @@ def failure(
     )
 
 
-def _usage_json(usage: Usage) -> dict[str, Any]:
+CacheReport = Literal["openai", "moonshot"]
+
+
+def _usage_json(usage: Usage, cache_report: CacheReport = "openai") -> dict[str, Any]:
     prompt = usage.input_tokens + usage.cache_read_tokens
-    return {
+    wire: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": usage.output_tokens,
         "total_tokens": prompt + usage.output_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
     }
+    if cache_report == "moonshot":
+        wire["cached_tokens"] = usage.cache_read_tokens
+    return wire
 
 
 def _tool_calls_json(reply: Reply) -> list[dict[str, Any]]:
@@ -144,8 +158,21 @@ class FakeOpenAI(ScriptedServer[Reply, Failure]):
     _tool_reply = staticmethod(tool_reply)
     _failure = staticmethod(failure)
 
-    def __init__(self, *, api_key: str = "test-openai-key", strict: bool = True) -> None:
-        super().__init__(api_key=api_key, strict=strict)
+    def __init__(self, *, api_key: str = "test-openai-key", strict: bool = True, billing: Billing = "scripted",
+                 prompt_cache: OpenAIPromptCache | None = None, cache_report: CacheReport = "openai") -> None:
+        super().__init__(api_key=api_key, strict=strict, billing=billing)
+        self.prompt_cache = prompt_cache or OpenAIPromptCache()
+        self.cache_report: CacheReport = cache_report
+
+    def _billed(self, body: dict[str, Any], scripted: Usage) -> Usage:
+        """The reply's usage under ``self.billing`` (see the module docstring)."""
+        if self.billing == "scripted":
+            return scripted
+        if self.billing == "bytes":
+            return Usage(input_tokens=estimate_tokens(openai_prompt_text(body)), output_tokens=scripted.output_tokens)
+        bill = self.prompt_cache.bill(body)
+        return Usage(input_tokens=bill.prompt_tokens - bill.cached_tokens, output_tokens=scripted.output_tokens,
+                     cache_read_tokens=bill.cached_tokens)
 
     # -- inspection ----------------------------------------------------------------------
     @property
@@ -195,7 +222,7 @@ class FakeOpenAI(ScriptedServer[Reply, Failure]):
                     "logprobs": None,
                 }
             ],
-            "usage": _usage_json(item.usage),
+            "usage": _usage_json(self._billed(body, item.usage), self.cache_report),
         }
         if not body.get("stream"):
             return web.json_response(completion)

@@ -10,6 +10,11 @@ A subclass supplies its wire format:
   used by ``reply_text`` / ``reply_tool_call`` / ``fail``;
 * ``_error_payload(item)`` — the JSON body of an error answer, and ``unscripted_error`` — the error
   type of the 500 sent when nothing is scripted.
+
+``billing`` says where a reply's input tokens come from: ``"scripted"`` (the reply's own usage,
+the default so tests can assert exact numbers), ``"bytes"`` (estimated from the request body,
+no caching) or ``"cached"`` (estimated, then split into cache reads/writes as the provider
+would; ``tests.fakes.prompt_cache``).  Output tokens are always the scripted ones.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
 
 from aiohttp import web
 
@@ -37,6 +42,8 @@ class FailureLike(Protocol):
     def headers(self) -> tuple[tuple[str, str], ...]: ...
 
 
+Billing = Literal["scripted", "bytes", "cached"]
+BILLINGS: tuple[Billing, ...] = ("scripted", "bytes", "cached")
 ReplyT = TypeVar("ReplyT")
 FailureT = TypeVar("FailureT", bound=FailureLike)
 
@@ -57,9 +64,12 @@ class ScriptedServer(Generic[ReplyT, FailureT]):
     _tool_reply: Callable[..., ReplyT]
     _failure: Callable[..., FailureT]
 
-    def __init__(self, *, api_key: str, strict: bool = True) -> None:
+    def __init__(self, *, api_key: str, strict: bool = True, billing: Billing = "scripted") -> None:
+        if billing not in BILLINGS:
+            raise ValueError(f"billing must be one of {BILLINGS}, got {billing!r}")
         self.api_key = api_key
         self.strict = strict
+        self.billing: Billing = billing
         self.queue: deque[ReplyT | FailureT] = deque()
         self.responder: Callable[[dict[str, Any]], ReplyT | FailureT | None | Awaitable[ReplyT | FailureT | None]] | None
         self.responder = None
