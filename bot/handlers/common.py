@@ -15,8 +15,10 @@ from bot.store import Job, Store
 from bot.worker import IssueKey
 
 # The bot names its branches "<prefix>issue-N"; the prefix is per-repository config, so only
-# the end is matched.  Used when the store has no link (yet) for a pull request.
-_ISSUE_BRANCH = re.compile(r"(?:^|/)issue-(\d+)$")
+# the end is matched.  Used when the store has no link (yet) for a pull request.  A branch
+# that already existed gets a "-2", "-3" … suffix; issue numbers never contain "-", so
+# "issue-7-2" can only be issue 7.
+_ISSUE_BRANCH = re.compile(r"(?:^|/)issue-(\d+)(?:-\d+)?$")
 
 
 async def setup(services: Services) -> None:
