@@ -18,7 +18,7 @@ from bot.core.render_plan import render_plan_progress
 from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_config
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
-from bot.github.tarball import TarballError, download_tarball
+from bot.github.tarball import TarballError, download_tarball, retry_download
 from bot.models.chain import fallback_chain, merged_fallbacks, no_cheaper_than
 from bot.models.ledger import CallContext
 from bot.models.port import ModelSpec
@@ -208,15 +208,19 @@ class IssueContext:
 
         async def fetch(dest: Path) -> Snapshot:
             archive = dest.parent / f".{dest.name}.tar.gz"
-            token = await services.installation_token(self.installation_id)
-            try:
-                await download(archive, token)
-            except TarballError as exc:
-                if exc.status != 401:
-                    raise
-                # The token expired or was revoked mid-job: one more try with a fresh one.
-                services.tokens.forget(self.installation_id, token)
-                await download(archive, await services.installation_token(self.installation_id))
+
+            async def attempt() -> None:
+                token = await services.installation_token(self.installation_id)
+                try:
+                    await download(archive, token)
+                except TarballError as exc:
+                    if exc.status != 401:
+                        raise
+                    # The token expired or was revoked mid-job: one more try with a fresh one.
+                    services.tokens.forget(self.installation_id, token)
+                    await download(archive, await services.installation_token(self.installation_id))
+
+            await retry_download(attempt, sleep=services.sleep, label=f"{self.repo}@{ref}")
             try:
                 return await asyncio.to_thread(_extract, archive, dest, ref)
             finally:
