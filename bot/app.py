@@ -44,8 +44,8 @@ def create_app(
             async def run(job: Job, attempt: int) -> None:
                 await run_job(services, job, attempt)
 
-            async def give_up(job: Job) -> None:
-                await handlers.report_abandoned(services, job)
+            async def give_up(job: Job, what: str) -> None:
+                await handlers.report_abandoned(services, job, what=what)
 
             worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
                             unlocked=handlers.runs_unlocked, lock_key=handlers.lock_key_for(store))

@@ -95,9 +95,9 @@ def _linked_issue(store: Store, repo: str, event: str, payload: dict[str, Any]) 
     return None
 
 
-async def report_abandoned(services: Services, job: Job) -> None:
-    """Tell the maintainers that a job was interrupted too often to trust another automatic run."""
-    await job_failures.report_abandoned(services, job)
+async def report_abandoned(services: Services, job: Job, *, what: str) -> None:
+    """Tell the maintainers about a job the worker gave up on (interrupted too often, or unschedulable)."""
+    await job_failures.report_abandoned(services, job, what=what)
 
 
 async def report_failed_job(services: Services, job: Job, exc: Exception) -> None:

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 # The stage a command runs (``/retry`` runs the stage that failed).
 STAGE_OF_COMMAND = {"revise": "plan", "approve": "implement", "fix": "fix", "rescore": "judge"}
-INTERRUPTED = "The job was interrupted several times (the service restarted mid-work)."
 
 
 @dataclass
@@ -110,8 +109,9 @@ def stage_of_job(scene: JobScene) -> str | None:
     return None
 
 
-async def report_abandoned(services: Services, job: Job) -> None:
-    """Tell the maintainers that a job was interrupted too often to trust another automatic run.
+async def report_abandoned(services: Services, job: Job, *, what: str) -> None:
+    """Tell the maintainers about a job the worker gave up on (``what`` says why), typically
+    one interrupted too often to trust another automatic run.
 
     When the job ran a stage, the issue is marked failed at that stage so `/retry` resumes
     it; the comment goes where the command was typed.
@@ -123,13 +123,13 @@ async def report_abandoned(services: Services, job: Job) -> None:
     ctx, state = scene.ctx, scene.ctx.state
     stage = stage_of_job(scene)
     if stage is None or state is None:
-        await ctx.post_comment(render_job_failure(what=INTERRUPTED, hint=try_again_hint(scene)),
+        await ctx.post_comment(render_job_failure(what=what, hint=try_again_hint(scene)),
                                number=scene.thread)
         return
     fix = next((c for c in scene.commands if c.name == "fix" and c.text), None)
     if fix is not None:
         state.pending_feedback = fix.text  # what `/retry` will send to the fix stage
-    await ctx.report_failure(stage, INTERRUPTED, number=scene.thread if scene.on_pull_request else None)
+    await ctx.report_failure(stage, what, number=scene.thread if scene.on_pull_request else None)
 
 
 async def report_unhandled(services: Services, job: Job, exc: Exception) -> None:
