@@ -14,6 +14,7 @@ from gidgethub import sansio
 from bot import handlers
 from bot.services import Services, open_services
 from bot.settings import Settings
+from bot.stages.context import failure_reported
 from bot.stages.runtime import runtime
 from bot.store import Job, Store
 from bot.webhook import make_webhook_handler, parse_json
@@ -43,8 +44,8 @@ def create_app(
             async def run(job: Job, attempt: int) -> None:
                 await run_job(services, job, attempt)
 
-            async def give_up(job: Job) -> None:
-                await handlers.report_abandoned(services, job)
+            async def give_up(job: Job, what: str) -> None:
+                await handlers.report_abandoned(services, job, what=what)
 
             worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
                             unlocked=handlers.runs_unlocked, lock_key=handlers.lock_key_for(store))
@@ -116,4 +117,14 @@ async def run_job(services: Services, job: Job, attempt: int) -> None:
         log.warning("delivery %s has no installation; skipped", job.delivery_id)
         return
     gh = services.installation_client(job.installation_id)
-    await handlers.router.dispatch(event, gh, services=services, attempt=attempt)
+    reset = failure_reported.set(False)
+    try:
+        await handlers.router.dispatch(event, gh, services=services, attempt=attempt)
+    except Exception as exc:
+        # A stage reports its own failures; one that struck before (or outside) any stage,
+        # such as the config read or the permission check, would otherwise go unanswered.
+        if not failure_reported.get():
+            await handlers.report_failed_job(services, job, exc)
+        raise
+    finally:
+        failure_reported.reset(reset)

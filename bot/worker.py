@@ -25,6 +25,9 @@ from bot.store import Job, Store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+# What ``give_up`` is told, for the comment.
+INTERRUPTED = "The job was interrupted several times (the service restarted mid-work)."
+NOT_SCHEDULED = "The job could not be scheduled ({error}); the service log has the details."
 
 IssueKey = tuple[str, int | None]
 
@@ -49,7 +52,7 @@ class Worker:
         *,
         store: Store,
         run: Callable[[Job, int], Awaitable[None]],
-        give_up: Callable[[Job], Awaitable[None]] | None = None,
+        give_up: Callable[[Job, str], Awaitable[None]] | None = None,
         concurrency: int = 4,
         unlocked: Callable[[Job], bool] = lambda job: False,
         lock_key: Callable[[Job], IssueKey] = issue_key,
@@ -129,20 +132,35 @@ class Worker:
             job = self._store.job(entry.job_id)
             if job.status not in ("pending", "running"):
                 return
-            if key is None and not self._unlocked(job):
-                wanted = self._lock_key(job)
-                if wanted in self._busy:
-                    self._parked.setdefault(wanted, deque()).append(job.id)
-                    parked = True
+            if key is None:
+                try:
+                    wanted = None if self._unlocked(job) else self._lock_key(job)
+                except Exception as exc:  # noqa: BLE001 - reported; must not leave the job pending
+                    await self._unschedulable(job, exc)
                     return
-                self._busy.add(wanted)
-                key = wanted
+                if wanted is not None:
+                    if wanted in self._busy:
+                        self._parked.setdefault(wanted, deque()).append(job.id)
+                        parked = True
+                        return
+                    self._busy.add(wanted)
+                    key = wanted
             await self._execute(job)
         finally:
             if key is not None:
                 self._release(key)
             if not parked:
                 self._job_ended()
+
+    async def _unschedulable(self, job: Job, exc: Exception) -> None:
+        """The job's lock could not be worked out (say, a store error): fail it and say so,
+        rather than leave it pending, unanswered, until the next restart."""
+        context = f"delivery={job.delivery_id} event={job.event} repo={job.repo} issue={job.issue}"
+        log.error("could not schedule the job: %s", context, exc_info=exc)
+        self._store.finish_job(job.id, error=f"not scheduled: {type(exc).__name__}: {exc}"[:2000])
+        self.failed += 1
+        if self._give_up is not None:
+            await self._report(self._give_up(job, NOT_SCHEDULED.format(error=type(exc).__name__)), context)
 
     def _release(self, key: IssueKey) -> None:
         """Hand the issue to its next parked job, or free it."""
@@ -169,7 +187,7 @@ class Worker:
             self._store.finish_job(job.id, error="interrupted too many times")
             self.failed += 1
             if self._give_up is not None:
-                await self._report(self._give_up(job), context)
+                await self._report(self._give_up(job, INTERRUPTED), context)
             return
         try:
             await self._run(job, attempt)
@@ -188,4 +206,4 @@ class Worker:
         try:
             await awaitable
         except Exception:  # noqa: BLE001
-            log.exception("could not report an abandoned job: %s", context)
+            log.exception("could not report a job given up: %s", context)

@@ -163,6 +163,17 @@ def render_failure(*, stage: str, what: str, hint: str = "Comment `/retry` to tr
     )
 
 
+def render_job_failure(*, what: str, hint: str) -> str:
+    """A job that failed outside any stage (reading the config, checking permissions), or
+    that a restart interrupted too often: what went wrong and how to try again."""
+    what, hint = redact_secrets(what), redact_secrets(hint)
+    return (
+        f"{make_marker('reply', {'for': 'failure'})}\n"
+        "**route-me could not finish handling this.**\n\n"
+        f"{_clip(_defuse(what), 4000)}\n\n{hint}\n"
+    )
+
+
 def render_config_error(errors: Sequence[tuple[str, str]]) -> str:
     """Why `.github/route-me.yml` was refused; nothing else was done."""
     shown = MAX_CONFIG_ERRORS

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
+
+from bot.github.client import MAX_ATTEMPTS, MAX_WAIT_SECONDS, backoff_delay, rate_limit_delay
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "route-me"
 MAX_REDIRECTS = 5
@@ -32,6 +39,14 @@ class TarballError(Exception):
     def retryable(self) -> bool:
         """True for errors worth a later retry: no response, rate limits, 5xx."""
         return self.status == 0 or self.status == 429 or self.status >= 500
+
+
+class DownloadTimedOut(TarballError):
+    """The whole download took longer than its time limit (a slow drip, not a dead host)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(0, f"the download did not finish within {seconds:g} seconds")
+        self.seconds = seconds
 
 
 class TarballTooLarge(TarballError):
@@ -80,10 +95,12 @@ async def download_tarball(
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             dest_file.unlink()
+        # ``from None`` throughout: aiohttp's errors quote the URL, and the codeload URL
+        # carries a token; a chained cause would print it in every logged traceback.
+        if isinstance(exc, aiohttp.ClientError):  # before TimeoutError: some are both
+            raise TarballError(0, _network_error(exc, url)) from None
         if isinstance(exc, TimeoutError):
-            raise TarballError(0, f"the download did not finish within {total_seconds:g} seconds") from exc
-        if isinstance(exc, aiohttp.ClientError):
-            raise TarballError(0, f"{type(exc).__name__}: {exc}") from exc
+            raise DownloadTimedOut(total_seconds) from None
         raise
 
 
@@ -98,20 +115,24 @@ async def _follow(session: aiohttp.ClientSession, url: URL, *, api_origin: URL, 
         }
         if url.origin() == api_origin:
             headers["Authorization"] = f"Bearer {token}"
-        async with session.get(
-            url, headers=headers, allow_redirects=False, timeout=timeout
-        ) as resp:
-            if resp.status in (301, 302, 303, 307, 308):
-                url = _redirect_target(url, resp)
-                continue
-            if not 200 <= resp.status < 300:
-                raise TarballError(
-                    resp.status,
-                    await _error_message(resp),
-                    retry_after=_retry_after(resp),
-                )
-            await _stream_to_file(resp, dest_file, max_bytes)
-            return
+        try:
+            async with session.get(
+                url, headers=headers, allow_redirects=False, timeout=timeout
+            ) as resp:
+                if resp.status in (301, 302, 303, 307, 308):
+                    url = _redirect_target(url, resp)
+                    continue
+                if not 200 <= resp.status < 300:
+                    raise TarballError(
+                        resp.status,
+                        await _error_message(resp),
+                        retry_after=rate_limit_delay(resp.headers, now=time.time()),
+                    )
+                await _stream_to_file(resp, dest_file, max_bytes)
+                return
+        except aiohttp.ClientError as exc:
+            # Named here, where the host is known; the URL itself may carry a token.
+            raise TarballError(0, _network_error(exc, url)) from None
     raise TarballError(0, f"more than {MAX_REDIRECTS} redirects")
 
 
@@ -156,11 +177,50 @@ async def _error_message(resp: aiohttp.ClientResponse) -> str:
     return resp.reason or "request failed"
 
 
-def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if value is None:
+def _network_error(exc: aiohttp.ClientError, url: URL) -> str:
+    """What went wrong on the wire, naming the host only: never the URL, nor aiohttp's text
+    (which quotes the URL, and the codeload URL carries a token)."""
+    host = url.host or "the server"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return f"connecting to {host} timed out"
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return f"{host} stopped answering (read timeout)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"could not connect to {host}"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"the download from {host} broke off"
+    return f"network error talking to {host} ({type(exc).__name__})"
+
+
+async def retry_download(attempt: Callable[[], Awaitable[None]], *,
+                         sleep: Callable[[float], Awaitable[None]],
+                         max_attempts: int = MAX_ATTEMPTS, label: str = "tarball") -> None:
+    """Run ``attempt`` (one download) until it succeeds, retrying what GitHub says is worth it.
+
+    The same rule as the REST client: 5xx and network errors back off and try again, and a
+    429 or a 403 with ``retry-after`` (or an exhausted rate limit) waits as asked, when the
+    wait is short.  A download that already used its whole time limit is not repeated.
+    """
+    for number in range(1, max_attempts + 1):
+        try:
+            await attempt()
+            return
+        except TarballError as exc:
+            delay = _retry_delay(exc, number)
+            if number >= max_attempts or delay is None or delay > MAX_WAIT_SECONDS:
+                raise
+            log.warning("%s download failed (%s); retrying in %.1fs", label, exc, delay)
+            await sleep(delay)
+
+
+def _retry_delay(exc: TarballError, attempt: int) -> float | None:
+    if isinstance(exc, (TarballTooLarge, DownloadTimedOut)):
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    if exc.status in (403, 429):
+        # A 403 without retry-after is a real refusal; a 429 without one still backs off.
+        if exc.retry_after is not None:
+            return exc.retry_after
+        return backoff_delay(attempt) if exc.status == 429 else None
+    if exc.retryable:
+        return backoff_delay(attempt)
+    return None

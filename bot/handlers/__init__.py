@@ -5,8 +5,15 @@ from __future__ import annotations
 import gidgethub.routing
 
 from bot.handlers import checks, comments, issues, pulls
-from bot.handlers.common import lock_key_for, report_abandoned, runs_unlocked, setup, teardown
+from bot.handlers.common import (
+    lock_key_for,
+    report_abandoned,
+    report_failed_job,
+    runs_unlocked,
+    setup,
+    teardown,
+)
 
 router = gidgethub.routing.Router(issues.router, comments.router, checks.router, pulls.router)
 
-__all__ = ["router", "setup", "teardown", "report_abandoned", "runs_unlocked", "lock_key_for"]
+__all__ = ["router", "setup", "teardown", "report_abandoned", "report_failed_job", "runs_unlocked", "lock_key_for"]

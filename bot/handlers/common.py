@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
 from bot.core.commands import parse_commands
 from bot.services import Services
-from bot.stages.context import post_failure_for_job
+from bot.stages import job_failures
 from bot.stages.runtime import build_runtime, close_runtime
 from bot.store import Job, Store
 from bot.worker import IssueKey
 
+log = logging.getLogger(__name__)
+
 # The bot names its branches "<prefix>issue-N"; the prefix is per-repository config, so only
-# the end is matched.  Used when the store has no link (yet) for a pull request.
-_ISSUE_BRANCH = re.compile(r"(?:^|/)issue-(\d+)$")
+# the end is matched.  Used when the store has no link (yet) for a pull request.  A branch
+# that already existed gets a "-2", "-3" … suffix; issue numbers never contain "-", so
+# "issue-7-2" can only be issue 7.
+_ISSUE_BRANCH = re.compile(r"(?:^|/)issue-(\d+)(?:-\d+)?$")
 
 
 async def setup(services: Services) -> None:
@@ -90,7 +95,15 @@ def _linked_issue(store: Store, repo: str, event: str, payload: dict[str, Any]) 
     return None
 
 
-async def report_abandoned(services: Services, job: Job) -> None:
-    """Tell the issue that a job was interrupted too often to trust another automatic run."""
-    await post_failure_for_job(services, job, json.loads(job.payload),
-                               what="The job was interrupted several times (the service restarted mid-work).")
+async def report_abandoned(services: Services, job: Job, *, what: str) -> None:
+    """Tell the maintainers about a job the worker gave up on (interrupted too often, or unschedulable)."""
+    await job_failures.report_abandoned(services, job, what=what)
+
+
+async def report_failed_job(services: Services, job: Job, exc: Exception) -> None:
+    """A job failed where no stage reported it (e.g. the config read or the permission check):
+    answer the maintainer anyway; a report that fails itself is only logged."""
+    try:
+        await job_failures.report_unhandled(services, job, exc)
+    except Exception:  # noqa: BLE001 - the original failure is what the worker records
+        log.exception("could not report the failure of job %s", job.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from bot.core.render_plan import render_plan_progress
 from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_config
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
-from bot.github.tarball import TarballError, download_tarball
+from bot.github.tarball import TarballError, download_tarball, retry_download
 from bot.models.chain import fallback_chain, merged_fallbacks, no_cheaper_than
 from bot.models.ledger import CallContext
 from bot.models.port import ModelSpec
@@ -26,7 +27,6 @@ from bot.models.routing import Budget
 from bot.services import Services
 from bot.stages.runtime import Runtime, runtime
 from bot.stages.state import IssueState
-from bot.store import Job
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,10 @@ CONFIG_PATH = ".github/route-me.yml"
 MAX_TARBALL_BYTES = 500 * 1024 * 1024
 DAY_SECONDS = 86_400
 STAGE_OF_STATE = {"planning": "plan", "implementing": "implement", "scoring": "judge"}
+# Set once a stage has told the issue about a failure (or stayed quiet because the issue was
+# cancelled), so the job runner does not report the same exception a second time.  The job
+# runner resets it before each job; a stage runs in the job's own task, so it sees the reset.
+failure_reported: ContextVar[bool] = ContextVar("failure_reported", default=False)
 
 
 @dataclass(frozen=True)
@@ -208,15 +212,19 @@ class IssueContext:
 
         async def fetch(dest: Path) -> Snapshot:
             archive = dest.parent / f".{dest.name}.tar.gz"
-            token = await services.installation_token(self.installation_id)
-            try:
-                await download(archive, token)
-            except TarballError as exc:
-                if exc.status != 401:
-                    raise
-                # The token expired or was revoked mid-job: one more try with a fresh one.
-                services.tokens.forget(self.installation_id, token)
-                await download(archive, await services.installation_token(self.installation_id))
+
+            async def attempt() -> None:
+                token = await services.installation_token(self.installation_id)
+                try:
+                    await download(archive, token)
+                except TarballError as exc:
+                    if exc.status != 401:
+                        raise
+                    # The token expired or was revoked mid-job: one more try with a fresh one.
+                    services.tokens.forget(self.installation_id, token)
+                    await download(archive, await services.installation_token(self.installation_id))
+
+            await retry_download(attempt, sleep=services.sleep, label=f"{self.repo}@{ref}")
             try:
                 return await asyncio.to_thread(_extract, archive, dest, ref)
             finally:
@@ -251,6 +259,7 @@ class IssueContext:
     async def report_failure(self, stage: str, what: str, *, hint: str | None = None,
                              number: int | None = None) -> None:
         """Every failure ends in a comment saying what failed and what to do."""
+        failure_reported.set(True)
         if self.state is not None:
             self.state.state = "failed"
             self.state.failed_stage = stage
@@ -318,14 +327,3 @@ def context_from_payload(services: Services, gh: GitHubClient, payload: dict[str
         default_branch=repository.get("default_branch") or "main",
         issue_title=issue.get("title") or "", issue_body=issue.get("body") or "",
     )
-
-
-async def post_failure_for_job(services: Services, job: Job, payload: dict[str, Any], *, what: str) -> None:
-    """Report a job the worker gave up on, on its issue."""
-    if job.installation_id is None or job.issue is None:
-        return
-    gh = services.installation_client(job.installation_id)
-    ctx = context_from_payload(services, gh, payload)
-    ctx.load_state()
-    stage = STAGE_OF_STATE.get(ctx.state.state if ctx.state else "planning", "plan")
-    await ctx.report_failure(stage, what)

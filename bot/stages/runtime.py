@@ -79,6 +79,12 @@ async def close_runtime(services: Services) -> None:
     current = services.extras.pop("runtime", None)
     if current is None:
         return
+    # A snapshot download runs in its own task (shared by every job that wants it), so
+    # stopping the worker does not stop it; it must not outlive the HTTP session and store.
+    try:
+        await current.snapshots.aclose()
+    except Exception:  # noqa: BLE001 - closing is best effort at shutdown
+        log.warning("could not stop the snapshot downloads", exc_info=True)
     for client in current.clients.values():
         try:
             await client.close()
