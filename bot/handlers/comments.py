@@ -15,6 +15,7 @@ from bot.github.client import GitHubClient
 from bot.handlers.issues import load_config_or_report, load_config_quietly, maintainer_or_reply
 from bot.services import Services
 from bot.stages import flow
+from bot.stages.commands import run_command
 from bot.stages.context import IssueContext, context_from_payload
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
     if unknown:  # one short reply per comment, however many unknown words it has
         await reply(render_unknown_command(unknown[0], suggest(unknown[0])))
     for command in commands:
-        await flow.run_command(ctx, command, where="pr" if on_pull else "issue", login=login, reply=reply,
+        await run_command(ctx, command, where="pr" if on_pull else "issue", login=login, reply=reply,
                                resumed=attempt > 1)
         ctx.load_state()
 
