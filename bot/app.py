@@ -116,4 +116,5 @@ async def run_job(services: Services, job: Job, attempt: int) -> None:
         log.warning("delivery %s has no installation; skipped", job.delivery_id)
         return
     gh = services.installation_client(job.installation_id)
-    await handlers.router.dispatch(event, gh, services=services, attempt=attempt)
+    # The job id orders a job against cancels that overtook it (bot/stages/state.py).
+    await handlers.router.dispatch(event, gh, services=services, attempt=attempt, job_id=job.id)

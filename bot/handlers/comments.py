@@ -30,7 +30,7 @@ def _is_bot(account: Any) -> bool:
 
 @router.register("issue_comment", action="created")
 async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Services, attempt: int = 1,
-                          **_: Any) -> None:
+                          job_id: int | None = None, **_: Any) -> None:
     data = event.data
     comment = data["comment"]
     if _is_bot(comment.get("user")) or _is_bot(data.get("sender")):
@@ -39,7 +39,7 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
     commands, unknown = parse_commands(body), unknown_commands(body)
     if not commands and not unknown:
         return
-    ctx = context_from_payload(services, gh, data)
+    ctx = context_from_payload(services, gh, data, job_id=job_id)
     on_pull = bool(data["issue"].get("pull_request"))
     thread = ctx.number  # where replies go: the issue or the pull request commented on
     if on_pull:

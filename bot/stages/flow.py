@@ -1,6 +1,7 @@
 """The workflow of one issue: what a label, an approval and a cancel start, and how a failure is reported.
 
-Each `/command` is dispatched in `bot/stages/commands.py`.
+Each `/command` is dispatched in `bot/stages/commands.py`; the meaning of "cancelled" is in
+`bot/stages/state.py`.
 """
 
 from __future__ import annotations
@@ -97,8 +98,15 @@ async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[ob
 
 
 async def start_plan(ctx: IssueContext) -> None:
-    """A trigger label: plan the issue unless a plan is already under way or done."""
+    """A trigger label: plan the issue unless a plan is already under way or done.
+
+    A label recorded before the latest cancel (removed again while this job waited) is ignored.
+    """
     state = ctx.load_state()
+    if state is not None and state.state == "cancelled" and not ctx.came_after_cancel(state):
+        log.info("%s#%s: the label (job %s) was removed again (job %s); ignored",
+                 ctx.repo, ctx.number, ctx.job_id, state.cancelled_by_job)
+        return
     if state is not None and state.state not in ("cancelled", "failed"):
         if state.state == "planning" and state.plan_comment_id is not None:
             log.info("resuming planning on %s#%s", ctx.repo, ctx.number)
@@ -109,7 +117,8 @@ async def start_plan(ctx: IssueContext) -> None:
         state = IssueState(repo=ctx.repo, number=ctx.number)
     ctx.state = state
     state.state = "planning"
-    ctx.save_state()
+    if not ctx.save_state():
+        return  # cancelled while this job checked the sender
     if await guarded(ctx, "plan", lambda: run_plan(ctx)) and not ctx.config.require_approval:
         await approve(ctx)
 
@@ -150,11 +159,23 @@ async def approve(ctx: IssueContext, *, resumed: bool = False) -> None:
 
 
 async def cancel(ctx: IssueContext, *, reason: str) -> None:
-    state = ctx.state
-    if state is None or state.state == "cancelled":
-        return
+    """Store "cancelled" with this job's id, and say so on the plan comment.
+
+    The state is read again here, just before the write: this job may have waited on
+    GitHub since it loaded it, and the cancel must neither undo a stage's later save nor
+    be lost.  An issue with no state yet (its label job still checking the sender) gets a
+    bare cancelled state; an issue cancelled already records the later cancel's id only.
+    """
+    stored = ctx.load_state()
+    was = stored.state if stored is not None else None
+    state = stored or IssueState(repo=ctx.repo, number=ctx.number)
     state.state = "cancelled"
+    if ctx.job_id is not None:
+        state.cancelled_by_job = max(state.cancelled_by_job or 0, ctx.job_id)
+    ctx.state = state
     ctx.save_state()
+    if was in (None, "cancelled"):
+        return
     version = ctx.plan_version() if state.version else None
     if version is not None:
         await show_plan(ctx, version, notes=(f"Cancelled: {reason}",))

@@ -1,0 +1,103 @@
+"""Cancels that overtake other jobs: each is recorded, and a job older than a cancel never undoes it.
+
+Cancels skip the issue lock (they must reach a running stage), so they can run before a
+job recorded earlier; see bot/stages/state.py for the rule these tests hold the bot to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests import scenario as sc
+from tests.fakes.deliveries import issue_comment, issue_labeled
+
+REPO = f"{sc.OWNER}/{sc.REPO}"
+
+
+def labeled(*, action: str = "labeled"):
+    return issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, label="route-me",
+                         title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY, sender=sc.MAINTAINER, action=action)
+
+
+def commented(body: str, *, comment_id: int, number: int = sc.ISSUE, on_pull_request: bool = False):
+    payload = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=number, body=body, user=sc.MAINTAINER,
+                            on_pull_request=on_pull_request, comment_id=comment_id)
+    payload["issue"].update(title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY)
+    return payload
+
+
+async def until(predicate, *, timeout: float = 10.0) -> None:
+    """Wait for the bot's background work (over loopback) to reach a point."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def stored(bot) -> dict:
+    return bot.services.store.issue_state(REPO, sc.ISSUE)
+
+
+async def test_an_unlabel_before_the_label_job_saved_its_state_stops_it(make_bot, github, anthropic):
+    """The label job waits on its permission check while the (unlocked) unlabel runs."""
+    sc.seed(github)
+    anthropic.responder = sc.planner_replies()
+    bot = await make_bot()
+    permission = github.hold_next("GET", r"/collaborators/.*/permission")
+    await bot.send("issues", labeled())
+    await asyncio.wait_for(permission.arrived.wait(), 10)
+    done = bot.worker.completed
+    await bot.send("issues", labeled(action="unlabeled"))
+    await until(lambda: bot.worker.completed > done)
+    permission.release()
+    await bot.settle()
+
+    assert anthropic.calls == 0
+    assert stored(bot)["state"] == "cancelled"
+    assert github.comments(sc.OWNER, sc.REPO, sc.ISSUE) == []
+
+    # The label added again afterwards is newer than the cancel: it plans.
+    await bot.send("issues", labeled())
+    await bot.settle()
+    assert anthropic.calls == 1 and stored(bot)["state"] == "planned"
+
+
+@pytest.mark.parametrize("toggles, planned_again", [(("unlabeled", "labeled", "unlabeled"), False),
+                                                    (("unlabeled", "labeled"), True)])
+async def test_a_parked_label_job_obeys_the_last_label_event(make_bot, github, anthropic, toggles,
+                                                              planned_again):
+    """A /revise holds the issue while the label is toggled: the parked label job runs last."""
+    sc.seed(github)
+    plain = sc.planner_replies()
+    hold, release = asyncio.Event(), asyncio.Event()
+
+    async def respond(body):
+        if hold.is_set():
+            await release.wait()
+        return plain(body)
+
+    anthropic.responder = respond
+    bot = await make_bot()
+    await bot.send("issues", labeled())
+    await bot.settle()
+    hold.set()
+    await bot.send("issue_comment", commented("/revise also handle -0", comment_id=701))
+    await until(lambda: anthropic.calls == 2)  # the revision's model call is held
+    for action in toggles:
+        done, pending = bot.worker.completed, bot.worker.pending
+        await bot.send("issues", labeled(action=action))
+        if action == "unlabeled":
+            await until(lambda: bot.worker.completed > done)  # unlocked: runs at once
+        else:
+            await until(lambda: bot.worker.pending > pending)  # parked behind the /revise
+    hold.clear()
+    release.set()
+    await bot.settle()
+
+    state = stored(bot)
+    if planned_again:
+        assert (state["state"], state["version"]) == ("planned", 2)
+    else:
+        assert (state["state"], state["version"]) == ("cancelled", 1)
+        assert anthropic.calls == 2
