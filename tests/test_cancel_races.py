@@ -10,8 +10,12 @@ import asyncio
 
 import pytest
 
+from bot.core.markers import find_marker
+from bot.stages.state import IssueState
+from bot.store import SqliteStore
 from tests import scenario as sc
 from tests.fakes.deliveries import issue_comment, issue_labeled
+from tests.fakes.harness import leave_interrupted_job
 
 REPO = f"{sc.OWNER}/{sc.REPO}"
 
@@ -101,3 +105,22 @@ async def test_a_parked_label_job_obeys_the_last_label_event(make_bot, github, a
     else:
         assert (state["state"], state["version"]) == ("cancelled", 1)
         assert anthropic.calls == 2
+
+
+async def test_a_label_job_interrupted_before_its_progress_comment_plans_when_resumed(make_bot, github,
+                                                                                       anthropic):
+    sc.seed(github)
+    anthropic.responder = sc.planner_replies()
+    bot = await make_bot()
+    await bot.stop()
+    store = SqliteStore(bot.env["ROUTE_ME_DB"])
+    IssueState(repo=REPO, number=sc.ISSUE, state="planning").save(store)  # start_plan's first save
+    store.close()
+    job_id = leave_interrupted_job(bot.env["ROUTE_ME_DB"], "issues", labeled(), delivery_id="label-crashed")
+    await bot.start()
+    await bot.settle()
+
+    assert bot.services.store.job(job_id).status == "done"
+    assert anthropic.calls == 1
+    assert stored(bot)["state"] == "planned"
+    assert find_marker(sc.plan_comment(github)["body"], "plan")["version"] == 1

@@ -108,7 +108,9 @@ async def start_plan(ctx: IssueContext) -> None:
                  ctx.repo, ctx.number, ctx.job_id, state.cancelled_by_job)
         return
     if state is not None and state.state not in ("cancelled", "failed"):
-        if state.state == "planning" and state.plan_comment_id is not None:
+        if state.state == "planning":
+            # Only an interrupted job leaves "planning" behind (label jobs run one at a time
+            # per issue), with or without its progress comment: plan again.
             log.info("resuming planning on %s#%s", ctx.repo, ctx.number)
         else:
             log.info("%s#%s already has a plan (state %s); label ignored", ctx.repo, ctx.number, state.state)
