@@ -107,6 +107,33 @@ async def test_a_parked_label_job_obeys_the_last_label_event(make_bot, github, a
         assert anthropic.calls == 2
 
 
+async def test_a_cancel_that_overtakes_an_approve_leaves_the_plan_comment_cancelled(make_bot, github,
+                                                                                     anthropic, openai):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies()
+    bot = await make_bot()
+    await bot.send("issues", labeled())
+    await bot.settle()
+    bot.services.extras["runtime"].permissions._cache.clear()  # the permission cache expired
+    downloads = github.count("GET", "legacy.tar.gz")
+    permission = github.hold_next("GET", r"/collaborators/.*/permission")
+    await bot.send("issue_comment", commented("/approve", comment_id=901))
+    await asyncio.wait_for(permission.arrived.wait(), 10)
+    done = bot.worker.completed
+    await bot.send("issue_comment", commented("/cancel", comment_id=902))
+    await until(lambda: bot.worker.completed > done)
+    permission.release()
+    await bot.settle()
+
+    assert stored(bot)["state"] == "cancelled"
+    assert openai.calls == 0 and github.pulls(sc.OWNER, sc.REPO) == []
+    body = sc.plan_comment(github)["body"]
+    assert find_marker(body, "plan")["state"] == "cancelled"
+    assert "implementing…" not in body
+    assert github.count("GET", "legacy.tar.gz") == downloads  # no snapshot downloaded for nothing
+
+
 async def test_a_label_job_interrupted_before_its_progress_comment_plans_when_resumed(make_bot, github,
                                                                                        anthropic):
     sc.seed(github)

@@ -156,7 +156,8 @@ async def approve(ctx: IssueContext, *, resumed: bool = False) -> None:
         await ctx.post_comment(render_reply("approve", "route-me: there is no finished plan to approve yet."))
         return
     state.approved_version = state.version
-    ctx.save_state()
+    if not ctx.save_state():
+        return  # a /cancel overtook this /approve: the cancel is the last word
     await implement_and_score(ctx)
 
 
