@@ -43,6 +43,35 @@ def stored(bot) -> dict:
     return bot.services.store.issue_state(REPO, sc.ISSUE)
 
 
+async def test_a_cancel_while_the_pull_request_is_opened_keeps_the_pull_request(make_bot, github, anthropic,
+                                                                                  openai):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies()
+    bot = await make_bot()
+    await bot.send("issues", labeled())
+    await bot.settle()
+    pulls_post = github.hold_next("POST", r"/pulls$")
+    await bot.send("issue_comment", commented("/approve", comment_id=601))
+    await asyncio.wait_for(pulls_post.arrived.wait(), 20)
+    done = bot.worker.completed
+    await bot.send("issue_comment", commented("/cancel", comment_id=602))
+    await until(lambda: bot.worker.completed > done)
+    pulls_post.release()
+    await bot.settle()
+
+    [pull] = github.pulls(sc.OWNER, sc.REPO)
+    pr = pull["number"]
+    state = stored(bot)
+    assert state["state"] == "cancelled"
+    assert (state["pr_number"], state["branch"]) == (pr, pull["head"]["ref"])
+    assert github.reviews(sc.OWNER, sc.REPO, pr) == []  # the judge did not run after the cancel
+    plan_comment = sc.plan_comment(github)["body"]
+    assert find_marker(plan_comment, "plan")["state"] == "cancelled"
+    assert f"#{pr}" in plan_comment  # the maintainer learns the pull request exists
+
+
+
 async def test_an_unlabel_before_the_label_job_saved_its_state_stops_it(make_bot, github, anthropic):
     """The label job waits on its permission check while the (unlocked) unlabel runs."""
     sc.seed(github)
@@ -151,3 +180,26 @@ async def test_a_label_job_interrupted_before_its_progress_comment_plans_when_re
     assert anthropic.calls == 1
     assert stored(bot)["state"] == "planned"
     assert find_marker(sc.plan_comment(github)["body"], "plan")["version"] == 1
+
+
+async def test_a_cancel_while_the_branch_is_created_leaves_no_branch(make_bot, github, anthropic, openai):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies()
+    bot = await make_bot()
+    await bot.send("issues", labeled())
+    await bot.settle()
+    refs_post = github.hold_next("POST", r"/git/refs$")
+    await bot.send("issue_comment", commented("/approve", comment_id=1301))
+    await asyncio.wait_for(refs_post.arrived.wait(), 20)
+    done = bot.worker.completed
+    await bot.send("issue_comment", commented("/cancel", comment_id=1302))
+    await until(lambda: bot.worker.completed > done)
+    refs_post.release()
+    await bot.settle()
+
+    assert github.pulls(sc.OWNER, sc.REPO) == []
+    assert github.repo(sc.OWNER, sc.REPO).branches() == ["main"]
+    state = stored(bot)
+    assert state["state"] == "cancelled" and state["branch"] is None and state["pr_number"] is None
+    assert bot.worker.failed == 0

@@ -25,7 +25,7 @@ from bot.models.port import ModelSpec
 from bot.models.routing import Budget
 from bot.services import Services
 from bot.stages.runtime import Runtime, runtime
-from bot.stages.state import IssueState, came_after_cancel, save_unless_cancelled_since
+from bot.stages.state import IssueState, came_after_cancel, record_facts, save_unless_cancelled_since
 from bot.store import Job
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,11 @@ class IssueContext:
         else:
             log.info("%s#%s was cancelled meanwhile; state not saved", self.repo, self.number)
         return saved
+
+    def record_despite_cancel(self, **facts: Any) -> None:
+        """Store what exists on GitHub (branch, pull request) whatever the state (see ``record_facts``)."""
+        self.state = record_facts(self.services.store, self.repo, self.number, facts)
+        self.seen_state = self.state.state
 
     # models ---------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.history import TrimPolicy, trim_history, trim_pays
 from bot.stages.loop import Answer, LoopResult, run_tool_loop
 from bot.stages.plan import progress_body, save_unless_cancelled, show_plan
-from bot.stages.pull_request import pull_made_anyway
+from bot.stages.pull_request import drop_branch_after_cancel, keep_pull_after_cancel, pull_made_anyway
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
@@ -209,9 +209,14 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
         head = await create_commit(ctx.gh, api, parent=version.base_sha, changes=implementation.changes,
                                    message=commit_message(ctx, version, implementation.summary),
                                    mode_of=snapshot.git_mode)
+        if ctx.cancelled():
+            raise StageCancelled()  # only an unreferenced commit exists: nothing to undo
         branch = await create_branch(ctx.gh, api, name=f"{ctx.config.branch_prefix}issue-{ctx.number}", sha=head)
         state.branch, state.head_sha = branch, head
-        ctx.save_state()
+        ctx.save_state()  # refused when cancelled meanwhile: the check below drops the branch
+
+    if ctx.cancelled():  # a cancel before the pull request exists leaves no branch behind
+        await drop_branch_after_cancel(ctx, branch)
 
     title = (version.plan.summary.splitlines()[0] if version.plan else ctx.issue_title)[:200]
     body = render_pr_body(
@@ -232,10 +237,12 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
             ctx.save_state()
             raise
         pull = existing
-    state.pr_number = int(pull["number"])
+    pr_number = int(pull["number"])
+    ctx.services.store.link_pull_request(ctx.repo, pr_number, ctx.number)
+    state.pr_number = pr_number
     state.state = "pr_open"
-    ctx.save_state()
-    ctx.services.store.link_pull_request(ctx.repo, state.pr_number, ctx.number)
+    if not ctx.save_state():
+        await keep_pull_after_cancel(ctx, version, pr_number=pr_number, branch=branch, head=head)
     note = state.fallback_notes.get("implement")
     await show_plan(ctx, version, notes=(f"**Implementer fallback:** {note}",) if note else ())
     return implementation.changes if implementation is not None else None

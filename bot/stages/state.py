@@ -15,6 +15,8 @@ jobs that were recorded before them.  So:
   before the cancel and must not undo it (a parked label job, a slow ``/approve``).
   Per command: a new label or ``/revise`` restarts planning, ``/edit`` makes a plan version;
   ``/approve`` is answered that the issue was cancelled.
+- What GitHub already made when the cancel landed (a pull request opened meanwhile) is
+  still recorded, with the state left "cancelled" (``IssueContext.record_despite_cancel``).
 """
 
 from __future__ import annotations
@@ -103,3 +105,16 @@ def save_unless_cancelled_since(store: Store, state: IssueState, *, seen_state: 
     keep = None if state.state == "cancelled" or may_leave else "cancelled"
     return state.save(store, unless_stored=keep)
 
+
+def record_facts(store: Store, repo: str, number: int, facts: dict[str, Any]) -> IssueState:
+    """Write ``facts`` into the stored state, keeping its state value; returns what was stored.
+
+    A cancel can land while GitHub makes a branch or a pull request.  What was made must
+    still be remembered, so a later ``/fix``, the pull request's events and a new approval
+    see it; the stored "cancelled" and everything the canceller wrote are kept.
+    """
+    stored = IssueState.load(store, repo, number) or IssueState(repo=repo, number=number)
+    for name, value in facts.items():
+        setattr(stored, name, value)
+    stored.save(store)
+    return stored
