@@ -70,6 +70,13 @@ async def test_a_cancel_while_the_pull_request_is_opened_keeps_the_pull_request(
     assert find_marker(plan_comment, "plan")["state"] == "cancelled"
     assert f"#{pr}" in plan_comment  # the maintainer learns the pull request exists
 
+    # /fix on that pull request is answered there, and nothing fails.
+    calls = openai.calls
+    await bot.send("issue_comment", commented("/fix also handle -0", comment_id=603, number=pr,
+                                              on_pull_request=True))
+    await bot.settle()
+    assert bot.worker.failed == 0 and openai.calls == calls
+    assert "was cancelled" in github.comments(sc.OWNER, sc.REPO, pr)[-1]["body"]
 
 
 async def test_an_unlabel_before_the_label_job_saved_its_state_stops_it(make_bot, github, anthropic):
@@ -180,6 +187,32 @@ async def test_a_label_job_interrupted_before_its_progress_comment_plans_when_re
     assert anthropic.calls == 1
     assert stored(bot)["state"] == "planned"
     assert find_marker(sc.plan_comment(github)["body"], "plan")["version"] == 1
+
+
+async def test_fix_and_rescore_on_a_cancelled_issue_are_answered(make_bot, github, anthropic, openai):
+    sc.seed(github)
+    anthropic.responder = sc.anthropic_roles()
+    openai.responder = sc.implementer_replies()
+    bot = await make_bot()
+    await bot.send("issues", labeled())
+    await bot.settle()
+    await bot.send("issue_comment", commented("/approve", comment_id=1201))
+    await bot.settle()
+    pr = github.pulls(sc.OWNER, sc.REPO)[0]["number"]
+    await bot.send("issue_comment", commented("/cancel", comment_id=1202))
+    await bot.settle()
+    calls, reviews = (openai.calls, anthropic.calls), len(github.reviews(sc.OWNER, sc.REPO, pr))
+
+    for n, command in enumerate(["/fix also document it", "/rescore"]):
+        before = len(github.comments(sc.OWNER, sc.REPO, pr))
+        await bot.send("issue_comment", commented(command, comment_id=1203 + n, number=pr,
+                                                  on_pull_request=True))
+        await bot.settle()
+        replies = github.comments(sc.OWNER, sc.REPO, pr)[before:]
+        assert len(replies) == 1 and "was cancelled" in replies[0]["body"]
+    assert (openai.calls, anthropic.calls) == calls
+    assert len(github.reviews(sc.OWNER, sc.REPO, pr)) == reviews
+    assert stored(bot)["state"] == "cancelled" and bot.worker.failed == 0
 
 
 async def test_a_cancel_while_the_branch_is_created_leaves_no_branch(make_bot, github, anthropic, openai):

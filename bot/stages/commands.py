@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.core.commands import COMMAND_SCOPE, Command, parse_variant
 from bot.core.render import render_help, render_reply, render_status
+from bot.core.render_plan import render_cancelled_reply
 from bot.stages.context import IssueContext
 from bot.stages.fix import run_fix
 from bot.stages.flow import approve, cancel, guarded, implement_and_score, new_human_version
@@ -79,6 +80,8 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
         await cancel(ctx, reason=f"/cancel by @{login}")
     elif name == "retry":
         await retry(ctx, reply=reply, report_on=report_on)
+    elif name in ("fix", "rescore") and state.state == "cancelled":
+        await reply(render_cancelled_reply())
     elif name == "fix":
         feedback = command.text
         if not feedback:

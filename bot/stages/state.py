@@ -14,7 +14,7 @@ jobs that were recorded before them.  So:
   "cancelled": job ids increase, so a job whose id is below ``cancelled_by_job`` came
   before the cancel and must not undo it (a parked label job, a slow ``/approve``).
   Per command: a new label or ``/revise`` restarts planning, ``/edit`` makes a plan version;
-  ``/approve`` is answered that the issue was cancelled.
+  ``/approve``, ``/fix`` and ``/rescore`` are answered that the issue was cancelled.
 - What GitHub already made when the cancel landed (a pull request opened meanwhile) is
   still recorded, with the state left "cancelled" (``IssueContext.record_despite_cancel``).
 """
