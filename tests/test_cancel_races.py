@@ -236,3 +236,28 @@ async def test_a_cancel_while_the_branch_is_created_leaves_no_branch(make_bot, g
     state = stored(bot)
     assert state["state"] == "cancelled" and state["branch"] is None and state["pr_number"] is None
     assert bot.worker.failed == 0
+
+
+async def test_closing_the_issue_before_the_label_job_saved_its_state_stops_it(make_bot, github, anthropic):
+    sc.seed(github)
+    anthropic.responder = sc.planner_replies()
+    bot = await make_bot()
+    closed_elsewhere = labeled(action="closed")
+    closed_elsewhere["issue"].update(number=sc.ISSUE + 1, labels=[{"name": "bug"}])
+    await bot.send("issues", closed_elsewhere)
+    await bot.settle()
+    assert bot.services.store.issue_state(REPO, sc.ISSUE + 1) is None  # never route-me's: no state
+
+    permission = github.hold_next("GET", r"/collaborators/.*/permission")
+    await bot.send("issues", labeled())
+    await asyncio.wait_for(permission.arrived.wait(), 10)
+    done = bot.worker.completed
+    closed = labeled(action="closed")
+    closed["issue"]["labels"] = [{"name": "bug"}, {"name": "route-me"}]
+    await bot.send("issues", closed)
+    await until(lambda: bot.worker.completed > done)
+    permission.release()
+    await bot.settle()
+
+    assert anthropic.calls == 0
+    assert stored(bot)["state"] == "cancelled"
