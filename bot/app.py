@@ -119,7 +119,8 @@ async def run_job(services: Services, job: Job, attempt: int) -> None:
     gh = services.installation_client(job.installation_id)
     reset = failure_reported.set(False)
     try:
-        await handlers.router.dispatch(event, gh, services=services, attempt=attempt)
+        # The job id orders a job against cancels that overtook it (bot/stages/state.py).
+        await handlers.router.dispatch(event, gh, services=services, attempt=attempt, job_id=job.id)
     except Exception as exc:
         # A stage reports its own failures; one that struck before (or outside) any stage,
         # such as the config read or the permission check, would otherwise go unanswered.

@@ -15,6 +15,7 @@ from bot.github.client import GitHubClient
 from bot.handlers.issues import load_config_or_report, load_config_quietly, maintainer_or_reply
 from bot.services import Services
 from bot.stages import flow
+from bot.stages.commands import run_command
 from bot.stages.context import IssueContext, context_from_payload
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def _is_bot(account: Any) -> bool:
 
 @router.register("issue_comment", action="created")
 async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Services, attempt: int = 1,
-                          **_: Any) -> None:
+                          job_id: int | None = None, **_: Any) -> None:
     data = event.data
     comment = data["comment"]
     if _is_bot(comment.get("user")) or _is_bot(data.get("sender")):
@@ -38,7 +39,7 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
     commands, unknown = parse_commands(body), unknown_commands(body)
     if not commands and not unknown:
         return
-    ctx = context_from_payload(services, gh, data)
+    ctx = context_from_payload(services, gh, data, job_id=job_id)
     on_pull = bool(data["issue"].get("pull_request"))
     thread = ctx.number  # where replies go: the issue or the pull request commented on
     if on_pull:
@@ -70,7 +71,7 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
     if unknown:  # one short reply per comment, however many unknown words it has
         await reply(render_unknown_command(unknown[0], suggest(unknown[0])))
     for command in commands:
-        await flow.run_command(ctx, command, where="pr" if on_pull else "issue", login=login, reply=reply,
+        await run_command(ctx, command, where="pr" if on_pull else "issue", login=login, reply=reply,
                                resumed=attempt > 1)
         ctx.load_state()
 

@@ -78,11 +78,12 @@ async def is_trigger_label(ctx: IssueContext, label: str) -> bool:
 
 
 @router.register("issues", action="labeled")
-async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Services, **_: Any) -> None:
+async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Services,
+                        job_id: int | None = None, **_: Any) -> None:
     if event.data["issue"].get("pull_request"):
         return
     label = (event.data.get("label") or {}).get("name", "")
-    ctx = context_from_payload(services, gh, event.data)
+    ctx = context_from_payload(services, gh, event.data, job_id=job_id)
     if not await load_config_or_report(ctx, label=label):
         return
     if label.lower() != ctx.config.label.lower():
@@ -104,11 +105,15 @@ async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Serv
 @router.register("issues", action="unlabeled")
 @router.register("issues", action="closed")
 async def issue_unlabeled_or_closed(event: sansio.Event, gh: GitHubClient, *, services: Services,
-                                    **_: Any) -> None:
-    ctx = context_from_payload(services, gh, event.data)
+                                    job_id: int | None = None, **_: Any) -> None:
+    """Removing the trigger label or closing a labelled issue cancels.
+
+    The cancel is recorded even when the issue has no state yet or is cancelled already:
+    a label job that is still waiting (on its permission check, or parked behind another
+    job) must learn that the label was removed after it was added.
+    """
+    ctx = context_from_payload(services, gh, event.data, job_id=job_id)
     state = ctx.load_state()
-    if state is None or state.state in ("cancelled",):
-        return
     if event.data["action"] == "unlabeled":
         label = (event.data.get("label") or {}).get("name", "")
         # Removing a label never reports a config error: only the trigger label cancels.
@@ -116,7 +121,17 @@ async def issue_unlabeled_or_closed(event: sansio.Event, gh: GitHubClient, *, se
             return
         reason = "the label was removed"
     else:
-        if state.pr_number is not None:
+        if state is not None and state.pr_number is not None:
             return  # closed by the merged pull request: nothing to stop
+        if state is None and not await _carries_trigger_label(ctx, event.data["issue"]):
+            return  # an issue route-me never saw
         reason = "the issue was closed"
     await flow.cancel(ctx, reason=reason)
+
+
+async def _carries_trigger_label(ctx: IssueContext, issue: dict[str, Any]) -> bool:
+    names = [label.get("name", "") for label in issue.get("labels") or [] if isinstance(label, dict)]
+    for name in names:
+        if await is_trigger_label(ctx, name):
+            return True
+    return False

@@ -26,7 +26,7 @@ from bot.models.port import ModelSpec
 from bot.models.routing import Budget
 from bot.services import Services
 from bot.stages.runtime import Runtime, runtime
-from bot.stages.state import IssueState
+from bot.stages.state import IssueState, came_after_cancel, record_facts, save_unless_cancelled_since
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ class IssueContext:
     state: IssueState | None = None
     # The state value this job last read from or wrote to the store (see save_state).
     seen_state: str | None = None
+    # The worker's id for this job: it orders the job against cancels (see bot/stages/state.py).
+    job_id: int | None = None
 
     @property
     def repo(self) -> str:
@@ -97,21 +99,29 @@ class IssueContext:
         current = IssueState.load(self.services.store, self.repo, self.number)
         return current is not None and current.state == "cancelled"
 
+    def came_after_cancel(self, stored: IssueState | None) -> bool:
+        """Whether this job was recorded after the cancel in ``stored``."""
+        return came_after_cancel(self.job_id, stored)
+
     def save_state(self) -> bool:
         """Persist the state; False when someone cancelled the issue since this job looked.
 
         A /cancel or unlabel runs beside a running stage and stores "cancelled"; the stage's
-        older in-memory copy must never write over it.  Only a job that saw "cancelled"
-        itself (a new label, a human plan) may move the issue out of it.
+        older in-memory copy must never write over it (``save_unless_cancelled_since``).
         """
         assert self.state is not None
-        keep = None if "cancelled" in (self.state.state, self.seen_state) else "cancelled"
-        saved = self.state.save(self.services.store, unless_stored=keep)
+        saved = save_unless_cancelled_since(self.services.store, self.state, seen_state=self.seen_state,
+                                            job_id=self.job_id)
         if saved:
             self.seen_state = self.state.state
         else:
             log.info("%s#%s was cancelled meanwhile; state not saved", self.repo, self.number)
         return saved
+
+    def record_despite_cancel(self, **facts: Any) -> None:
+        """Store what exists on GitHub (branch, pull request) whatever the state (see ``record_facts``)."""
+        self.state = record_facts(self.services.store, self.repo, self.number, facts)
+        self.seen_state = self.state.state
 
     # models ---------------------------------------------------------------------------
 
@@ -316,7 +326,8 @@ def _extract(archive: Path, dest: Path, ref: str) -> Snapshot:
         return extract_snapshot(stream, dest, expected_sha=ref if is_full_sha(ref) else None)
 
 
-def context_from_payload(services: Services, gh: GitHubClient, payload: dict[str, Any]) -> IssueContext:
+def context_from_payload(services: Services, gh: GitHubClient, payload: dict[str, Any], *,
+                         job_id: int | None = None) -> IssueContext:
     repository = payload["repository"]
     issue = payload.get("issue") or {}
     return IssueContext(
@@ -325,5 +336,5 @@ def context_from_payload(services: Services, gh: GitHubClient, payload: dict[str
         number=int(issue.get("number", 0)),
         installation_id=int(payload["installation"]["id"]),
         default_branch=repository.get("default_branch") or "main",
-        issue_title=issue.get("title") or "", issue_body=issue.get("body") or "",
+        issue_title=issue.get("title") or "", issue_body=issue.get("body") or "", job_id=job_id,
     )

@@ -1,4 +1,8 @@
-"""The workflow of one issue: which stage a label or command starts, and how a failure is reported."""
+"""The workflow of one issue: what a label, an approval and a cancel start, and how a failure is reported.
+
+Each `/command` is dispatched in `bot/stages/commands.py`; the meaning of "cancelled" is in
+`bot/stages/state.py`.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,10 @@ import gidgethub
 
 from bot.core.archive import UnsafeArchive
 from bot.core.changes import FileChange
-from bot.core.commands import COMMAND_SCOPE, Command, parse_variant
 from bot.core.markers import extract_plan_body
 from bot.core.money import format_usd
 from bot.core.plan import PlanVersion, plan_text
-from bot.core.render import render_help, render_reply, render_status
+from bot.core.render import render_reply
 from bot.core.render_plan import render_cancelled_reply, render_plan_progress
 from bot.github.tarball import TarballError
 from bot.models.errors import (
@@ -27,10 +30,8 @@ from bot.models.errors import (
 )
 from bot.stages.context import IssueContext
 from bot.stages.errors import StageCancelled, StageFailed
-from bot.stages.fix import run_fix
 from bot.stages.implement import run_implement
 from bot.stages.plan import run_plan, show_plan
-from bot.stages.runtime import stage_costs
 from bot.stages.score import run_judge
 from bot.stages.state import IssueState
 
@@ -97,10 +98,19 @@ async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[ob
 
 
 async def start_plan(ctx: IssueContext) -> None:
-    """A trigger label: plan the issue unless a plan is already under way or done."""
+    """A trigger label: plan the issue unless a plan is already under way or done.
+
+    A label recorded before the latest cancel (removed again while this job waited) is ignored.
+    """
     state = ctx.load_state()
+    if state is not None and state.state == "cancelled" and not ctx.came_after_cancel(state):
+        log.info("%s#%s: the label (job %s) was removed again (job %s); ignored",
+                 ctx.repo, ctx.number, ctx.job_id, state.cancelled_by_job)
+        return
     if state is not None and state.state not in ("cancelled", "failed"):
-        if state.state == "planning" and state.plan_comment_id is not None:
+        if state.state == "planning":
+            # Only an interrupted job leaves "planning" behind (label jobs run one at a time
+            # per issue), with or without its progress comment: plan again.
             log.info("resuming planning on %s#%s", ctx.repo, ctx.number)
         else:
             log.info("%s#%s already has a plan (state %s); label ignored", ctx.repo, ctx.number, state.state)
@@ -109,7 +119,8 @@ async def start_plan(ctx: IssueContext) -> None:
         state = IssueState(repo=ctx.repo, number=ctx.number)
     ctx.state = state
     state.state = "planning"
-    ctx.save_state()
+    if not ctx.save_state():
+        return  # cancelled while this job checked the sender
     if await guarded(ctx, "plan", lambda: run_plan(ctx)) and not ctx.config.require_approval:
         await approve(ctx)
 
@@ -145,16 +156,29 @@ async def approve(ctx: IssueContext, *, resumed: bool = False) -> None:
         await ctx.post_comment(render_reply("approve", "route-me: there is no finished plan to approve yet."))
         return
     state.approved_version = state.version
-    ctx.save_state()
+    if not ctx.save_state():
+        return  # a /cancel overtook this /approve: the cancel is the last word
     await implement_and_score(ctx)
 
 
 async def cancel(ctx: IssueContext, *, reason: str) -> None:
-    state = ctx.state
-    if state is None or state.state == "cancelled":
-        return
+    """Store "cancelled" with this job's id, and say so on the plan comment.
+
+    The state is read again here, just before the write: this job may have waited on
+    GitHub since it loaded it, and the cancel must neither undo a stage's later save nor
+    be lost.  An issue with no state yet (its label job still checking the sender) gets a
+    bare cancelled state; an issue cancelled already records the later cancel's id only.
+    """
+    stored = ctx.load_state()
+    was = stored.state if stored is not None else None
+    state = stored or IssueState(repo=ctx.repo, number=ctx.number)
     state.state = "cancelled"
+    if ctx.job_id is not None:
+        state.cancelled_by_job = max(state.cancelled_by_job or 0, ctx.job_id)
+    ctx.state = state
     ctx.save_state()
+    if was in (None, "cancelled"):
+        return
     version = ctx.plan_version() if state.version else None
     if version is not None:
         await show_plan(ctx, version, notes=(f"Cancelled: {reason}",))
@@ -208,103 +232,3 @@ async def plan_comment_edited(ctx: IssueContext, *, body: str, login: str) -> No
     if state.pr_number is not None:
         return  # the pull request exists; /fix on it is the way to change course
     await new_human_version(ctx, text=edited, login=login)
-
-
-async def run_command(ctx: IssueContext, command: Command, *, where: str, login: str,
-                      reply: Callable[[str], Awaitable[object]], resumed: bool = False) -> None:
-    """One maintainer command; the issue state was loaded by the caller.
-
-    ``resumed`` is set when a restart interrupted this very job, so a stage it left
-    half-done is continued rather than refused as already running.
-    """
-    if where not in COMMAND_SCOPE[command.name]:
-        other = "pull request" if where == "issue" else "issue"
-        await reply(render_reply(command.name, f"`/{command.name}` works on the {other}, not here."
-                                               " Comment `/help` for the list."))
-        return
-    state = ctx.state
-    name = command.name
-    # Failures of a command typed on the pull request are answered there.
-    report_on = state.pr_number if state is not None and where == "pr" else None
-    if name == "help":
-        await reply(render_help(where="pr" if where == "pr" else "issue"))
-        return
-    if state is None:
-        await reply(render_reply(command.name, "route-me has no plan for this issue yet."
-                                               " Add the trigger label to start."))
-        return
-    if name == "status":
-        models = ctx.models()
-        current = ctx.plan_version() if state.version else None
-        await reply(render_status(
-            state=state.state, issue_number=ctx.number, version=state.version or None,
-            variant=models.variant, planner=state.served.get("plan", models.planner),
-            implementer=models.implementer, judge=models.judge,
-            costs=stage_costs(ctx.services.store, ctx.repo, ctx.number), pull_request=state.pr_number,
-            budget_usd=ctx.config.budget_usd, plan_author=current.author if current else None))
-    elif name == "approve":
-        await approve(ctx, resumed=resumed)
-    elif name == "revise":
-        if state.pr_number is not None:
-            await reply(render_reply(command.name, f"A pull request (#{state.pr_number}) already exists;"
-                                                   " comment `/fix <feedback>` there."))
-            return
-        feedback = command.text
-        if not feedback:
-            await reply(render_reply(command.name, "`/revise` needs feedback, e.g. `/revise keep the public API`."))
-            return
-        state.pending_feedback = feedback
-        await guarded(ctx, "plan", lambda: run_plan(ctx, feedback=feedback))
-    elif name == "edit":
-        if not command.text:
-            await reply(render_reply(command.name, "`/edit` needs the new plan below the `/edit` line."))
-            return
-        await new_human_version(ctx, text=command.text, login=login)
-    elif name == "variant":
-        variant = parse_variant(command.argument)
-        if variant is None:
-            await reply(render_reply(command.name, "`/variant` takes one of `OO`, `OK`, `KO`, `KK`"
-                                                   " (planner letter first; O strong, K cheap)."))
-            return
-        state.variant = variant
-        ctx.save_state()
-        version = ctx.plan_version() if state.version else None
-        if version is not None:
-            await show_plan(ctx, version)
-    elif name == "cancel":
-        await cancel(ctx, reason=f"/cancel by @{login}")
-    elif name == "retry":
-        await retry(ctx, reply=reply, report_on=report_on)
-    elif name == "fix":
-        feedback = command.text
-        if not feedback:
-            await reply(render_reply(command.name, "`/fix` needs feedback, e.g. `/fix also handle empty input`."))
-            return
-        state.pending_feedback = feedback
-        ctx.save_state()
-        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback), report_on=report_on):
-            await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)
-    elif name == "rescore":
-        await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)
-
-
-async def retry(ctx: IssueContext, *, reply: Callable[[str], Awaitable[object]],
-                report_on: int | None = None) -> None:
-    state = ctx.state
-    assert state is not None
-    stage = state.failed_stage
-    if state.state != "failed" or stage is None:
-        await reply(render_reply("retry", "Nothing has failed here; there is nothing to retry."))
-        return
-    if stage == "plan":
-        feedback = state.pending_feedback if state.version else None
-        await guarded(ctx, "plan", lambda: run_plan(ctx, feedback=feedback))
-    elif stage == "implement":
-        state.state = "planned"
-        await implement_and_score(ctx)
-    elif stage == "fix":
-        feedback = state.pending_feedback or ""
-        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback), report_on=report_on):
-            await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)
-    else:
-        await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)

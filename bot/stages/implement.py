@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bot.core.changes import FileChange
 from bot.core.costs import PriceTable
@@ -23,19 +22,14 @@ from bot.core.repo_config import is_path_denied
 from bot.core.snapshot import Snapshot
 from bot.core.validate import make_validator
 from bot.core.workspace import Workspace
-from bot.github.gitdata import (
-    create_branch,
-    create_commit,
-    delete_branch,
-    find_open_pull,
-    open_pull_request,
-)
+from bot.github.gitdata import create_branch, create_commit, open_pull_request
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.history import TrimPolicy, trim_history, trim_pays
 from bot.stages.loop import Answer, LoopResult, run_tool_loop
-from bot.stages.plan import progress_body, show_plan
+from bot.stages.plan import progress_body, save_unless_cancelled, show_plan
+from bot.stages.pull_request import drop_branch_after_cancel, keep_pull_after_cancel, pull_made_anyway
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
@@ -193,7 +187,7 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
     models = ctx.models(planned_paths=planned)
     state.state = "implementing"
     state.failed_stage = None
-    ctx.save_state()
+    save_unless_cancelled(ctx)  # a /cancel that overtook the /approve: no progress line, no download
     api = ctx.api
 
     if state.branch and state.head_sha and state.pr_number is None:
@@ -215,9 +209,14 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
         head = await create_commit(ctx.gh, api, parent=version.base_sha, changes=implementation.changes,
                                    message=commit_message(ctx, version, implementation.summary),
                                    mode_of=snapshot.git_mode)
+        if ctx.cancelled():
+            raise StageCancelled()  # only an unreferenced commit exists: nothing to undo
         branch = await create_branch(ctx.gh, api, name=f"{ctx.config.branch_prefix}issue-{ctx.number}", sha=head)
         state.branch, state.head_sha = branch, head
-        ctx.save_state()
+        ctx.save_state()  # refused when cancelled meanwhile: the check below drops the branch
+
+    if ctx.cancelled():  # a cancel before the pull request exists leaves no branch behind
+        await drop_branch_after_cancel(ctx, branch)
 
     title = (version.plan.summary.splitlines()[0] if version.plan else ctx.issue_title)[:200]
     body = render_pr_body(
@@ -233,42 +232,17 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
                                        base=ctx.default_branch, title=title, body=body,
                                        draft=ctx.config.draft)
     except Exception:
-        existing = await _pull_made_anyway(ctx, branch)
+        existing = await pull_made_anyway(ctx, branch)
         if existing is None:
             ctx.save_state()
             raise
         pull = existing
-    state.pr_number = int(pull["number"])
+    pr_number = int(pull["number"])
+    ctx.services.store.link_pull_request(ctx.repo, pr_number, ctx.number)
+    state.pr_number = pr_number
     state.state = "pr_open"
-    ctx.save_state()
-    ctx.services.store.link_pull_request(ctx.repo, state.pr_number, ctx.number)
+    if not ctx.save_state():
+        await keep_pull_after_cancel(ctx, version, pr_number=pr_number, branch=branch, head=head)
     note = state.fallback_notes.get("implement")
     await show_plan(ctx, version, notes=(f"**Implementer fallback:** {note}",) if note else ())
     return implementation.changes if implementation is not None else None
-
-
-async def _pull_made_anyway(ctx: IssueContext, branch: str) -> dict[str, Any] | None:
-    """After a failed pull-request call: the pull request GitHub opened anyway, if any.
-
-    Otherwise the branch is deleted so no branch is left without a pull request (/retry
-    starts the stage again).  When even looking fails, the branch is kept: deleting it could
-    close a pull request that exists, and /retry completes a kept branch instead.
-    """
-    state, api = ctx.state, ctx.api
-    assert state is not None
-    try:
-        existing = await find_open_pull(ctx.gh, api, owner=ctx.owner, branch=branch)
-    except Exception:  # noqa: BLE001 - the original failure is what the job reports
-        log.exception("could not look for a pull request from %s; keeping the branch", branch)
-        return None
-    if existing is not None:
-        log.info("the pull request for %s was opened despite the error: #%s", branch, existing["number"])
-        return existing
-    log.warning("opening the pull request for %s#%s failed; deleting %s", ctx.repo, ctx.number, branch)
-    try:
-        await delete_branch(ctx.gh, api, branch)
-        state.branch = state.head_sha = None
-    except Exception:  # noqa: BLE001 - the retry path completes the branch instead
-        log.exception("could not delete %s; /retry will open its pull request", branch)
-    return None
-

@@ -1,4 +1,23 @@
-"""Per-issue workflow state, persisted in the store so a restarted bot knows where each issue stands."""
+"""Per-issue workflow state, persisted in the store so a restarted bot knows where each issue stands.
+
+How "cancelled" works.  Cancels (removing the trigger label, closing the issue, ``/cancel``)
+skip the issue lock, so they reach a stage that is still running, and they can overtake
+jobs that were recorded before them.  So:
+
+- A cancel always records itself: it stores state "cancelled" and its job id in
+  ``cancelled_by_job`` (even on an issue with no state yet, e.g. while the label job is
+  still checking permissions), re-read from the store at the moment it writes.
+- A running stage re-reads the store before each model call and before each step that
+  makes something on GitHub (``IssueContext.cancelled``), and its saves are refused once
+  the issue is cancelled (``IssueContext.save_state``); it then stops (``StageCancelled``).
+- Only a job that was recorded after the latest cancel may move the issue out of
+  "cancelled": job ids increase, so a job whose id is below ``cancelled_by_job`` came
+  before the cancel and must not undo it (a parked label job, a slow ``/approve``).
+  Per command: a new label or ``/revise`` restarts planning, ``/edit`` makes a plan version;
+  ``/approve``, ``/fix`` and ``/rescore`` are answered that the issue was cancelled.
+- What GitHub already made when the cancel landed (a pull request opened meanwhile) is
+  still recorded, with the state left "cancelled" (``IssueContext.record_despite_cancel``).
+"""
 
 from __future__ import annotations
 
@@ -41,6 +60,8 @@ class IssueState:
     """App name → its check suite's outcome, for the commit ``ci_head``."""
     ci_head: str | None = None
     review_inputs: dict[str, Any] | None = None
+    cancelled_by_job: int | None = None
+    """The id of the job that last cancelled the issue; older jobs must not undo the cancel."""
 
     @classmethod
     def load(cls, store: Store, repo: str, number: int) -> IssueState | None:
@@ -57,3 +78,43 @@ class IssueState:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+
+
+def came_after_cancel(job_id: int | None, stored: IssueState | None) -> bool:
+    """Whether the job ``job_id`` was recorded after the cancel in ``stored`` (job ids increase).
+
+    A job without an id (not run by the worker) or a cancel without one counts as later.
+    """
+    cancelled_by = stored.cancelled_by_job if stored is not None else None
+    return job_id is None or cancelled_by is None or job_id > cancelled_by
+
+
+def save_unless_cancelled_since(store: Store, state: IssueState, *, seen_state: str | None,
+                                job_id: int | None) -> bool:
+    """Save ``state`` unless that would undo a cancel this job did not see, or came before.
+
+    Writing "cancelled" is always allowed.  Leaving a stored "cancelled" is allowed only to
+    a job that loaded "cancelled" itself (``seen_state``) and is newer than the cancel.
+    A later cancel's ``cancelled_by_job`` is never overwritten by an older copy.
+    """
+    # No await from the read to the write: no other job changes the row in between.
+    stored = IssueState.load(store, state.repo, state.number)
+    if stored is not None and (stored.cancelled_by_job or 0) > (state.cancelled_by_job or 0):
+        state.cancelled_by_job = stored.cancelled_by_job
+    may_leave = seen_state == "cancelled" and came_after_cancel(job_id, stored)
+    keep = None if state.state == "cancelled" or may_leave else "cancelled"
+    return state.save(store, unless_stored=keep)
+
+
+def record_facts(store: Store, repo: str, number: int, facts: dict[str, Any]) -> IssueState:
+    """Write ``facts`` into the stored state, keeping its state value; returns what was stored.
+
+    A cancel can land while GitHub makes a branch or a pull request.  What was made must
+    still be remembered, so a later ``/fix``, the pull request's events and a new approval
+    see it; the stored "cancelled" and everything the canceller wrote are kept.
+    """
+    stored = IssueState.load(store, repo, number) or IssueState(repo=repo, number=number)
+    for name, value in facts.items():
+        setattr(stored, name, value)
+    stored.save(store)
+    return stored
