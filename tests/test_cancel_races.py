@@ -103,6 +103,37 @@ async def test_an_unlabel_before_the_label_job_saved_its_state_stops_it(make_bot
     assert anthropic.calls == 1 and stored(bot)["state"] == "planned"
 
 
+async def test_a_cancel_comment_before_the_label_job_saved_its_state_stops_it(make_bot, github, anthropic):
+    """Like the unlabel above, but a maintainer types /cancel while the label job checks its sender."""
+    sc.seed(github, maintainers=(sc.MAINTAINER, "bob"))
+    anthropic.responder = sc.planner_replies()
+    bot = await make_bot()
+    permission = github.hold_next("GET", rf"/collaborators/{sc.MAINTAINER}/permission")
+    await bot.send("issues", labeled())
+    await asyncio.wait_for(permission.arrived.wait(), 10)
+    done = bot.worker.completed
+    payload = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, body="/cancel", user="bob",
+                            comment_id=610)
+    payload["issue"]["labels"] = [labeled()["label"]]  # the comment's issue carries the label it just got
+    await bot.send("issue_comment", payload)
+    await until(lambda: bot.worker.completed > done)
+    permission.release()
+    await bot.settle()
+
+    assert anthropic.calls == 0
+    assert stored(bot)["state"] == "cancelled"
+
+
+async def test_a_cancel_comment_on_an_unlabelled_untracked_issue_does_nothing(make_bot, github):
+    sc.seed(github)
+    bot = await make_bot()
+    payload = commented("/cancel", comment_id=611)
+    payload["issue"]["labels"] = []
+    await bot.send("issue_comment", payload)
+    await bot.settle()
+    assert stored(bot) is None and github.rest_calls() == []
+
+
 @pytest.mark.parametrize("toggles, planned_again", [(("unlabeled", "labeled", "unlabeled"), False),
                                                     (("unlabeled", "labeled"), True)])
 async def test_a_parked_label_job_obeys_the_last_label_event(make_bot, github, anthropic, toggles,

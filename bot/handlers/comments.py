@@ -11,12 +11,14 @@ from gidgethub import sansio
 from bot.core.commands import parse_commands, suggest, unknown_commands
 from bot.core.markers import find_marker
 from bot.core.render import render_unknown_command
+from bot.core.repo_config import RepoConfig
 from bot.github.client import GitHubClient
 from bot.handlers.issues import load_config_or_report, load_config_quietly, maintainer_or_reply
 from bot.services import Services
 from bot.stages import flow
 from bot.stages.commands import run_command
 from bot.stages.context import IssueContext, context_from_payload
+from bot.stages.runtime import runtime
 
 log = logging.getLogger(__name__)
 router = gidgethub.routing.Router()
@@ -51,8 +53,14 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
     state = ctx.load_state()
     if state is None:
         # Not an issue route-me works on: `/lgtm`, `/retest` or "/tmp is full" are someone
-        # else's business. Only /help is answered (and no permission is looked up otherwise).
-        commands, unknown = [c for c in commands if c.name == "help"], []
+        # else's business. Only /help is answered (and no permission is looked up otherwise),
+        # and /cancel on a labelled issue: its label job may still be checking who added the
+        # label, and the cancel it records stops that job from planning.
+        trigger = runtime(services).trigger_labels.get(ctx.repo.lower()) or RepoConfig().label.lower()
+        labelled = not on_pull and any(str(label.get("name", "")).lower() == trigger
+                                       for label in data["issue"].get("labels") or ())
+        commands = [c for c in commands if c.name == "help" or (c.name == "cancel" and labelled)]
+        unknown = []
         if not commands:
             return
     login = (comment.get("user") or {}).get("login", "")

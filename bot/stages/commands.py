@@ -34,6 +34,10 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
     if name == "help":
         await reply(render_help(where="pr" if where == "pr" else "issue"))
         return
+    if state is None and name == "cancel":
+        # The issue's label job has not saved its state yet: the cancel it will find stops it.
+        await cancel(ctx, reason=f"/cancel by @{login}")
+        return
     if state is None:
         await reply(render_reply(command.name, "route-me has no plan for this issue yet."
                                                " Add the trigger label to start."))
