@@ -79,7 +79,6 @@ class IssueState:
         return asdict(self)
 
 
-
 def came_after_cancel(job_id: int | None, stored: IssueState | None) -> bool:
     """Whether the job ``job_id`` was recorded after the cancel in ``stored`` (job ids increase).
 
