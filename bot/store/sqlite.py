@@ -1,8 +1,7 @@
-"""The state store: deliveries seen, background jobs, per-issue state, plan versions, the cost ledger.
+"""SqliteStore: the embedded ``Store``, SQLite in WAL mode.
 
-One interface (``Store``), one embedded implementation (SQLite in WAL mode).  Every call
-is a short transaction, so the event loop calls it directly; a PostgreSQL backend would
-implement the same methods.  JSON columns keep the schema stable while stages evolve.
+Every call is a short transaction, so the event loop calls it directly.  JSON columns
+keep the schema (``schema.py``) stable while stages evolve.
 """
 
 from __future__ import annotations
@@ -12,116 +11,13 @@ import sqlite3
 import threading
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from bot.store.protocol import Job, NewJob
+from bot.store.schema import SCHEMA
 
 CHECKPOINT_SECONDS = 0.5
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    id TEXT PRIMARY KEY,
-    event TEXT NOT NULL,
-    received_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    delivery_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    installation_id INTEGER,
-    repo TEXT NOT NULL,
-    issue INTEGER,
-    payload BLOB NOT NULL,  -- the raw delivery body, zlib-compressed (JSON shrinks ~5x)
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-CREATE TABLE IF NOT EXISTS issue_state (
-    repo TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (repo, number)
-);
-CREATE TABLE IF NOT EXISTS plan_versions (
-    repo TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    version INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (repo, number, version)
-);
-CREATE TABLE IF NOT EXISTS pr_links (
-    repo TEXT NOT NULL,
-    pr INTEGER NOT NULL,
-    issue INTEGER NOT NULL,
-    PRIMARY KEY (repo, pr)
-);
-CREATE TABLE IF NOT EXISTS ledger (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    installation_id INTEGER,
-    repo TEXT NOT NULL,
-    issue INTEGER,
-    stage TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ledger_issue ON ledger(repo, issue);
-CREATE INDEX IF NOT EXISTS ledger_installation ON ledger(installation_id, at);
-"""
-
-
-@dataclass(frozen=True)
-class NewJob:
-    """What the webhook records for background work."""
-
-    event: str
-    installation_id: int | None
-    repo: str
-    issue: int | None
-    payload: bytes
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    delivery_id: str
-    event: str
-    installation_id: int | None
-    repo: str
-    issue: int | None
-    payload: bytes
-    status: str
-    attempts: int
-
-
-class Store(Protocol):
-    """What the app needs from durable state; SQLite now, PostgreSQL behind the same methods later."""
-
-    def record_delivery(self, delivery_id: str, event: str, job: NewJob | None) -> int | None | bool: ...
-    def record_deliveries(self, batch: list[tuple[str, str, NewJob | None]]) -> list[int | None | bool]: ...
-    def unfinished_jobs(self) -> list[Job]: ...
-    def job(self, job_id: int) -> Job: ...
-    def start_job(self, job_id: int) -> int: ...
-    def finish_job(self, job_id: int, *, error: str | None = None) -> None: ...
-    def prune(self, *, older_than_seconds: float) -> int: ...
-    def job_counts(self) -> dict[str, int]: ...
-    def issue_state(self, repo: str, number: int) -> dict[str, Any] | None: ...
-    def save_issue_state(self, repo: str, number: int, data: dict[str, Any], *,
-                         unless_state: str | None = None) -> bool: ...
-    def add_plan_version(self, repo: str, number: int, version: int, data: dict[str, Any]) -> None: ...
-    def plan_version(self, repo: str, number: int, version: int) -> dict[str, Any] | None: ...
-    def link_pull_request(self, repo: str, pr: int, issue: int) -> None: ...
-    def issue_for_pull_request(self, repo: str, pr: int) -> int | None: ...
-    def add_ledger_row(self, row: dict[str, Any]) -> None: ...
-    def ledger_rows(self, *, repo: str | None = None, issue: int | None = None) -> list[dict[str, Any]]: ...
-    def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
-                  installation_id: int | None = None, since: float | None = None) -> float: ...
-    def unpriced_calls(self, *, repo: str | None = None, issue: int | None = None,
-                       installation_id: int | None = None, since: float | None = None) -> int: ...
-    def close(self) -> None: ...
 
 
 class SqliteStore:
@@ -349,8 +245,3 @@ class SqliteStore:
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=10)
         self._db.close()
-
-
-def open_store(url: str) -> Store:
-    """Open the store named by ROUTE_ME_DB (a SQLite path; a PostgreSQL URL would pick another class)."""
-    return SqliteStore(url)
