@@ -16,15 +16,16 @@ from bot.core.archive import extract_snapshot, is_full_sha
 from bot.core.plan import Plan, PlanVersion
 from bot.core.render import render_failure
 from bot.core.render_plan import render_plan_progress
-from bot.core.repo_config import RepoConfig, implementer_route_for, parse_repo_config
+from bot.core.repo_config import RepoConfig, parse_repo_config
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
 from bot.github.tarball import TarballError, download_tarball, retry_download
-from bot.models.chain import fallback_chain, merged_fallbacks, no_cheaper_than
 from bot.models.ledger import CallContext
 from bot.models.port import ModelSpec
 from bot.models.routing import Budget
 from bot.services import Services
+from bot.stages import model_choice
+from bot.stages.model_choice import Models
 from bot.stages.runtime import Runtime, runtime
 from bot.stages.state import IssueState, came_after_cancel, record_facts, save_unless_cancelled_since
 
@@ -32,25 +33,11 @@ log = logging.getLogger(__name__)
 
 CONFIG_PATH = ".github/route-me.yml"
 MAX_TARBALL_BYTES = 500 * 1024 * 1024
-DAY_SECONDS = 86_400
 STAGE_OF_STATE = {"planning": "plan", "implementing": "implement", "scoring": "judge"}
 # Set once a stage has told the issue about a failure (or stayed quiet because the issue was
 # cancelled), so the job runner does not report the same exception a second time.  The job
 # runner resets it before each job; a stage runs in the job's own task, so it sees the reset.
 failure_reported: ContextVar[bool] = ContextVar("failure_reported", default=False)
-
-
-@dataclass(frozen=True)
-class Models:
-    """The split for one issue and the model spec behind each role."""
-
-    variant: str
-    planner: str
-    implementer: str
-    judge: str
-    fallbacks: tuple[str, ...]
-    strong: str
-    cheap: str
 
 
 @dataclass
@@ -123,60 +110,20 @@ class IssueContext:
         self.state = record_facts(self.services.store, self.repo, self.number, facts)
         self.seen_state = self.state.state
 
-    # models ---------------------------------------------------------------------------
+    # models (chosen in bot/stages/model_choice.py) -------------------------------------
 
     def models(self, *, planned_paths: list[str] | None = None) -> Models:
-        settings, config = self.services.settings, self.config
-        variant = (self.state.variant if self.state and self.state.variant else None) or (
-            config.variant if "variant" in config.model_fields_set else "OK"
-        )
-        strong = config.strong or settings.strong
-        cheap = config.cheap or settings.cheap
-        implementer = strong if variant[1] == "O" else cheap
-        if planned_paths:
-            implementer = implementer_route_for(config, planned_paths) or implementer
-        return Models(
-            variant=variant,
-            planner=strong if variant[0] == "O" else cheap,
-            implementer=implementer,
-            judge=config.judge or settings.judge or strong,
-            fallbacks=merged_fallbacks(settings.fallbacks, config.fallbacks),
-            strong=strong,
-            cheap=cheap,
-        )
+        return model_choice.choose_models(settings=self.services.settings, config=self.config,
+                                          state=self.state, planned_paths=planned_paths)
 
     def fallbacks_for(self, primary: str, models: Models, *, strong_role: bool) -> list[ModelSpec]:
-        """The fallback chain; a strong role never falls back to the cheap model (under any
-        provider, or one priced no higher) unless the repo allows it."""
-        primary_spec, cheap = ModelSpec.parse(primary), ModelSpec.parse(models.cheap)
-        candidates = [ModelSpec.parse(s) for s in models.fallbacks]
-        if strong_role and not self.config.allow_cheap_planner_fallback and primary_spec.model != cheap.model:
-            candidates = no_cheaper_than(cheap, candidates, self.runtime.prices)
-        return fallback_chain(primary_spec, candidates)
+        return model_choice.fallbacks_for(primary, models, strong_role=strong_role, config=self.config,
+                                          prices=self.runtime.prices)
 
     def budgets(self) -> list[Budget]:
-        budgets: list[Budget] = []
-        store, settings = self.services.store, self.services.settings
-        # Each budget re-reads the ledger before every call (refresh) and is keyed, so concurrent
-        # jobs on the same issue or installation share the router's in-flight reservations.
-        repo, number, installation = self.repo, self.number, self.installation_id
-        if self.config.budget_usd is not None:
-            budgets.append(Budget(
-                name=f"budget_usd for issue #{number}", limit_usd=self.config.budget_usd,
-                spent_usd=store.spent_usd(repo=repo, issue=number),
-                unpriced_calls=store.unpriced_calls(repo=repo, issue=number),
-                key=f"issue:{repo}#{number}",
-                refresh=lambda: store.spent_usd(repo=repo, issue=number)))
-        if settings.daily_budget_usd is not None:
-            clock = self.services.clock
-            since = clock() - DAY_SECONDS
-            budgets.append(Budget(
-                name="daily budget for this installation", limit_usd=settings.daily_budget_usd,
-                spent_usd=store.spent_usd(installation_id=installation, since=since),
-                unpriced_calls=store.unpriced_calls(installation_id=installation, since=since),
-                key=f"daily:{installation}",
-                refresh=lambda: store.spent_usd(installation_id=installation, since=clock() - DAY_SECONDS)))
-        return budgets
+        return model_choice.issue_budgets(store=self.services.store, settings=self.services.settings,
+                                          config=self.config, clock=self.services.clock, repo=self.repo,
+                                          number=self.number, installation_id=self.installation_id)
 
     # repository -----------------------------------------------------------------------
 
