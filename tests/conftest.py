@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import scenario as sc
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.app_keys import generate_app_key
+from tests.fakes.deliveries import issue_labeled
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.harness import BotHarness, RecordedSleep, bot_env
 from tests.fakes.openai_server import FakeOpenAI
@@ -62,3 +64,28 @@ async def make_bot(tmp_path: Path, github: FakeGitHub, anthropic: FakeAnthropic,
     yield make
     for bot in started:
         await bot.stop()
+
+
+StartPlanned = Callable[..., Awaitable[BotHarness]]
+
+
+@pytest.fixture
+def start_planned(make_bot: MakeBot, github: FakeGitHub, anthropic: FakeAnthropic,
+                  openai: FakeOpenAI) -> StartPlanned:
+    """``bot = await start_planned(config="max_files: 2\n")``: the common start of an end-to-end run.
+
+    The scenario repository and issue are seeded, the strong model answers as planner and judge,
+    the cheap one follows ``sc.IMPLEMENTER_TURNS``, and a maintainer's label has been handled,
+    so the issue is planned.  Tests that script a model differently set it up themselves.
+    """
+    async def start(*, config: str | None = None) -> BotHarness:
+        sc.seed(github, config=config)
+        anthropic.responder = sc.anthropic_roles()
+        openai.responder = sc.implementer_replies()
+        bot = await make_bot()
+        await bot.send("issues", issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, label="route-me",
+                                               title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY, sender=sc.MAINTAINER))
+        await bot.settle()
+        return bot
+
+    return start

@@ -43,14 +43,8 @@ def stored(bot) -> dict:
     return bot.services.store.issue_state(REPO, sc.ISSUE)
 
 
-async def test_a_cancel_while_the_pull_request_is_opened_keeps_the_pull_request(make_bot, github, anthropic,
-                                                                                  openai):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await bot.send("issues", labeled())
-    await bot.settle()
+async def test_a_cancel_while_the_pull_request_is_opened_keeps_the_pull_request(start_planned, github, openai):
+    bot = await start_planned()
     pulls_post = github.hold_next("POST", r"/pulls$")
     await bot.send("issue_comment", commented("/approve", comment_id=601))
     await asyncio.wait_for(pulls_post.arrived.wait(), 20)
@@ -174,14 +168,8 @@ async def test_a_parked_label_job_obeys_the_last_label_event(make_bot, github, a
         assert anthropic.calls == 2
 
 
-async def test_a_cancel_that_overtakes_an_approve_leaves_the_plan_comment_cancelled(make_bot, github,
-                                                                                     anthropic, openai):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await bot.send("issues", labeled())
-    await bot.settle()
+async def test_a_cancel_that_overtakes_an_approve_leaves_the_plan_comment_cancelled(start_planned, github, openai):
+    bot = await start_planned()
     bot.services.extras["runtime"].permissions._cache.clear()  # the permission cache expired
     downloads = github.count("GET", "legacy.tar.gz")
     permission = github.hold_next("GET", r"/collaborators/.*/permission")
@@ -220,13 +208,8 @@ async def test_a_label_job_interrupted_before_its_progress_comment_plans_when_re
     assert find_marker(sc.plan_comment(github)["body"], "plan")["version"] == 1
 
 
-async def test_fix_and_rescore_on_a_cancelled_issue_are_answered(make_bot, github, anthropic, openai):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await bot.send("issues", labeled())
-    await bot.settle()
+async def test_fix_and_rescore_on_a_cancelled_issue_are_answered(start_planned, github, anthropic, openai):
+    bot = await start_planned()
     await bot.send("issue_comment", commented("/approve", comment_id=1201))
     await bot.settle()
     pr = github.pulls(sc.OWNER, sc.REPO)[0]["number"]
@@ -246,13 +229,8 @@ async def test_fix_and_rescore_on_a_cancelled_issue_are_answered(make_bot, githu
     assert stored(bot)["state"] == "cancelled" and bot.worker.failed == 0
 
 
-async def test_a_cancel_while_the_branch_is_created_leaves_no_branch(make_bot, github, anthropic, openai):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await bot.send("issues", labeled())
-    await bot.settle()
+async def test_a_cancel_while_the_branch_is_created_leaves_no_branch(start_planned, github):
+    bot = await start_planned()
     refs_post = github.hold_next("POST", r"/git/refs$")
     await bot.send("issue_comment", commented("/approve", comment_id=1301))
     await asyncio.wait_for(refs_post.arrived.wait(), 20)

@@ -41,12 +41,8 @@ def cost_table(body: str) -> str:
     return "\n".join(lines[start:end + 1])
 
 
-async def test_the_issue_the_pull_request_and_the_review_show_one_cost_table(make_bot, github, anthropic, openai):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await label(bot)
+async def test_the_issue_the_pull_request_and_the_review_show_one_cost_table(start_planned, github):
+    bot = await start_planned()
     await comment(bot, "/approve")
     pull = github.pulls(sc.OWNER, sc.REPO)[0]
     await comment(bot, "/status")

@@ -8,7 +8,7 @@ from bot.core.markers import find_marker
 from tests import scenario as sc
 from tests.fakes.github_git import Author
 from tests.test_implement_stage import pr_comment
-from tests.test_plan_stage import comment, label
+from tests.test_plan_stage import comment
 
 DOCSTRING = ("replace_in_file", {"path": "calc/ops.py", "old": '    """a divided by b."""\n',
                                  "new": '    """a divided by b; b must not be zero."""\n'})
@@ -16,13 +16,8 @@ BRANCH = f"route-me/issue-{sc.ISSUE}"
 
 
 @pytest.fixture
-async def planned(make_bot, github, anthropic, openai):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await label(bot)
-    return bot
+async def planned(start_planned):
+    return await start_planned()
 
 
 def push_to_branch(repo, *, path: str, content: bytes) -> str:
@@ -89,12 +84,8 @@ async def test_fix_losing_the_race_to_a_push_gets_a_plain_answer_not_a_raw_422(p
     assert_told_to_fix_again_on_the_pull_request(github, pull["number"])
 
 
-async def test_fix_cannot_grow_the_pull_request_past_max_files(make_bot, github, anthropic, openai):
-    sc.seed(github, config="max_files: 2\n")
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await label(bot)
+async def test_fix_cannot_grow_the_pull_request_past_max_files(start_planned, github, openai):
+    bot = await start_planned(config="max_files: 2\n")
     await comment(bot, "/approve")
     repo = github.repo(sc.OWNER, sc.REPO)
     first_head = github.pulls(sc.OWNER, sc.REPO)[0]["head"]["sha"]  # already 2 files: at the limit
@@ -112,13 +103,8 @@ async def test_fix_cannot_grow_the_pull_request_past_max_files(make_bot, github,
     assert "b must not be zero.\"\"\"" in repo.read_file(new_head, "calc/ops.py").decode()
 
 
-async def test_fix_within_limits_commits_only_its_own_edit_on_top_of_the_head(make_bot, github, anthropic,
-                                                                              openai):
-    sc.seed(github, config="max_changed_lines: 12\n")
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await label(bot)
+async def test_fix_within_limits_commits_only_its_own_edit_on_top_of_the_head(start_planned, github, openai):
+    bot = await start_planned(config="max_changed_lines: 12\n")
     await comment(bot, "/approve")
     repo = github.repo(sc.OWNER, sc.REPO)
     first_head = github.pulls(sc.OWNER, sc.REPO)[0]["head"]["sha"]

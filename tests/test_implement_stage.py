@@ -13,13 +13,8 @@ from tests.test_plan_stage import comment, label
 
 
 @pytest.fixture
-async def planned(make_bot, github, anthropic, openai):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await label(bot)
-    return bot
+async def planned(start_planned):
+    return await start_planned()
 
 
 def pr_comment(bot, github, body: str, **kwargs):

@@ -95,13 +95,8 @@ async def test_a_failure_a_stage_reported_is_not_reported_twice(make_bot, github
 
 
 async def test_an_abandoned_fix_on_the_pull_request_is_reported_as_fix_and_can_be_retried(
-        make_bot, github, anthropic, openai) -> None:
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await bot.send("issues", labeled())
-    await bot.settle()
+        start_planned, github) -> None:
+    bot = await start_planned()
     await bot.send("issue_comment", commented("/approve", cid=1001))
     await bot.settle()
     pr = github.pulls(sc.OWNER, sc.REPO)[0]["number"]

@@ -90,13 +90,8 @@ async def test_authentication_error_stops_at_once(make_bot, github, anthropic):
     assert "refused our credentials" in failure
 
 
-async def test_ledger_totals_equal_the_providers_usage_and_costs_prints_them(make_bot, github, anthropic,
-                                                                            openai, capsys):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await label(bot)
+async def test_ledger_totals_equal_the_providers_usage_and_costs_prints_them(start_planned, capsys):
+    bot = await start_planned()
     await comment(bot, "/approve")
     rows = bot.services.store.ledger_rows(repo=f"{sc.OWNER}/{sc.REPO}")
     total = Usage()

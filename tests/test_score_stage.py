@@ -109,12 +109,8 @@ async def test_completed_check_suite_records_the_ci_outcome(make_bot, github, an
     assert anthropic.calls == judge_calls  # recording CI needs no model call
 
 
-async def test_a_human_plan_is_scored_against_the_files_its_markdown_names(make_bot, github, anthropic, openai):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await label(bot)
+async def test_a_human_plan_is_scored_against_the_files_its_markdown_names(start_planned, github):
+    bot = await start_planned()
     await comment(bot, "/edit\n## Plan by hand\n\n1. In calc/ops.py raise ValueError when b == 0.\n")
     await comment(bot, "/approve")
     pull = github.pulls(sc.OWNER, sc.REPO)[0]
@@ -123,12 +119,8 @@ async def test_a_human_plan_is_scored_against_the_files_its_markdown_names(make_
     assert "**Touched outside the plan:** `tests/test_ops.py`" in body  # only the file it does not name
 
 
-async def test_a_human_plan_naming_no_files_flags_none_as_outside_it(make_bot, github, anthropic, openai):
-    sc.seed(github)
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies()
-    bot = await make_bot()
-    await label(bot)
+async def test_a_human_plan_naming_no_files_flags_none_as_outside_it(start_planned, github, anthropic):
+    bot = await start_planned()
     await comment(bot, "/edit\nMake divide raise ValueError for a zero divisor, with a test.\n")
     await comment(bot, "/approve")
     pull = github.pulls(sc.OWNER, sc.REPO)[0]
