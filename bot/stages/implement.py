@@ -24,6 +24,7 @@ from bot.core.validate import make_validator
 from bot.core.workspace import Workspace
 from bot.github.gitdata import create_branch, create_commit, open_pull_request
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
+from bot.prompts import Prompts
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.history import TrimPolicy, trim_history, trim_pays
@@ -41,6 +42,8 @@ PROGRESS_EVERY_SECONDS = 20.0
 # go: re-sent history stays bounded, and trims are rare enough that most turns hit the cache.
 # Only for models whose cache prices make a trim pay (bot/stages/history.py: trim_pays).
 HISTORY_TRIM = TrimPolicy(keep_recent_turns=4, trigger_tokens=24_000, min_savings_tokens=8_000)
+# The implementer is warned before its last this-many turns to wrap up (prompts/implementer_turns_left.md).
+LAST_TURNS_WARNED = 2
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     user = prompts.render(
         "implementer_user", plan_version=version.number, issue_number=ctx.number, repo=ctx.repo,
         issue_title=ctx.issue_title, plan=plan_text(version), max_files=config.max_files,
-        max_changed_lines=config.max_changed_lines, extra=extra,
+        max_changed_lines=config.max_changed_lines, max_turns=config.max_turns, extra=extra,
         preloaded=preloaded_files(ctx, version, workspace),
     )
     request = ModelRequest(system=prompts.text("implementer_system"),
@@ -118,6 +121,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
         context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
         terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn, should_stop=ctx.cancelled,
         compact=None if policy is None else (lambda messages: trim_history(messages, policy)),
+        turn_note=lambda turns_left: turns_left_note(ctx.runtime.prompts, turns_left),
     )
     if not result.finished:
         changed = ", ".join(c.path for c in workspace.changes()) or "none"
@@ -147,6 +151,17 @@ def history_trim_for(prices: PriceTable, implementer: str) -> TrimPolicy | None:
     if price is None or not trim_pays(cache_write=price.cache_write, cache_read=price.cache_read):
         return None
     return HISTORY_TRIM
+
+
+def turns_left_note(prompts: Prompts, turns_left: int) -> str | None:
+    """The warning added before the implementer's last two turns; None on earlier turns.
+
+    Only a note: forcing ``finish`` would commit a change the model had not completed.
+    """
+    if turns_left > LAST_TURNS_WARNED:
+        return None
+    left = f"{turns_left} turn" if turns_left == 1 else f"{turns_left} turns"
+    return prompts.render("implementer_turns_left", turns_left=left).strip()
 
 
 def preloaded_files(ctx: IssueContext, version: PlanVersion, workspace: Workspace,
