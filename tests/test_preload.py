@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from bot.core.preload import choose_preloads, render_preloads
+from bot.core.preload import (
+    PreloadChoice,
+    Preloaded,
+    choose_preloads,
+    render_preloads,
+    unchanged_reread,
+    whole_file_read,
+)
 from bot.core.tokens import estimate_tokens
 
 FILES = {"a.py": "small\n", "big.py": "x" * 7_000, "c.py": "also small\n"}
@@ -34,3 +41,26 @@ def test_the_budget_bounds_what_is_shown() -> None:
     shown = sum(estimate_tokens(f.shown) for f in choice.files)
     assert shown <= budget
     assert [f.path for f in choice.files] == ["big.py"]
+
+
+SHOWN = "    1| a = 1\n    2| b = 2"
+A_PY = Preloaded(path="a.py", shown=SHOWN)
+FIRST = "Implement the plan.\n" + render_preloads(PreloadChoice(files=(A_PY,), too_large=()))
+
+
+def test_an_unchanged_preloaded_file_read_again_gets_a_short_note() -> None:
+    assert unchanged_reread(A_PY, shown_now=SHOWN, first_message=FIRST) == (
+        "unchanged since it was shown in the first message (2 lines); read a line range if you need a part again")
+
+
+def test_a_changed_or_no_longer_shown_file_is_read_as_usual() -> None:
+    assert unchanged_reread(A_PY, shown_now="    1| a = 2\n    2| b = 2", first_message=FIRST) is None
+    assert unchanged_reread(A_PY, shown_now=None, first_message=FIRST) is None  # deleted meanwhile
+    assert unchanged_reread(A_PY, shown_now=SHOWN, first_message="Implement the plan.") is None
+
+
+def test_only_a_whole_file_read_counts_as_a_reread() -> None:
+    assert whole_file_read({"path": "a.py"}) == "a.py"
+    assert whole_file_read({"path": "a.py", "start_line": 1}) is None
+    assert whole_file_read({"path": "a.py", "end_line": 9}) is None
+    assert whole_file_read({}) is None

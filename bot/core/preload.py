@@ -9,7 +9,8 @@ plan that names huge files from filling the context; what does not fit is left t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.tokens import estimate_tokens
@@ -18,6 +19,11 @@ from bot.core.tokens import estimate_tokens
 # the edits.  The files are shown as read_file shows them (numbered lines), so this also
 # bounds what a single file may add.
 PRELOAD_TOKEN_BUDGET = 32_000
+# The answer to a whole-file read of a preloaded file that has not changed: re-sending it
+# would cost a turn's worth of tokens again on every later turn, and tell the model nothing.
+UNCHANGED_REREAD = ("unchanged since it was shown in the first message ({lines} lines); "
+                    "read a line range if you need a part again")
+_NUMBERED_LINE = re.compile(r"^ *\d+\| ", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -52,10 +58,33 @@ def choose_preloads(paths: Sequence[str], read: Callable[[str], str | None], *,
     return PreloadChoice(files=tuple(files), too_large=tuple(too_large))
 
 
+def preload_block(file: Preloaded) -> str:
+    return f'<file path="{file.path}">\n{file.shown}\n</file>'
+
+
 def render_preloads(choice: PreloadChoice) -> str:
     """The files as ``<file path="...">`` blocks, then a note naming those left out."""
-    blocks = [f'<file path="{f.path}">\n{f.shown}\n</file>' for f in choice.files]
+    blocks = [preload_block(f) for f in choice.files]
     if choice.too_large:
         blocks.append("Not shown (over the size budget; read them if you need to): "
                       + ", ".join(choice.too_large))
     return "\n".join(blocks)
+
+
+def whole_file_read(arguments: Mapping[str, object]) -> str | None:
+    """The path a ``read_file`` call asks for whole (no line range), else None."""
+    path = arguments.get("path")
+    if not isinstance(path, str) or "start_line" in arguments or "end_line" in arguments:
+        return None
+    return path
+
+
+def unchanged_reread(file: Preloaded, *, shown_now: str | None, first_message: str) -> str | None:
+    """The short answer to re-reading ``file`` whole, or None to answer with the file.
+
+    Only when ``read_file`` would show exactly what was preloaded (the model has not changed
+    it) and the preloaded copy is still in the first message the model is sent.
+    """
+    if shown_now != file.shown or preload_block(file) not in first_message:
+        return None
+    return UNCHANGED_REREAD.format(lines=len(_NUMBERED_LINE.findall(file.shown)))

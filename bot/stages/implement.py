@@ -16,7 +16,7 @@ from bot.core.changes import FileChange
 from bot.core.costs import PriceTable
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
 from bot.core.plan import PlanVersion, plan_text
-from bot.core.preload import PRELOAD_TOKEN_BUDGET, choose_preloads, render_preloads
+from bot.core.preload import PRELOAD_TOKEN_BUDGET, PreloadChoice, choose_preloads, render_preloads
 from bot.core.render import render_pr_body
 from bot.core.repo_config import is_path_denied
 from bot.core.snapshot import Snapshot
@@ -24,12 +24,14 @@ from bot.core.validate import make_validator
 from bot.core.workspace import Workspace
 from bot.github.gitdata import create_branch, create_commit, open_pull_request
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
+from bot.prompts import Prompts
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.history import TrimPolicy, trim_history, trim_pays
 from bot.stages.loop import Answer, LoopResult, run_tool_loop
 from bot.stages.plan import progress_body, save_unless_cancelled, show_plan
 from bot.stages.pull_request import drop_branch_after_cancel, keep_pull_after_cancel, pull_made_anyway
+from bot.stages.rereads import PreloadedRereads
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ PROGRESS_EVERY_SECONDS = 20.0
 # go: re-sent history stays bounded, and trims are rare enough that most turns hit the cache.
 # Only for models whose cache prices make a trim pay (bot/stages/history.py: trim_pays).
 HISTORY_TRIM = TrimPolicy(keep_recent_turns=4, trigger_tokens=24_000, min_savings_tokens=8_000)
+# The implementer is warned before its last this-many turns to wrap up (prompts/implementer_turns_left.md).
+LAST_TURNS_WARNED = 2
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,10 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     accepted: list[list[FileChange]] = []
 
     async def answer(call: ToolCall) -> Answer:
+        reread = rereads.note(call)
+        if reread is not None:
+            executor.calls[call.name] += 1  # the model did call it: the failure message counts it
+            return Answer(reread)
         # A search over a large repository can take seconds: keep it off the event loop.
         outcome = await asyncio.to_thread(executor.run, call.name, call.arguments)
         if call.name == "finish" and outcome.is_error:
@@ -102,22 +110,28 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
                 ctx, models, f"implementing… (turn {turn}/{config.max_turns}, {files} file(s) changed)",
                 state="implementing"))
 
+    choice = preload_choice(version, workspace)
     user = prompts.render(
         "implementer_user", plan_version=version.number, issue_number=ctx.number, repo=ctx.repo,
         issue_title=ctx.issue_title, plan=plan_text(version), max_files=config.max_files,
-        max_changed_lines=config.max_changed_lines, extra=extra,
-        preloaded=preloaded_files(ctx, version, workspace),
+        max_changed_lines=config.max_changed_lines, max_turns=config.max_turns, extra=extra,
+        preloaded=preloaded_files(ctx, choice),
     )
+    rereads = PreloadedRereads(choice, workspace, first_message=user)
     request = ModelRequest(system=prompts.text("implementer_system"),
                            messages=(Message(role="user", text=user),),
                            tools=implementer_tools(), max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS)
     policy = history_trim_for(ctx.runtime.prices, models.implementer)
+
+    def compact(messages: Sequence[Message]) -> Sequence[Message]:
+        return rereads.track(messages if policy is None else trim_history(messages, policy))
+
     result = await run_tool_loop(
         router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.implementer),
         fallbacks=ctx.fallbacks_for(models.implementer, models, strong_role=False),
         context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
         terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn, should_stop=ctx.cancelled,
-        compact=None if policy is None else (lambda messages: trim_history(messages, policy)),
+        compact=compact, turn_note=lambda turns_left: turns_left_note(ctx.runtime.prompts, turns_left),
     )
     if not result.finished:
         changed = ", ".join(c.path for c in workspace.changes()) or "none"
@@ -149,18 +163,33 @@ def history_trim_for(prices: PriceTable, implementer: str) -> TrimPolicy | None:
     return HISTORY_TRIM
 
 
-def preloaded_files(ctx: IssueContext, version: PlanVersion, workspace: Workspace,
-                    *, budget_tokens: int = PRELOAD_TOKEN_BUDGET) -> str:
-    """The first message's section with the current text of the files the plan names ("" if none)."""
+def turns_left_note(prompts: Prompts, turns_left: int) -> str | None:
+    """The warning added before the implementer's last two turns; None on earlier turns.
+
+    Only a note: forcing ``finish`` would commit a change the model had not completed.
+    """
+    if turns_left > LAST_TURNS_WARNED:
+        return None
+    left = f"{turns_left} turn" if turns_left == 1 else f"{turns_left} turns"
+    return prompts.render("implementer_turns_left", turns_left=left).strip()
+
+
+def preload_choice(version: PlanVersion, workspace: Workspace,
+                   *, budget_tokens: int = PRELOAD_TOKEN_BUDGET) -> PreloadChoice:
+    """The files the plan names whose current text fits the first message."""
     if version.plan is None:
-        return ""
+        return PreloadChoice(files=(), too_large=())
     reader = ToolExecutor(workspace)  # its own executor: preloading is not one of the model's calls
 
     def read(path: str) -> str | None:
         outcome = reader.run("read_file", {"path": path})
         return None if outcome.is_error else outcome.content
 
-    choice = choose_preloads(version.plan.planned_paths(), read, budget_tokens=budget_tokens)
+    return choose_preloads(version.plan.planned_paths(), read, budget_tokens=budget_tokens)
+
+
+def preloaded_files(ctx: IssueContext, choice: PreloadChoice) -> str:
+    """The first message's section with the current text of the files the plan names ("" if none)."""
     if not choice.files and not choice.too_large:
         return ""
     return ctx.runtime.prompts.render("implementer_preload", files=render_preloads(choice))

@@ -4,6 +4,8 @@ The loop is provider-neutral (it speaks the model port) and knows nothing about 
 files or scorecards: a role supplies ``answer(call) -> Answer``.  Tool errors go back to
 the model as error results; a reply without a tool call gets one short nudge.  Once the
 terminal tool is accepted, the reply's remaining calls are answered as ignored, not run.
+A role may add a note to the user turn before a model call (``turn_note``), e.g. to warn
+that few turns are left; it goes after the tool results, so call/result pairing holds.
 """
 
 from __future__ import annotations
@@ -74,12 +76,16 @@ async def run_tool_loop(
     on_turn: Callable[[int, LoopResult], Awaitable[None]] | None = None,
     should_stop: Callable[[], bool] | None = None,
     compact: Callable[[Sequence[Message]], Sequence[Message]] | None = None,
+    turn_note: Callable[[int], str | None] | None = None,
 ) -> LoopResult:
     """Run until a tool answer says ``done`` or ``max_turns`` model calls were made.
 
     ``should_stop`` is asked before every model call (a maintainer may cancel mid-run).
     ``compact`` may rewrite the history after each turn (``bot.stages.history.trim_history``);
     what it returns is what every later turn re-sends.
+    ``turn_note(turns_left)`` is asked after each turn that leads to another model call, with
+    the number of calls still allowed (the next one included); a text it returns is added to
+    that user turn, after the tool results (both wire formats accept text there).
     """
     messages = list(request.messages)
     result = LoopResult(value=None, finished=False, turns=0)
@@ -96,8 +102,11 @@ async def run_tool_loop(
         if reply.text or reply.tool_calls:
             # An empty assistant turn is refused by the Messages API; leave it out.
             messages.append(Message(role="assistant", text=reply.text, tool_calls=reply.tool_calls))
+        turns_left = max_turns - result.turns  # model calls still allowed after this one
+        note = turn_note(turns_left) if turn_note is not None and turns_left > 0 else None
         if not reply.tool_calls:
-            messages.append(Message(role="user", text=NUDGE.format(tool=terminal_tool)))
+            nudge = NUDGE.format(tool=terminal_tool)
+            messages.append(Message(role="user", text=f"{nudge}\n\n{note}" if note else nudge))
             continue
         results: list[ToolResult] = []
         for call in reply.tool_calls:
@@ -120,7 +129,7 @@ async def run_tool_loop(
                 result.finished = True
         if result.finished:
             return result
-        messages.append(Message(role="user", tool_results=tuple(results)))
+        messages.append(Message(role="user", tool_results=tuple(results), text=note or ""))
         if compact is not None:
             messages = list(compact(messages))
         if on_turn is not None:
