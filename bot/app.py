@@ -12,12 +12,13 @@ from aiohttp import web
 from gidgethub import sansio
 
 from bot import handlers
+from bot.core.json_body import parse_json
 from bot.services import Services, open_services
 from bot.settings import Settings
 from bot.stages.context import failure_reported
 from bot.stages.runtime import runtime
 from bot.store import Job, Store
-from bot.webhook import make_webhook_handler, parse_json
+from bot.webhook import make_webhook_handler
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)

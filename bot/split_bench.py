@@ -41,8 +41,9 @@ class BenchContext(IssueContext):
         return CallContext(installation_id=self.installation_id, repo=self.repo, issue=None,
                            stage=f"bench:{self.split}:{stage}")
 
-    def save_state(self) -> None:
-        """Bench runs keep their state in memory only."""
+    def save_state(self) -> bool:
+        """Bench runs keep their state in memory only (nothing can cancel them)."""
+        return True
 
     async def show_on_plan_comment(self, body: str) -> int:
         return 0

@@ -16,11 +16,12 @@ async def test_a_label_added_by_a_bot_is_ignored(make_bot, github, anthropic):
     payload = issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, label="route-me",
                             title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY, sender="auto-labeler[bot]",
                             sender_type="Bot")
-    assert (await bot.send("issues", payload)).status == 202
+    response = await bot.send("issues", payload)
+    assert response.status == 200 and (await response.json())["status"] == "ignored"  # not even a job
     await bot.settle()
     assert anthropic.calls == 0
     assert github.comments(sc.OWNER, sc.REPO, sc.ISSUE) == []
-    assert github.count("GET", "/permission") == 0  # a bot never gets as far as asking
+    assert github.requests == []  # no token, no config read, no permission lookup
 
 
 async def test_a_label_added_by_a_triager_plans_nothing(make_bot, github, anthropic):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
 from bot.core.commands import parse_commands
+from bot.core.json_body import parse_json
 from bot.services import Services
 from bot.stages import job_failures
 from bot.stages.runtime import build_runtime, close_runtime
@@ -40,7 +40,7 @@ def runs_unlocked(job: Job) -> bool:
     """
     if job.event not in ("issues", "issue_comment"):
         return False
-    payload = json.loads(job.payload)
+    payload = parse_json(job.payload)
     if job.event == "issues":
         return payload.get("action") in ("unlabeled", "closed")
     commands = parse_commands((payload.get("comment") or {}).get("body"))
@@ -58,7 +58,7 @@ def lock_key_for(store: Store) -> Callable[[Job], IssueKey]:
     def lock_key(job: Job) -> IssueKey:
         if job.event not in ("issue_comment", "pull_request", "check_suite"):
             return (job.repo, job.issue)
-        payload = json.loads(job.payload)
+        payload = parse_json(job.payload)
         issue = _linked_issue(store, job.repo, job.event, payload)
         return (job.repo, issue if issue is not None else job.issue)
 

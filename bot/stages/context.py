@@ -25,6 +25,7 @@ from bot.models.port import ModelSpec
 from bot.models.routing import Budget
 from bot.services import Services
 from bot.stages import model_choice
+from bot.stages.errors import StageCancelled
 from bot.stages.model_choice import Models
 from bot.stages.runtime import Runtime, runtime
 from bot.stages.state import IssueState, came_after_cancel, record_facts, save_unless_cancelled_since
@@ -104,6 +105,12 @@ class IssueContext:
         else:
             log.info("%s#%s was cancelled meanwhile; state not saved", self.repo, self.number)
         return saved
+
+    def save_or_stop(self) -> None:
+        """Save the stage's state, or stop the stage (``StageCancelled``) when the issue was
+        cancelled meanwhile."""
+        if not self.save_state():
+            raise StageCancelled()
 
     def record_despite_cancel(self, **facts: Any) -> None:
         """Store what exists on GitHub (branch, pull request) whatever the state (see ``record_facts``)."""

@@ -29,7 +29,7 @@ from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.history import TrimPolicy, trim_history, trim_pays
 from bot.stages.loop import Answer, LoopResult, run_tool_loop
-from bot.stages.plan import progress_body, save_unless_cancelled, show_plan
+from bot.stages.plan import progress_body, show_plan
 from bot.stages.pull_request import drop_branch_after_cancel, keep_pull_after_cancel, pull_made_anyway
 from bot.stages.rereads import PreloadedRereads
 from bot.stages.runtime import stage_costs
@@ -216,7 +216,7 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
     models = ctx.models(planned_paths=planned)
     state.state = "implementing"
     state.failed_stage = None
-    save_unless_cancelled(ctx)  # a /cancel that overtook the /approve: no progress line, no download
+    ctx.save_or_stop()  # a /cancel that overtook the /approve: no progress line, no download
     api = ctx.api
 
     if state.branch and state.head_sha and state.pr_number is None:

@@ -8,12 +8,12 @@ someone else's label or pull request never becomes noise there.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from bot.core.commands import Command, parse_commands
+from bot.core.json_body import parse_json
 from bot.core.render import render_job_failure
 from bot.core.repo_config import RepoConfig
 from bot.services import Services
@@ -44,7 +44,7 @@ class JobScene:
 
 def job_scene(services: Services, job: Job) -> JobScene | None:
     """The issue a job concerns, when route-me works on it (or is being asked to start)."""
-    payload = json.loads(job.payload)
+    payload = parse_json(job.payload)
     issue = payload.get("issue")
     if job.installation_id is None or not isinstance(issue, dict) or not isinstance(issue.get("number"), int):
         return None  # pull_request and check_suite jobs: no thread to answer on

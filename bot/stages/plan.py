@@ -111,7 +111,7 @@ async def run_plan(ctx: IssueContext, *, feedback: str | None = None) -> PlanVer
     models = ctx.models()
     state.state = "planning"
     state.failed_stage = None
-    save_unless_cancelled(ctx)
+    ctx.save_or_stop()
     current = ctx.plan_version() if feedback and state.version else None
     if current is None:
         line = "revising the plan…" if feedback else "planning…"
@@ -147,7 +147,7 @@ async def write_version(ctx: IssueContext, models: Models, *, feedback: str | No
     if ctx.cancelled():
         raise StageCancelled()
     state.base_sha = snapshot.sha
-    save_unless_cancelled(ctx)
+    ctx.save_or_stop()
 
     plan, served, fallback = await call_planner(ctx, models, snapshot, feedback=feedback, previous=previous)
     if ctx.cancelled():
@@ -164,15 +164,9 @@ async def write_version(ctx: IssueContext, models: Models, *, feedback: str | No
         state.fallback_notes["plan"] = fallback
     else:
         state.fallback_notes.pop("plan", None)
-    save_unless_cancelled(ctx)
+    ctx.save_or_stop()
     await show_plan(ctx, version)
     return version
-
-
-def save_unless_cancelled(ctx: IssueContext) -> None:
-    """Save the stage's state, or stop the stage when the issue was cancelled meanwhile."""
-    if not ctx.save_state():
-        raise StageCancelled()
 
 
 async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,

@@ -31,7 +31,7 @@ from bot.core.snapshot_diff import snapshot_changes
 from bot.core.validate import syntax_status
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext
-from bot.stages.errors import StageCancelled, StageFailed
+from bot.stages.errors import StageFailed
 from bot.stages.loop import Answer, run_tool_loop
 from bot.stages.runtime import stage_costs
 
@@ -131,8 +131,7 @@ async def run_judge(ctx: IssueContext, *, changes: list[FileChange] | None = Non
     if changes is None:
         changes, state.head_sha = await current_changes(ctx, version)
     state.state = "scoring"
-    if not ctx.save_state():
-        raise StageCancelled()  # cancelled meanwhile: no judge call, no review
+    ctx.save_or_stop()  # cancelled meanwhile: no judge call, no review
     current_ci = state.ci_head is not None and state.ci_head == state.head_sha
     judged = await judge_change(ctx, version=version, changes=changes, pr_number=state.pr_number,
                                 ci=state.ci if current_ci else None,
