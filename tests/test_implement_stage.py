@@ -245,6 +245,9 @@ async def test_an_edited_plan_is_what_the_implementer_receives(planned, github, 
     assert "HAND_WRITTEN_MARK" in first_request
     assert "Make divide() raise ValueError" not in first_request  # the planner's v1 was replaced
     assert "Implements plan v2 by @alice" in github.pulls(sc.OWNER, sc.REPO)[0]["body"]
+    # The file a hand-written plan names is preloaded as well, so no turn goes to reading it.
+    first_user = openai.completion_bodies[0]["messages"][1]["content"]
+    assert '<file path="calc/ops.py">' in first_user and '<file path="tests/test_ops.py">' not in first_user
 
 
 async def test_implementer_routes_pick_the_model_by_path(make_bot, github, anthropic, openai):

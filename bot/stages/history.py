@@ -17,12 +17,11 @@ uncached input) rate, and the trim saves cache reads of what went on every later
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.tokens import estimate_tokens
-from bot.models.port import Message, ToolCall, ToolResult
+from bot.models.port import Message, ModelRequest, ToolCall, ToolResult, request_text
 
 ELIDABLE_TOOLS = frozenset({"read_file", "search", "list_files"})
 TOUCHING_TOOLS = frozenset({"read_file", "write_file", "replace_in_file", "delete_file"})
@@ -52,12 +51,7 @@ def trim_pays(*, cache_write: float, cache_read: float) -> bool:
 
 def history_tokens(messages: Sequence[Message]) -> int:
     """The byte estimate of what the messages send (text, call arguments, results)."""
-    parts: list[str] = []
-    for message in messages:
-        parts.append(message.text)
-        parts.extend(call.name + json.dumps(call.arguments, default=str) for call in message.tool_calls)
-        parts.extend(result.content for result in message.tool_results)
-    return estimate_tokens("\n".join(parts))
+    return estimate_tokens(request_text(ModelRequest(system="", messages=tuple(messages))))
 
 
 def stub_for(call: ToolCall, content: str) -> str:

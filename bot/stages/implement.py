@@ -16,6 +16,7 @@ from bot.core.changes import FileChange
 from bot.core.costs import PriceTable
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
 from bot.core.plan import PlanVersion, plan_text
+from bot.core.plan_paths import planned_paths
 from bot.core.preload import PRELOAD_TOKEN_BUDGET, PreloadChoice, choose_preloads, render_preloads
 from bot.core.render import render_pr_body
 from bot.core.repo_config import is_path_denied
@@ -176,8 +177,9 @@ def turns_left_note(prompts: Prompts, turns_left: int) -> str | None:
 
 def preload_choice(version: PlanVersion, workspace: Workspace,
                    *, budget_tokens: int = PRELOAD_TOKEN_BUDGET) -> PreloadChoice:
-    """The files the plan names whose current text fits the first message."""
-    if version.plan is None:
+    """The files the plan names (a hand-written plan's too) whose current text fits the first message."""
+    paths = planned_paths(version, exists=workspace.exists)
+    if not paths:
         return PreloadChoice(files=(), too_large=())
     reader = ToolExecutor(workspace)  # its own executor: preloading is not one of the model's calls
 
@@ -185,7 +187,7 @@ def preload_choice(version: PlanVersion, workspace: Workspace,
         outcome = reader.run("read_file", {"path": path})
         return None if outcome.is_error else outcome.content
 
-    return choose_preloads(version.plan.planned_paths(), read, budget_tokens=budget_tokens)
+    return choose_preloads(paths, read, budget_tokens=budget_tokens)
 
 
 def preloaded_files(ctx: IssueContext, choice: PreloadChoice) -> str:

@@ -140,10 +140,6 @@ class SqliteStore:
         removed += self._db.execute("DELETE FROM deliveries WHERE received_at < ?", (cutoff,)).rowcount
         return removed
 
-    def job_counts(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
-        return {status: count for status, count in rows}
-
     @staticmethod
     def _job(row: tuple[Any, ...]) -> Job:
         (job_id, delivery_id, event, installation_id, repo, issue, payload, status,
