@@ -11,14 +11,13 @@ from gidgethub import sansio
 from bot.core.commands import parse_commands, suggest, unknown_commands
 from bot.core.markers import find_marker
 from bot.core.render import render_unknown_command
-from bot.core.repo_config import RepoConfig
 from bot.github.client import GitHubClient
 from bot.handlers.issues import load_config_or_report, load_config_quietly, maintainer_or_reply
 from bot.services import Services
 from bot.stages import flow
 from bot.stages.commands import run_command
 from bot.stages.context import IssueContext, context_from_payload
-from bot.stages.runtime import runtime
+from bot.stages.runtime import known_trigger_label
 
 log = logging.getLogger(__name__)
 router = gidgethub.routing.Router()
@@ -56,7 +55,7 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
         # else's business. Only /help is answered (and no permission is looked up otherwise),
         # and /cancel on a labelled issue: its label job may still be checking who added the
         # label, and the cancel it records stops that job from planning.
-        trigger = runtime(services).trigger_labels.get(ctx.repo.lower()) or RepoConfig().label.lower()
+        trigger = known_trigger_label(services, ctx.repo)
         labelled = not on_pull and any(str(label.get("name", "")).lower() == trigger
                                        for label in data["issue"].get("labels") or ())
         commands = [c for c in commands if c.name == "help" or (c.name == "cancel" and labelled)]

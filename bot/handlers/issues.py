@@ -68,13 +68,15 @@ async def load_config_quietly(ctx: IssueContext) -> bool:
         return False
 
 
-async def is_trigger_label(ctx: IssueContext, label: str) -> bool:
-    """Whether ``label`` is the repo's trigger label, even when the config file is invalid."""
+async def trigger_label(ctx: IssueContext) -> str:
+    """The repo's trigger label (lower case), even when the config file is invalid."""
     if await load_config_quietly(ctx):
-        trigger = ctx.config.label
-    else:
-        trigger = _declared_label(ctx.config_text) or RepoConfig().label
-    return label.lower() == trigger.lower()
+        return ctx.config.label.lower()
+    return (_declared_label(ctx.config_text) or RepoConfig().label).lower()
+
+
+async def is_trigger_label(ctx: IssueContext, label: str) -> bool:
+    return label.lower() == await trigger_label(ctx)
 
 
 @router.register("issues", action="labeled")
@@ -130,8 +132,5 @@ async def issue_unlabeled_or_closed(event: sansio.Event, gh: GitHubClient, *, se
 
 
 async def _carries_trigger_label(ctx: IssueContext, issue: dict[str, Any]) -> bool:
-    names = [label.get("name", "") for label in issue.get("labels") or [] if isinstance(label, dict)]
-    for name in names:
-        if await is_trigger_label(ctx, name):
-            return True
-    return False
+    names = {str(label.get("name", "")).lower() for label in issue.get("labels") or [] if isinstance(label, dict)}
+    return bool(names) and await trigger_label(ctx) in names

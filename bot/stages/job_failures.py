@@ -15,11 +15,10 @@ from typing import Any
 from bot.core.commands import Command, parse_commands
 from bot.core.json_body import parse_json
 from bot.core.render import render_job_failure
-from bot.core.repo_config import RepoConfig
 from bot.services import Services
 from bot.stages.context import STAGE_OF_STATE, IssueContext, context_from_payload
 from bot.stages.flow import describe_failure
-from bot.stages.runtime import runtime
+from bot.stages.runtime import known_trigger_label
 from bot.store import Job
 
 log = logging.getLogger(__name__)
@@ -72,8 +71,7 @@ def job_scene(services: Services, job: Job) -> JobScene | None:
 
 def _is_trigger_label(services: Services, repo: str, payload: dict[str, Any]) -> bool:
     # The config may be what failed to load: the label it named a minute ago, or the default.
-    trigger = runtime(services).trigger_labels.get(repo.lower()) or RepoConfig().label
-    return str((payload.get("label") or {}).get("name", "")).lower() == trigger.lower()
+    return str((payload.get("label") or {}).get("name", "")).lower() == known_trigger_label(services, repo)
 
 
 def try_again_hint(scene: JobScene) -> str:

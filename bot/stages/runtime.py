@@ -9,6 +9,7 @@ from typing import Any
 from cachetools import TTLCache
 
 from bot.core.costs import PriceTable
+from bot.core.repo_config import RepoConfig
 from bot.core.snapshot_cache import SnapshotCache
 from bot.core.usage import StageCost, Usage
 from bot.github.permissions import PermissionCache
@@ -42,6 +43,12 @@ class Runtime:
 
 def runtime(services: Services) -> Runtime:
     return services.extras["runtime"]
+
+
+def known_trigger_label(services: Services, repo: str) -> str:
+    """The repository's trigger label (lower case) from a config read in the last minute, else
+    the default: what to go by where the config cannot (or need not) be read again."""
+    return runtime(services).trigger_labels.get(repo.lower()) or RepoConfig().label.lower()
 
 
 def load_prices(services: Services) -> PriceTable:
