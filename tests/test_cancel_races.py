@@ -15,7 +15,7 @@ from bot.stages.state import IssueState
 from bot.store import SqliteStore
 from tests import scenario as sc
 from tests.fakes.deliveries import issue_comment, issue_labeled
-from tests.fakes.harness import leave_interrupted_job
+from tests.fakes.harness import leave_interrupted_job, overtake, until
 
 REPO = f"{sc.OWNER}/{sc.REPO}"
 
@@ -32,13 +32,6 @@ def commented(body: str, *, comment_id: int, number: int = sc.ISSUE, on_pull_req
     return payload
 
 
-async def until(predicate, *, timeout: float = 10.0) -> None:
-    """Wait for the bot's background work (over loopback) to reach a point."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
 def stored(bot) -> dict:
     return bot.services.store.issue_state(REPO, sc.ISSUE)
 
@@ -47,12 +40,7 @@ async def test_a_cancel_while_the_pull_request_is_opened_keeps_the_pull_request(
     bot = await start_planned()
     pulls_post = github.hold_next("POST", r"/pulls$")
     await bot.send("issue_comment", commented("/approve", comment_id=601))
-    await asyncio.wait_for(pulls_post.arrived.wait(), 20)
-    done = bot.worker.completed
-    await bot.send("issue_comment", commented("/cancel", comment_id=602))
-    await until(lambda: bot.worker.completed > done)
-    pulls_post.release()
-    await bot.settle()
+    await overtake(bot, pulls_post, "issue_comment", commented("/cancel", comment_id=602))
 
     [pull] = github.pulls(sc.OWNER, sc.REPO)
     pr = pull["number"]
@@ -80,12 +68,7 @@ async def test_an_unlabel_before_the_label_job_saved_its_state_stops_it(make_bot
     bot = await make_bot()
     permission = github.hold_next("GET", r"/collaborators/.*/permission")
     await bot.send("issues", labeled())
-    await asyncio.wait_for(permission.arrived.wait(), 10)
-    done = bot.worker.completed
-    await bot.send("issues", labeled(action="unlabeled"))
-    await until(lambda: bot.worker.completed > done)
-    permission.release()
-    await bot.settle()
+    await overtake(bot, permission, "issues", labeled(action="unlabeled"))
 
     assert anthropic.calls == 0
     assert stored(bot)["state"] == "cancelled"
@@ -104,15 +87,10 @@ async def test_a_cancel_comment_before_the_label_job_saved_its_state_stops_it(ma
     bot = await make_bot()
     permission = github.hold_next("GET", rf"/collaborators/{sc.MAINTAINER}/permission")
     await bot.send("issues", labeled())
-    await asyncio.wait_for(permission.arrived.wait(), 10)
-    done = bot.worker.completed
     payload = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, body="/cancel", user="bob",
                             comment_id=610)
     payload["issue"]["labels"] = [labeled()["label"]]  # the comment's issue carries the label it just got
-    await bot.send("issue_comment", payload)
-    await until(lambda: bot.worker.completed > done)
-    permission.release()
-    await bot.settle()
+    await overtake(bot, permission, "issue_comment", payload)
 
     assert anthropic.calls == 0
     assert stored(bot)["state"] == "cancelled"
@@ -174,12 +152,7 @@ async def test_a_cancel_that_overtakes_an_approve_leaves_the_plan_comment_cancel
     downloads = github.count("GET", "legacy.tar.gz")
     permission = github.hold_next("GET", r"/collaborators/.*/permission")
     await bot.send("issue_comment", commented("/approve", comment_id=901))
-    await asyncio.wait_for(permission.arrived.wait(), 10)
-    done = bot.worker.completed
-    await bot.send("issue_comment", commented("/cancel", comment_id=902))
-    await until(lambda: bot.worker.completed > done)
-    permission.release()
-    await bot.settle()
+    await overtake(bot, permission, "issue_comment", commented("/cancel", comment_id=902))
 
     assert stored(bot)["state"] == "cancelled"
     assert openai.calls == 0 and github.pulls(sc.OWNER, sc.REPO) == []
@@ -233,12 +206,7 @@ async def test_a_cancel_while_the_branch_is_created_leaves_no_branch(start_plann
     bot = await start_planned()
     refs_post = github.hold_next("POST", r"/git/refs$")
     await bot.send("issue_comment", commented("/approve", comment_id=1301))
-    await asyncio.wait_for(refs_post.arrived.wait(), 20)
-    done = bot.worker.completed
-    await bot.send("issue_comment", commented("/cancel", comment_id=1302))
-    await until(lambda: bot.worker.completed > done)
-    refs_post.release()
-    await bot.settle()
+    await overtake(bot, refs_post, "issue_comment", commented("/cancel", comment_id=1302))
 
     assert github.pulls(sc.OWNER, sc.REPO) == []
     assert github.repo(sc.OWNER, sc.REPO).branches() == ["main"]
@@ -259,14 +227,9 @@ async def test_closing_the_issue_before_the_label_job_saved_its_state_stops_it(m
 
     permission = github.hold_next("GET", r"/collaborators/.*/permission")
     await bot.send("issues", labeled())
-    await asyncio.wait_for(permission.arrived.wait(), 10)
-    done = bot.worker.completed
     closed = labeled(action="closed")
     closed["issue"]["labels"] = [{"name": "bug"}, {"name": "route-me"}]
-    await bot.send("issues", closed)
-    await until(lambda: bot.worker.completed > done)
-    permission.release()
-    await bot.settle()
+    await overtake(bot, permission, "issues", closed)
 
     assert anthropic.calls == 0
     assert stored(bot)["state"] == "cancelled"

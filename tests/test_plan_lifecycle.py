@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from bot.core.markers import find_marker
 from tests import scenario as sc
 from tests.fakes.deliveries import issue_comment, issue_labeled
+from tests.fakes.harness import overtake
 
 
 def labeled(*, action: str = "labeled"):
@@ -22,13 +21,6 @@ def commented(body: str):
     return payload
 
 
-async def until(predicate, *, timeout: float = 10.0) -> None:
-    """Wait for the bot's background work (over loopback) to reach a point."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
 @pytest.mark.parametrize("how", ["/cancel", "unlabel"])
 async def test_cancel_during_the_snapshot_download_stops_planning(make_bot, github, anthropic, how):
     sc.seed(github)
@@ -36,15 +28,11 @@ async def test_cancel_during_the_snapshot_download_stops_planning(make_bot, gith
     bot = await make_bot()
     download = github.hold_next("GET", r"legacy\.tar\.gz")
     await bot.send("issues", labeled())
-    await asyncio.wait_for(download.arrived.wait(), 10)
-    done = bot.worker.completed
+    # The cancel runs while the download is held.
     if how == "/cancel":
-        await bot.send("issue_comment", commented("/cancel"))
+        await overtake(bot, download, "issue_comment", commented("/cancel"))
     else:
-        await bot.send("issues", labeled(action="unlabeled"))
-    await until(lambda: bot.worker.completed > done)  # the cancel ran while the download is held
-    download.release()
-    await bot.settle()
+        await overtake(bot, download, "issues", labeled(action="unlabeled"))
 
     assert anthropic.calls == 0
     state = bot.services.store.issue_state(f"{sc.OWNER}/{sc.REPO}", sc.ISSUE)

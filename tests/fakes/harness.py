@@ -126,3 +126,23 @@ class BotHarness:
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until the background worker has run everything queued."""
         await asyncio.wait_for(self.worker.drain(), timeout)
+
+
+async def until(predicate: Any, *, timeout: float = 10.0) -> None:
+    """Wait for the bot's background work (over loopback) to reach a point."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def overtake(bot: BotHarness, hold: Any, event: str, payload: dict[str, Any], *,
+                   timeout: float = 20.0) -> None:
+    """Deliver ``payload`` while ``hold`` keeps an earlier job's GitHub request in flight, wait
+    until that delivery's job has run (it must not wait for the earlier one), then let the
+    earlier job go on and settle."""
+    await asyncio.wait_for(hold.arrived.wait(), timeout)
+    done = bot.worker.completed
+    await bot.send(event, payload)
+    await until(lambda: bot.worker.completed > done, timeout=timeout)
+    hold.release()
+    await bot.settle()
