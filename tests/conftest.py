@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,13 +76,14 @@ def start_planned(make_bot: MakeBot, github: FakeGitHub, anthropic: FakeAnthropi
     """``bot = await start_planned(config="max_files: 2\n")``: the common start of an end-to-end run.
 
     The scenario repository and issue are seeded, the strong model answers as planner and judge,
-    the cheap one follows ``sc.IMPLEMENTER_TURNS``, and a maintainer's label has been handled,
+    the cheap one follows ``implementer_turns`` (default ``sc.IMPLEMENTER_TURNS``), and a maintainer's label has been handled,
     so the issue is planned.  Tests that script a model differently set it up themselves.
     """
-    async def start(*, config: str | None = None) -> BotHarness:
+    async def start(*, config: str | None = None,
+                    implementer_turns: list[tuple[str, dict[str, Any]]] | None = None) -> BotHarness:
         sc.seed(github, config=config)
         anthropic.responder = sc.anthropic_roles()
-        openai.responder = sc.implementer_replies()
+        openai.responder = sc.implementer_replies(sc.IMPLEMENTER_TURNS if implementer_turns is None else implementer_turns)
         bot = await make_bot()
         await bot.send("issues", issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE, label="route-me",
                                                title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY, sender=sc.MAINTAINER))

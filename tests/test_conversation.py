@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.markers import extract_plan_body, find_marker
 from tests import scenario as sc
-from tests.test_plan_stage import comment, label
+from tests.test_plan_stage import comment
 
 
 def plan_comment_edits(github) -> list[str]:
@@ -13,12 +13,9 @@ def plan_comment_edits(github) -> list[str]:
             if r.method == "PATCH" and "/issues/comments/" in r.path and find_marker(r.json["body"], "plan")]
 
 
-async def test_the_plan_stays_readable_while_implementing_and_says_failed_after(make_bot, github, anthropic, openai):
-    sc.seed(github, config="max_turns: 3\n")
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies([("read_file", {"path": "calc/ops.py"})])  # never finishes
-    bot = await make_bot()
-    await label(bot)
+async def test_the_plan_stays_readable_while_implementing_and_says_failed_after(start_planned, github, openai):
+    bot = await start_planned(config="max_turns: 3\n",  # the implementer never finishes:
+                              implementer_turns=[("read_file", {"path": "calc/ops.py"})])
     await comment(bot, "/approve")
 
     edits = plan_comment_edits(github)

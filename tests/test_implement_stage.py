@@ -364,12 +364,9 @@ async def test_edits_after_an_accepted_finish_in_the_same_reply_are_not_committe
     assert repo.read_file(head, "calc/ops.py").decode() == sc.NEW_OPS
 
 
-async def test_the_turn_cap_ends_in_a_comment_listing_what_was_tried_and_retry(make_bot, github, anthropic, openai):
-    sc.seed(github, config="max_turns: 3\n")
-    anthropic.responder = sc.anthropic_roles()
-    openai.responder = sc.implementer_replies([("read_file", {"path": "calc/ops.py"})])  # never finishes
-    bot = await make_bot()
-    await label(bot)
+async def test_the_turn_cap_ends_in_a_comment_listing_what_was_tried_and_retry(start_planned, github, openai):
+    bot = await start_planned(config="max_turns: 3\n",  # the implementer never finishes:
+                              implementer_turns=[("read_file", {"path": "calc/ops.py"})])
     await comment(bot, "/approve")
     assert openai.calls == 3
     assert github.pulls(sc.OWNER, sc.REPO) == []
