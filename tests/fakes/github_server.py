@@ -6,8 +6,8 @@ separate codeload host), records every request, injects faults, and checks what 
 sends and what it answers against the OpenAPI subset in tests/fixtures.
 
 This module owns the two servers' lifecycle, request dispatch and the test-side helpers;
-the routes live in github_auth, github_git_routes, github_issue_routes and
-github_pull_routes, the JSON they answer in github_shapes.
+the routes live in github_auth, github_git_routes, github_issue_routes,
+github_pull_routes and github_ci_routes, the JSON they answer in github_shapes.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from aiohttp import web
 
 from tests.fakes.app_keys import generate_app_key
 from tests.fakes.github_auth import SECONDARY_RATE_LIMIT_MESSAGE, GitHubAuth
+from tests.fakes.github_ci_routes import CIRoutes
 from tests.fakes.github_git import Author, FakeRepo, GitRepo
 from tests.fakes.github_git_routes import GitRoutes
 from tests.fakes.github_issue_routes import IssueRoutes
@@ -48,7 +49,7 @@ from tests.fakes.openapi_check import OpenAPIChecker
 __all__ = ["FakeGitHub", "FakeRepo", "RecordedRequest", "SECONDARY_RATE_LIMIT_MESSAGE"]
 
 
-class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
+class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes, CIRoutes):
     """``async with FakeGitHub(tmp_path, app_id=1234, public_key_pem=pub) as gh: ...``."""
 
     def __init__(
@@ -67,6 +68,7 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
         self.clock = clock
         self.url = ""
         self.codeload_url = ""
+        self.logs_url = ""
         self.requests: list[RecordedRequest] = []
         self.unknown_routes: list[str] = []
         self.schema_violations: list[str] = []
@@ -84,13 +86,20 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes):
         self._rate_used = 0
         self._rate_reset = int(clock()) + 3600
         self._runners: list[web.AppRunner] = []
+        self._check_run_index: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._annotations: dict[int, list[dict[str, Any]]] = {}
+        self._job_logs: dict[int, str] = {}
+        self._log_links: dict[str, tuple[int, float]] = {}
+        self._statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._routes: list[Route] = compile_routes(
-            self._auth_routes() + self._git_routes() + self._issue_routes() + self._pull_routes())
+            self._auth_routes() + self._git_routes() + self._issue_routes() + self._pull_routes()
+            + self._ci_routes())
 
     # lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> FakeGitHub:
         self.url = await self._serve(self._handle_api)
         self.codeload_url = await self._serve(self._handle_codeload)
+        self.logs_url = await self._serve(self._handle_logs)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
