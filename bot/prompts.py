@@ -35,9 +35,18 @@ class PromptError(Exception):
 
 
 def default_prompt_dir() -> Path:
-    """``ROUTE_ME_PROMPTS`` if set, else ``prompts/`` beside the ``bot`` package."""
+    """``ROUTE_ME_PROMPTS`` if set; else ``prompts/`` beside the ``bot`` package (a checkout or an
+    editable install); else the copy a wheel ships as ``bot/_prompts`` (see setup.py)."""
     override = os.environ.get("ROUTE_ME_PROMPTS")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "prompts"
+    if override:
+        return Path(override)
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "prompts"
+    # In site-packages, a sibling "prompts" would be some other distribution's: only trust it
+    # when it holds our files.
+    if (checkout / "planner_system.md").is_file():
+        return checkout
+    return package / "_prompts"
 
 
 @dataclass(frozen=True)
