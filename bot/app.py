@@ -49,7 +49,8 @@ def create_app(
                 await handlers.report_abandoned(services, job, what=what)
 
             worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
-                            unlocked=handlers.runs_unlocked, lock_key=handlers.lock_key_for(store))
+                            unlocked=handlers.runs_unlocked, lock_key=handlers.lock_key_for(store),
+                            instance=settings.instance, lease_seconds=settings.lease_seconds)
             pruner: asyncio.Task[None] | None = None
             try:
                 await handlers.setup(services)
@@ -70,7 +71,9 @@ def create_app(
                 if pruner is not None:
                     pruner.cancel()
                     await asyncio.gather(pruner, return_exceptions=True)
-                await worker.stop()
+                # SIGTERM (aiohttp stops listening first): running jobs get the grace period,
+                # then are released for another instance (SPEC section 10).
+                await worker.shutdown(grace=settings.shutdown_grace)
                 await handlers.teardown(services)
 
     async def healthz(request: web.Request) -> web.Response:

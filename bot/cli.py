@@ -56,7 +56,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     logcontext.configure(os.environ.get("LOG_LEVEL", "INFO"))
     app = create_app(settings)
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None,
+    # SIGTERM: aiohttp stops listening and gives in-flight deliveries (answered within 1 s) a
+    # moment; the app's cleanup then drains the worker within ROUTE_ME_SHUTDOWN_GRACE.
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, shutdown_timeout=2.0,
                 print=lambda line: logging.getLogger("route-me").info("%s", line),
                 loop=_new_event_loop())
     return 0

@@ -7,6 +7,8 @@ their own, and every problem is reported as one line naming the variable.
 from __future__ import annotations
 
 import re
+import socket
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,12 @@ class Settings:
     daily_budget_usd: float | None = None
     prices_file: Path | None = None
     model_timeout: float = 600.0
+    # Several instances (SPEC section 10): how long a running job's lease lasts without renewal
+    # (a dead instance's job is taken over after it), how long SIGTERM waits for running jobs,
+    # and the name this instance's lease owners start with (a restart expires its own leases).
+    lease_seconds: float = 30.0
+    shutdown_grace: float = 30.0
+    instance: str = "route-me"
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -72,6 +80,34 @@ def _int(env: Mapping[str, str], name: str, default: int, problems: list[str], *
     if value < low:
         problems.append(f"{name}: must be at least {low}, got {value}")
     return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, problems: list[str], *, low: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        problems.append(f"{name}: '{raw}' is not a number of seconds")
+        return default
+    if not value >= low:
+        problems.append(f"{name}: must be at least {low:g} seconds, got {raw}")
+    return value
+
+
+def _postgres_url_problems(url: str) -> list[str]:
+    """A PostgreSQL URL must name a host (or socket) and a database; a bad port is caught here,
+    not at the first delivery."""
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        parsed.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return [f"ROUTE_ME_DB: the port in '{parsed.scheme}://{parsed.hostname}:…' is not a number"]
+    host = parsed.hostname or urllib.parse.parse_qs(parsed.query).get("host")
+    if not host or not parsed.path.strip("/"):
+        return ["ROUTE_ME_DB: a PostgreSQL URL needs a host and a database, e.g. postgresql://user:pw@host:5432/route_me"]
+    return []
 
 
 def _private_key(env: Mapping[str, str], problems: list[str]) -> str:
@@ -169,7 +205,7 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) ->
 
     db = env.get("ROUTE_ME_DB", "").strip() or "./route-me.db"
     if db.startswith(("postgres://", "postgresql://")):
-        problems.append("ROUTE_ME_DB: PostgreSQL is not supported yet; use a SQLite file path")
+        problems.extend(_postgres_url_problems(db))
 
     path = env.get("WEBHOOK_PATH", "").strip() or "/api/github/webhooks"
     if not path.startswith("/"):
@@ -196,6 +232,10 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) ->
     max_body = _int(env, "ROUTE_ME_MAX_BODY_BYTES", MAX_GITHUB_PAYLOAD, problems)
     planner_budget = _int(env, "ROUTE_ME_PLANNER_TOKEN_BUDGET", 60_000, problems, low=1000)
     model_timeout = _int(env, "ROUTE_ME_MODEL_TIMEOUT", 600, problems)
+    lease = _seconds(env, "ROUTE_ME_LEASE_SECONDS", 30.0, problems, low=1.0)
+    grace = _seconds(env, "ROUTE_ME_SHUTDOWN_GRACE", 30.0, problems, low=0.0)
+    instance = (env.get("ROUTE_ME_INSTANCE", "").strip() or env.get("FLY_MACHINE_ID", "").strip()
+                or socket.gethostname() or "route-me")
 
     if require_model_keys:
         problems.extend(extra_provider_problems(env))
@@ -223,6 +263,9 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) ->
         daily_budget_usd=daily,
         prices_file=prices_file,
         model_timeout=float(model_timeout),
+        lease_seconds=lease,
+        shutdown_grace=grace,
+        instance=instance,
         env=dict(env),
     )
 

@@ -1,26 +1,31 @@
-"""Runs recorded jobs in the background with bounded concurrency, one at a time per issue
-(cancellations excepted: they must reach a stage that is still running).
+"""Runs recorded jobs in the background: claimed from the store under a lease, with bounded
+concurrency, one at a time per issue across every instance sharing the store (cancellations
+excepted: they must reach a stage that is still running).
 
-A job whose issue is busy does not wait in a worker slot: it is parked in its issue's
-queue, and the worker moves on to the next job.  When the issue's job ends, the first
-parked job goes back to the shared queue already holding the issue, so jobs of one issue
-run in the order they arrived while other issues keep flowing.
+The store is the queue.  A claim (``Store.claim_job``) takes the oldest job whose issue is
+free, records this process as its owner with a lease, and takes the issue's lock, all in
+one transaction that no other claimer runs beside; so jobs of one issue run in the order
+they arrived, on whichever instance claims them, while other issues keep flowing.  A job
+whose issue is busy simply stays pending: it holds no slot.  The local webhook wakes the
+claimer; jobs recorded by other instances are found by polling.
 
-Jobs live in the store, so a job interrupted by a crash is found again at the next start
-(its status is still ``running``) and run again; stages are written to be resumable.  A
-job that keeps getting interrupted is given up and reported instead of looping forever.
+While a job runs its lease is renewed; an instance that dies stops renewing, and another
+takes the job over once the lease runs out (attempt + 1: stages resume from their recorded
+state).  A job that keeps getting interrupted is given up and reported instead of looping
+forever.  ``shutdown`` (SIGTERM) stops claiming, lets running jobs finish within the grace
+period, and releases the rest so another instance takes them at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from bot import logcontext
-from bot.store import Job, Store
+from bot.store import Job, Store, Unschedulable
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,10 @@ MAX_ATTEMPTS = 3
 # What ``give_up`` is told, for the comment.
 INTERRUPTED = "The job was interrupted several times (the service restarted mid-work)."
 NOT_SCHEDULED = "The job could not be scheduled ({error}); the service log has the details."
+# How often the store is asked for jobs other instances recorded (and after a store error).
+POLL_SECONDS = 1.0
+# Kept out of the shutdown grace for interrupting and releasing what is still running.
+RELEASE_SECONDS = 2.0
 
 IssueKey = tuple[str, int | None]
 
@@ -37,15 +46,14 @@ def issue_key(job: Job) -> IssueKey:
     return (job.repo, job.issue)
 
 
-@dataclass(frozen=True)
-class _Entry:
-    job_id: int
-    # Set when the job was handed the issue by the job before it (it must not queue again).
-    holds: IssueKey | None = None
+def key_text(key: IssueKey) -> str:
+    """How an issue lock is named in the store."""
+    repo, issue = key
+    return f"{repo}#{'' if issue is None else issue}"
 
 
 class Worker:
-    """A pool of ``concurrency`` tasks pulling jobs from a queue; per-issue queues for the rest."""
+    """Claims jobs from the store for ``concurrency`` concurrent runs; renews their leases."""
 
     def __init__(
         self,
@@ -56,6 +64,9 @@ class Worker:
         concurrency: int = 4,
         unlocked: Callable[[Job], bool] = lambda job: False,
         lock_key: Callable[[Job], IssueKey] = issue_key,
+        instance: str | None = None,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self._store = store
         self._run = run
@@ -63,143 +74,194 @@ class Worker:
         self._concurrency = concurrency
         self._unlocked = unlocked
         self._lock_key = lock_key
-        self._queue: asyncio.Queue[_Entry] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
-        # An issue is busy while one of its jobs runs or has been handed the issue; jobs that
-        # arrive meanwhile wait here, in order.
-        self._busy: set[IssueKey] = set()
-        self._parked: dict[IssueKey, deque[int]] = {}
-        # Jobs submitted and not yet ended (queued, parked or running), for drain().
-        self._unfinished = 0
+        self.instance = instance or socket.gethostname() or "route-me"
+        # One owner per process: a restart of this instance is a new owner, and expires the
+        # leases of the process before it (see start).
+        self.owner = f"{self.instance}:{uuid.uuid4().hex[:12]}"
+        self._lease = lease_seconds
+        self._poll = poll_seconds
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._lost: set[int] = set()
+        self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._idle.set()
+        self._claiming = False
+        self._tasks: list[asyncio.Task[None]] = []
         self.completed = 0
         self.failed = 0
 
     async def start(self) -> None:
-        """Start the pool and re-queue work left by a previous process."""
-        leftovers = self._store.unfinished_jobs()
-        if leftovers:
-            log.info("resuming %d unfinished job(s)", len(leftovers))
-        for job in leftovers:
-            self.submit(job.id)
+        """Start claiming; jobs an earlier process of this instance left running resume now."""
+        expired = self._store.expire_leases(owner_prefix=f"{self.instance}:", keep=self.owner)
+        if expired:
+            log.info("resuming %d job(s) left running by this instance's previous process", expired)
+        self._claiming = True
+        self._wake.set()
         self._tasks = [
-            asyncio.create_task(self._loop(), name=f"route-me-worker-{n}")
-            for n in range(self._concurrency)
+            asyncio.create_task(self._claim_loop(), name="route-me-claimer"),
+            asyncio.create_task(self._renew_loop(), name="route-me-leases"),
         ]
 
     def submit(self, job_id: int) -> None:
-        self._unfinished += 1
+        """A job was recorded here: look for work now rather than at the next poll."""
         self._idle.clear()
-        self._queue.put_nowait(_Entry(job_id))
+        self._wake.set()
 
     async def drain(self) -> None:
-        """Wait until every submitted job has ended (tests, graceful shutdown)."""
+        """Wait until nothing runs here and no job this instance could claim is left (tests)."""
         await self._idle.wait()
 
     @property
     def pending(self) -> int:
-        """Jobs waiting to run: queued, or parked behind a busy issue."""
-        return self._queue.qsize() + sum(len(parked) for parked in self._parked.values())
+        """Jobs waiting to run (on any instance): recorded and not yet claimed."""
+        return self._store.queued_jobs()
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
 
     @property
     def alive(self) -> bool:
-        """Whether every worker task is still running (for /healthz)."""
+        """Whether the claimer and the lease renewal are still running (for /healthz)."""
         return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        """Stop at once: running jobs are interrupted and released to be run again."""
+        await self.shutdown(grace=0)
+
+    async def shutdown(self, *, grace: float) -> None:
+        """Stop claiming; wait up to ``grace`` seconds for running jobs, then interrupt the
+        rest and release them (pending again, the attempt not counted) for another instance."""
+        self._claiming = False
+        grace = max(0.0, grace - RELEASE_SECONDS) if grace else 0.0
+        claimer = self._tasks[0] if self._tasks else None
+        if claimer is not None:
+            claimer.cancel()
+            await asyncio.gather(claimer, return_exceptions=True)
+        running = list(self._running.values())
+        if running and grace > 0:
+            log.info("shutting down: waiting up to %.0f s for %d running job(s)", grace, len(running))
+            await asyncio.wait(running, timeout=grace)
+        left = list(self._running.items())
+        for _, task in left:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(task for _, task in left), return_exceptions=True)
+        for job_id, _ in left:
+            try:
+                if self._store.release_job(job_id, owner=self.owner):
+                    log.info("released job %d for another instance", job_id)
+            except Exception:  # noqa: BLE001 - its lease runs out instead, and it is taken over then
+                log.exception("could not release job %d", job_id)
+        for task in self._tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
         self._tasks = []
 
-    async def _loop(self) -> None:
-        while True:
-            entry = await self._queue.get()
-            try:
-                await self._take(entry)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - a store error must never end the worker loop
-                log.exception("worker could not handle job %d", entry.job_id)
-                self.failed += 1
+    # claiming ------------------------------------------------------------------------
 
-    async def _take(self, entry: _Entry) -> None:
-        """Run the job now, or park it behind its issue's running job."""
-        key: IssueKey | None = entry.holds
-        parked = False
-        try:
-            job = self._store.job(entry.job_id)
-            if job.status not in ("pending", "running"):
+    def _key(self, job: Job) -> str | None:
+        return None if self._unlocked(job) else key_text(self._lock_key(job))
+
+    async def _claim_loop(self) -> None:
+        while self._claiming:
+            self._wake.clear()
+            await self._claim_while_room()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            except TimeoutError:
+                pass
+
+    async def _claim_while_room(self) -> None:
+        while self._claiming and len(self._running) < self._concurrency:
+            try:
+                job = self._store.claim_job(self.owner, lease_seconds=self._lease, lock_key=self._key)
+            except Unschedulable as unschedulable:
+                await self._unschedulable(unschedulable.job, unschedulable.cause)
+                continue
+            except Exception:  # noqa: BLE001 - a store error must never end the claimer
+                log.exception("could not claim a job; trying again in %.1f s", self._poll)
+                self.failed += 1
                 return
-            if key is None:
-                try:
-                    wanted = None if self._unlocked(job) else self._lock_key(job)
-                except Exception as exc:  # noqa: BLE001 - reported; must not leave the job pending
-                    await self._unschedulable(job, exc)
-                    return
-                if wanted is not None:
-                    if wanted in self._busy:
-                        self._parked.setdefault(wanted, deque()).append(job.id)
-                        parked = True
-                        return
-                    self._busy.add(wanted)
-                    key = wanted
-            await self._execute(job)
-        finally:
-            if key is not None:
-                self._release(key)
-            if not parked:
-                self._job_ended()
+            if job is None:
+                if not self._running:
+                    self._idle.set()
+                return
+            self._idle.clear()
+            self._running[job.id] = asyncio.create_task(self._execute(job), name=f"route-me-job-{job.id}")
 
     async def _unschedulable(self, job: Job, exc: Exception) -> None:
-        """The job's lock could not be worked out (say, a store error): fail it and say so,
-        rather than leave it pending, unanswered, until the next restart."""
+        """The job's lock could not be worked out (say, a store error): the store failed it;
+        say so, rather than leave it pending, unanswered."""
         context = f"delivery={job.delivery_id} event={job.event} repo={job.repo} issue={job.issue}"
         log.error("could not schedule the job: %s", context, exc_info=exc)
-        self._store.finish_job(job.id, error=f"not scheduled: {type(exc).__name__}: {exc}"[:2000])
         self.failed += 1
         if self._give_up is not None:
             await self._report(self._give_up(job, NOT_SCHEDULED.format(error=type(exc).__name__)), context)
 
-    def _release(self, key: IssueKey) -> None:
-        """Hand the issue to its next parked job, or free it."""
-        parked = self._parked.get(key)
-        if parked:
-            self._queue.put_nowait(_Entry(parked.popleft(), holds=key))
-            if not parked:
-                del self._parked[key]
-        else:
-            self._busy.discard(key)
-
-    def _job_ended(self) -> None:
-        self._unfinished -= 1
-        if self._unfinished <= 0:
-            self._unfinished = 0
-            self._idle.set()
+    # running -------------------------------------------------------------------------
 
     async def _execute(self, job: Job) -> None:
+        try:
+            await self._execute_claimed(job)
+        finally:
+            self._running.pop(job.id, None)
+            self._lost.discard(job.id)
+            self._wake.set()
+
+    async def _execute_claimed(self, job: Job) -> None:
         logcontext.delivery_id.set(job.delivery_id)
         context = f"delivery={job.delivery_id} event={job.event} repo={job.repo} issue={job.issue}"
-        attempt = self._store.start_job(job.id)
+        attempt = job.attempts
         if attempt > MAX_ATTEMPTS:
             log.error("giving up after %d interrupted attempts: %s", attempt - 1, context)
-            self._store.finish_job(job.id, error="interrupted too many times")
+            self._finish(job, error="interrupted too many times")
             self.failed += 1
             if self._give_up is not None:
                 await self._report(self._give_up(job, INTERRUPTED), context)
             return
+        if attempt > 1:
+            log.info("resuming job %d (attempt %d): %s", job.id, attempt, context)
         try:
             await self._run(job, attempt)
         except asyncio.CancelledError:
-            raise  # shutting down: the job stays 'running' and resumes at the next start
+            if job.id in self._lost:
+                log.warning("job %d was taken over by another instance; stopped here: %s", job.id, context)
+                return
+            raise  # shutting down: shutdown() releases the job
         except Exception as exc:  # noqa: BLE001 - one bad job must not stop the pool
             log.exception("job failed: %s", context)
-            self._store.finish_job(job.id, error=f"{type(exc).__name__}: {exc}"[:2000])
+            self._finish(job, error=f"{type(exc).__name__}: {exc}"[:2000])
             self.failed += 1
         else:
-            self._store.finish_job(job.id)
+            self._finish(job)
             self.completed += 1
+
+    def _finish(self, job: Job, *, error: str | None = None) -> None:
+        # No longer ours to renew (a report still being posted must not look like a lost lease).
+        self._running.pop(job.id, None)
+        try:
+            if not self._store.finish_job(job.id, error=error, owner=self.owner):
+                log.warning("job %d had been taken over before it ended here; its new owner records it", job.id)
+        except Exception:  # noqa: BLE001 - the lease runs out and the job is taken over (stages resume)
+            log.exception("could not record the end of job %d", job.id)
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            ids = list(self._running)
+            if not ids:
+                continue
+            try:
+                held = set(self._store.renew_leases(self.owner, ids, lease_seconds=self._lease))
+            except Exception:  # noqa: BLE001 - try again; past the lease another instance takes over
+                log.exception("could not renew the leases of %d job(s)", len(ids))
+                continue
+            for job_id in ids:
+                task = self._running.get(job_id)
+                if job_id not in held and task is not None and not task.done():
+                    # Our lease ran out (a stall longer than the lease) and another instance
+                    # took the job: two runs of one job must not go on side by side.
+                    self._lost.add(job_id)
+                    task.cancel()
 
     @staticmethod
     async def _report(awaitable: Awaitable[None], context: str) -> None:

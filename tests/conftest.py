@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from tests.fakes.deliveries import issue_labeled
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.harness import BotHarness, RecordedSleep, bot_env
 from tests.fakes.openai_server import FakeOpenAI
+from tests.pg import Cluster
 
 ANTHROPIC_KEY = "sk-ant-test-key"
 OPENAI_KEY = "sk-openai-test-key"
@@ -91,3 +92,27 @@ def start_planned(make_bot: MakeBot, github: FakeGitHub, anthropic: FakeAnthropi
         return bot
 
     return start
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throw-away PostgreSQL server for the whole run, started only if a test asks for it."""
+    cluster = Cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(pg_cluster: Cluster) -> str:
+    """A fresh, empty database on the test cluster."""
+    return pg_cluster.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """ROUTE_ME_DB for each backend: the store tests run once per backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state" / "route-me.db")
+    return request.getfixturevalue("postgres_url")

@@ -49,7 +49,8 @@ def test_every_missing_variable_is_named_once():
 @pytest.mark.parametrize(("name", "value"), [
     ("GITHUB_APP_ID", "twelve"), ("PORT", "http"), ("PORT", "70000"), ("ROUTE_ME_STRONG", "opus"),
     ("ROUTE_ME_FALLBACKS", "anthropic:claude-sonnet-5-5, nonsense"), ("GITHUB_API_URL", "ftp:/x"),
-    ("WEBHOOK_PATH", "hooks"), ("ROUTE_ME_DAILY_BUDGET_USD", "-3"), ("ROUTE_ME_DB", "postgresql://db/x"),
+    ("WEBHOOK_PATH", "hooks"), ("ROUTE_ME_DAILY_BUDGET_USD", "-3"), ("ROUTE_ME_DB", "postgresql://db:port/x"), ("ROUTE_ME_DB", "postgresql://db"),
+    ("ROUTE_ME_LEASE_SECONDS", "0.1"), ("ROUTE_ME_SHUTDOWN_GRACE", "soon"),
     ("GITHUB_PRIVATE_KEY", "not a key"), ("ROUTE_ME_WORKERS", "0"), ("ROUTE_ME_WORKERS", "many"),
     ("ROUTE_ME_PLANNER_TOKEN_BUDGET", "10"), ("ROUTE_ME_MODEL_TIMEOUT", "soon"),
     ("ROUTE_ME_MAX_BODY_BYTES", "-1"),

@@ -1,4 +1,5 @@
-"""The SQLite store: group commit, de-duplication inside a batch, compressed payloads, pruning, restart."""
+"""The store, run against both backends (SQLite and a real PostgreSQL): group commit,
+de-duplication inside a batch, compressed payloads, pruning, restart, migrations."""
 
 from __future__ import annotations
 
@@ -6,27 +7,27 @@ import asyncio
 import time
 
 from bot.recorder import DeliveryRecorder
-from bot.store import NewJob, SqliteStore
+from bot.store import NewJob, SqliteStore, open_store
 
 
 def job(payload: bytes = b'{"action": "labeled"}') -> NewJob:
     return NewJob(event="issues", installation_id=42, repo="o/r", issue=7, payload=payload)
 
 
-def test_batch_deduplicates_within_itself_and_keeps_order(tmp_path):
-    store = SqliteStore(tmp_path / "s.db")
+def test_batch_deduplicates_within_itself_and_keeps_order(store_url):
+    store = open_store(store_url)
     results = store.record_deliveries([("a", "issues", job()), ("b", "ping", None), ("a", "issues", job())])
     assert isinstance(results[0], int) and results[1] is None and results[2] is False
     assert store.record_delivery("b", "ping", None) is False
     store.close()
 
 
-def test_payload_round_trips_and_survives_a_reopen(tmp_path):
+def test_payload_round_trips_and_survives_a_reopen(store_url):
     body = b'{"issue": {"body": "' + b"x" * 20_000 + b'"}}'
-    store = SqliteStore(tmp_path / "s.db")
+    store = open_store(store_url)
     job_id = store.record_delivery("d1", "issues", job(body))
     store.close()
-    again = SqliteStore(tmp_path / "s.db")
+    again = open_store(store_url)
     assert again.job(job_id).payload == body
     assert [j.id for j in again.unfinished_jobs()] == [job_id]
     assert again.start_job(job_id) == 1 and again.start_job(job_id) == 2  # attempts count up
@@ -35,8 +36,8 @@ def test_payload_round_trips_and_survives_a_reopen(tmp_path):
     again.close()
 
 
-def test_prune_drops_only_old_finished_rows(tmp_path):
-    store = SqliteStore(tmp_path / "s.db")
+def test_prune_drops_only_old_finished_rows(store_url):
+    store = open_store(store_url)
     done = store.record_delivery("old", "issues", job())
     store.finish_job(done)
     pending = store.record_delivery("old-pending", "issues", job())
@@ -47,8 +48,8 @@ def test_prune_drops_only_old_finished_rows(tmp_path):
     store.close()
 
 
-async def test_recorder_commits_concurrent_deliveries_in_one_batch(tmp_path):
-    store = SqliteStore(tmp_path / "s.db")
+async def test_recorder_commits_concurrent_deliveries_in_one_batch(store_url):
+    store = open_store(store_url)
     recorder = DeliveryRecorder(store)
     results = await asyncio.gather(*(recorder.record(f"d{n}", "issues", job()) for n in range(20)),
                                    recorder.record("d3", "issues", job()))
@@ -70,8 +71,8 @@ def test_a_batch_with_a_job_commits_with_a_full_sync_then_returns_to_normal(tmp_
     store.close()
 
 
-def test_saving_issue_state_can_refuse_to_overwrite_a_cancellation(tmp_path):
-    store = SqliteStore(tmp_path / "s.db")
+def test_saving_issue_state_can_refuse_to_overwrite_a_cancellation(store_url):
+    store = open_store(store_url)
     assert store.save_issue_state("o/r", 7, {"state": "planning"}, unless_state="cancelled") is True
     assert store.save_issue_state("o/r", 7, {"state": "cancelled"}) is True
     # a stage still holding "planning" must not bring the issue back to life
@@ -83,8 +84,8 @@ def test_saving_issue_state_can_refuse_to_overwrite_a_cancellation(tmp_path):
     store.close()
 
 
-def test_spent_usd_sums_known_costs_and_unpriced_calls_counts_the_rest(tmp_path):
-    store = SqliteStore(tmp_path / "s.db")
+def test_spent_usd_sums_known_costs_and_unpriced_calls_counts_the_rest(store_url):
+    store = open_store(store_url)
     try:
         for at, cost in ((100.0, 0.25), (200.0, None), (300.0, 0.5), (400.0, None)):
             store.add_ledger_row({"at": at, "installation_id": 42, "repo": "o/r", "issue": 7, "stage": "plan",
@@ -103,8 +104,11 @@ def test_the_store_protocol_covers_every_public_method_and_services_use_it():
 
     from bot.services import Services
     from bot.store import Store
+    from bot.store.postgres import PostgresStore
 
-    public = {name for name in dir(SqliteStore) if not name.startswith("_") and callable(getattr(SqliteStore, name))}
     promised = {name for name in dir(Store) if not name.startswith("_")}
-    assert public - promised == set()  # a PostgreSQL class implementing Store is enough for the app
+    for backend in (SqliteStore, PostgresStore):
+        public = {name for name in dir(backend) if not name.startswith("_") and callable(getattr(backend, name))}
+        assert public - promised == set(), backend  # the app needs nothing beyond Store
+        assert promised - public == set(), backend
     assert typing.get_type_hints(Services)["store"] is Store

@@ -112,17 +112,17 @@ async def test_an_unlocked_job_reaches_a_busy_issue(tmp_path):
 
 
 class FlakyStore(SqliteStore):
-    """The real store, whose ``job`` read fails once (a locked or broken database)."""
+    """The real store, whose claim fails once (a locked or broken database)."""
 
     def __init__(self, path) -> None:
         super().__init__(path)
         self.failures = 1
 
-    def job(self, job_id: int) -> Job:
+    def claim_job(self, owner, **kwargs):
         if self.failures:
             self.failures -= 1
             raise OSError("disk I/O error")
-        return super().job(job_id)
+        return super().claim_job(owner, **kwargs)
 
 
 async def test_a_store_error_is_logged_and_the_worker_keeps_running(tmp_path, caplog):
@@ -133,16 +133,16 @@ async def test_a_store_error_is_logged_and_the_worker_keeps_running(tmp_path, ca
         ran.append(label_of(job))
 
     caplog.set_level(logging.ERROR)
-    worker = Worker(store=store, run=run, concurrency=1)
+    worker = Worker(store=store, run=run, concurrency=1, poll_seconds=0.05)
     await worker.start()
     try:
         worker.submit(record(store, 7, n=1))
         worker.submit(record(store, 7, n=2))
         await asyncio.wait_for(worker.drain(), 5)
-        assert ran == [2]
+        assert ran == [1, 2]  # the failed claim lost nothing: the jobs stayed in the store
         assert worker.alive
         assert worker.failed == 1
-        assert any("could not handle job" in r.getMessage() for r in caplog.records)
+        assert any("could not claim a job" in r.getMessage() for r in caplog.records)
     finally:
         await worker.stop()
         store.close()

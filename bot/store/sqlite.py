@@ -1,27 +1,32 @@
 """SqliteStore: the embedded ``Store``, SQLite in WAL mode.
 
-Every call is a short transaction, so the event loop calls it directly.  JSON columns
-keep the schema (``schema.py``) stable while stages evolve.
+Every call is a short transaction, so the event loop calls it directly.  The queries are
+shared with PostgreSQL (``sql.py``); this class owns the connection, the WAL checkpoints, and
+the durability of job commits.  Processes sharing one file are serialized by ``BEGIN
+IMMEDIATE``, which is what makes claims and budget reservations atomic here.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import sqlite3
 import threading
-import time
-import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from bot.store.protocol import Job, NewJob
-from bot.store.schema import SCHEMA
+from bot.store.protocol import NewJob
+from bot.store.sql import Execute, SqlStore
 
 CHECKPOINT_SECONDS = 0.5
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     """The embedded store.  WAL lets readers run while the webhook writes."""
+
+    dialect = "sqlite"
+    now_sql = "(julianday('now') - 2440587.5) * 86400.0"
+    state_sql = "json_extract(issue_state.data, '$.state')"
+    is_not_sql = "IS NOT"
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -33,7 +38,9 @@ class SqliteStore:
         # a job switch to FULL for their commit (see record_deliveries).
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        self._depth = 0
+        with self._claim_transaction() as execute:
+            self._migrate(execute)
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
         if self.path != ":memory:":
@@ -53,188 +60,52 @@ class SqliteStore:
         finally:
             db.close()
 
-    # deliveries and jobs -------------------------------------------------------------
+    @contextlib.contextmanager
+    def _connect(self, *, transaction: bool = False) -> Iterator[Execute]:
+        if not transaction or self._depth:
+            # Autocommit, or a call made inside an open transaction (a budget check reading
+            # the ledger): it joins that transaction on the one connection.
+            yield self._db.execute
+            return
+        # IMMEDIATE: a transaction that reads before it writes never meets SQLITE_BUSY half-way
+        # when another process shares the file; it waits for the write lock up front instead.
+        with self._begin("BEGIN IMMEDIATE"):
+            yield self._db.execute
 
-    def record_delivery(self, delivery_id: str, event: str, job: NewJob | None) -> int | None | bool:
-        """Record a delivery (and its job) atomically.
+    @contextlib.contextmanager
+    def _claim_transaction(self) -> Iterator[Execute]:
+        # The write lock serializes claims of every process sharing the file (busy_timeout waits).
+        if self._depth:
+            yield self._db.execute
+            return
+        with self._begin("BEGIN IMMEDIATE"):
+            yield self._db.execute
 
-        Returns False for a delivery id seen before, the new job id when a job was queued,
-        None when the delivery needed no work.
-        """
-        return self.record_deliveries([(delivery_id, event, job)])[0]
+    @contextlib.contextmanager
+    def _begin(self, statement: str) -> Iterator[None]:
+        self._db.execute(statement)
+        self._depth += 1
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth -= 1
 
     def record_deliveries(self, batch: list[tuple[str, str, NewJob | None]]) -> list[int | None | bool]:
         """Record several deliveries in one transaction (group commit); results in order."""
-        now = time.time()
-        db = self._db
-        results: list[int | None | bool] = []
         # A job must survive power loss once GitHub has its 202, so its commit is fsynced;
         # a delivery id alone only de-duplicates, and losing one costs nothing.
         durable = any(job is not None for _, _, job in batch)
         if durable:
-            db.execute("PRAGMA synchronous=FULL")
-        db.execute("BEGIN IMMEDIATE")
+            self._db.execute("PRAGMA synchronous=FULL")
         try:
-            for delivery_id, event, job in batch:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)",
-                    (delivery_id, event, now),
-                )
-                if cursor.rowcount == 0:
-                    results.append(False)
-                elif job is None:
-                    results.append(None)
-                else:
-                    results.append(db.execute(
-                        "INSERT INTO jobs (delivery_id, event, installation_id, repo, issue, payload,"
-                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (delivery_id, job.event, job.installation_id, job.repo, job.issue,
-                         zlib.compress(job.payload, 1), now, now),
-                    ).lastrowid)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            return super().record_deliveries(batch)
         finally:
             if durable:
-                db.execute("PRAGMA synchronous=NORMAL")
-        return results
-
-    def unfinished_jobs(self) -> list[Job]:
-        """Jobs queued or interrupted (status running at start means the process died)."""
-        rows = self._db.execute(
-            "SELECT * FROM jobs WHERE status IN ('pending', 'running') ORDER BY id"
-        ).fetchall()
-        return [self._job(row) for row in rows]
-
-    def job(self, job_id: int) -> Job:
-        row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
-            raise KeyError(job_id)
-        return self._job(row)
-
-    def start_job(self, job_id: int) -> int:
-        """Mark a job running; returns its attempt number (1 for a first run)."""
-        self._db.execute(
-            "UPDATE jobs SET status='running', attempts=attempts+1, updated_at=? WHERE id=?",
-            (time.time(), job_id),
-        )
-        return int(self._db.execute("SELECT attempts FROM jobs WHERE id=?", (job_id,)).fetchone()[0])
-
-    def finish_job(self, job_id: int, *, error: str | None = None) -> None:
-        self._db.execute(
-            "UPDATE jobs SET status=?, error=?, updated_at=? WHERE id=?",
-            ("failed" if error else "done", error, time.time(), job_id),
-        )
-
-    def prune(self, *, older_than_seconds: float) -> int:
-        """Forget finished jobs and delivery ids older than the horizon; returns rows removed.
-
-        GitHub redelivers for a few days at most, so a long horizon keeps de-duplication
-        exact while the file stops growing.
-        """
-        cutoff = time.time() - older_than_seconds
-        removed = self._db.execute(
-            "DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?", (cutoff,)
-        ).rowcount
-        removed += self._db.execute("DELETE FROM deliveries WHERE received_at < ?", (cutoff,)).rowcount
-        return removed
-
-    @staticmethod
-    def _job(row: tuple[Any, ...]) -> Job:
-        (job_id, delivery_id, event, installation_id, repo, issue, payload, status,
-         attempts, _error, _created, _updated) = row
-        return Job(id=job_id, delivery_id=delivery_id, event=event,
-                   installation_id=installation_id, repo=repo, issue=issue,
-                   payload=zlib.decompress(payload), status=status, attempts=attempts)
-
-    # issue state and plan versions ---------------------------------------------------
-
-    def issue_state(self, repo: str, number: int) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT data FROM issue_state WHERE repo=? AND number=?", (repo, number)
-        ).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def save_issue_state(self, repo: str, number: int, data: dict[str, Any], *,
-                         unless_state: str | None = None) -> bool:
-        """Write the state; with ``unless_state``, not over a stored state of that value.
-
-        The check and the write are one statement, so a concurrent /cancel is never lost
-        under a stage that still holds an older copy.  Returns whether the row was written.
-        """
-        cursor = self._db.execute(
-            "INSERT INTO issue_state (repo, number, data, updated_at) VALUES (:repo, :number, :data, :now)"
-            " ON CONFLICT(repo, number) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at"
-            " WHERE :unless IS NULL OR json_extract(issue_state.data, '$.state') IS NOT :unless",
-            {"repo": repo, "number": number, "data": json.dumps(data), "now": time.time(),
-             "unless": unless_state},
-        )
-        return cursor.rowcount > 0
-
-    def add_plan_version(self, repo: str, number: int, version: int, data: dict[str, Any]) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO plan_versions (repo, number, version, data) VALUES (?, ?, ?, ?)",
-            (repo, number, version, json.dumps(data)),
-        )
-
-    def plan_version(self, repo: str, number: int, version: int) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT data FROM plan_versions WHERE repo=? AND number=? AND version=?",
-            (repo, number, version),
-        ).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def link_pull_request(self, repo: str, pr: int, issue: int) -> None:
-        self._db.execute("INSERT OR REPLACE INTO pr_links (repo, pr, issue) VALUES (?, ?, ?)", (repo, pr, issue))
-
-    def issue_for_pull_request(self, repo: str, pr: int) -> int | None:
-        row = self._db.execute("SELECT issue FROM pr_links WHERE repo=? AND pr=?", (repo, pr)).fetchone()
-        return int(row[0]) if row else None
-
-    # ledger --------------------------------------------------------------------------
-
-    def add_ledger_row(self, row: dict[str, Any]) -> None:
-        self._db.execute(
-            "INSERT INTO ledger (at, installation_id, repo, issue, stage, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (row["at"], row.get("installation_id"), row["repo"], row.get("issue"), row["stage"],
-             json.dumps(row)),
-        )
-
-    def ledger_rows(self, *, repo: str | None = None, issue: int | None = None) -> list[dict[str, Any]]:
-        query, params = "SELECT data FROM ledger WHERE 1=1", []
-        if repo is not None:
-            query += " AND repo=?"
-            params.append(repo)
-        if issue is not None:
-            query += " AND issue=?"
-            params.append(issue)
-        return [json.loads(r[0]) for r in self._db.execute(query + " ORDER BY id", params)]
-
-    def _ledger_costs(self, *, repo: str | None, issue: int | None, installation_id: int | None,
-                      since: float | None) -> list[float | None]:
-        """Each matching ledger row's cost; None where the model's price was unknown."""
-        query, params = "SELECT data FROM ledger WHERE 1=1", []
-        for column, value in (("repo", repo), ("issue", issue), ("installation_id", installation_id)):
-            if value is not None:
-                query += f" AND {column}=?"
-                params.append(value)
-        if since is not None:
-            query += " AND at>=?"
-            params.append(since)
-        return [json.loads(data).get("cost_usd") for (data,) in self._db.execute(query, params)]
-
-    def spent_usd(self, *, repo: str | None = None, issue: int | None = None,
-                  installation_id: int | None = None, since: float | None = None) -> float:
-        """Dollars of the rows whose cost is known; ``unpriced_calls`` counts the others."""
-        costs = self._ledger_costs(repo=repo, issue=issue, installation_id=installation_id, since=since)
-        return sum(cost for cost in costs if cost is not None)
-
-    def unpriced_calls(self, *, repo: str | None = None, issue: int | None = None,
-                       installation_id: int | None = None, since: float | None = None) -> int:
-        """Rows whose cost is unknown (an unpriced model), so a budget can say it could not count them."""
-        costs = self._ledger_costs(repo=repo, issue=issue, installation_id=installation_id, since=since)
-        return sum(1 for cost in costs if cost is None)
+                self._db.execute("PRAGMA synchronous=NORMAL")
 
     def close(self) -> None:
         self._stop.set()

@@ -50,6 +50,8 @@ def bot_env(tmp_path: Path, *, github_url: str, private_key: str, app_id: int = 
         "ROUTE_ME_STRONG": "anthropic:claude-opus-5-5",
         "ROUTE_ME_CHEAP": "openai:kimi-k2.6",
         "ROUTE_ME_WORKERS": "4",
+        # Tests stop the app mid-job on purpose: interrupt at once instead of waiting.
+        "ROUTE_ME_SHUTDOWN_GRACE": "0",
     }
     env.update(extra)
     return env

@@ -1,6 +1,5 @@
-"""The SQLite tables behind ``SqliteStore``: one per kind of record, JSON columns where stages evolve."""
-
-SCHEMA = """
+-- The tables of the first release (created with IF NOT EXISTS: files made before migrations
+-- were versioned already have them).
 CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
     event TEXT NOT NULL,
@@ -52,4 +51,3 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 CREATE INDEX IF NOT EXISTS ledger_issue ON ledger(repo, issue);
 CREATE INDEX IF NOT EXISTS ledger_installation ON ledger(installation_id, at);
-"""

@@ -1,0 +1,91 @@
+"""PostgresStore: the ``Store`` in PostgreSQL, shared by any number of instances.
+
+psycopg 3 with a small connection pool, used synchronously like SQLite: each call is one
+short statement or transaction on loopback or a private network, and the event loop calls
+it directly.  What makes several instances safe is in the database, not in a process:
+delivery ids are a primary key, a job is claimed under a lease inside a transaction holding
+the claim advisory lock (so per-issue order and locks are decided one claim at a time
+across instances), and budget reservations take the same lock.  Migrations run at start
+under their own advisory lock, so instances starting together apply them once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from bot.store.sql import Execute, SqlStore
+
+# pg_advisory_xact_lock keys (any two distinct bigints; these spell "rtme" + a number).
+MIGRATE_LOCK = 0x72746D6501
+CLAIM_LOCK = 0x72746D6502
+
+
+class PostgresStore(SqlStore):
+    """The shared store for several instances (``ROUTE_ME_DB=postgresql://…``)."""
+
+    dialect = "postgres"
+    now_sql = "extract(epoch from clock_timestamp())::double precision"
+    state_sql = "(issue_state.data::jsonb ->> 'state')"
+    is_not_sql = "IS DISTINCT FROM"
+
+    def __init__(self, url: str, *, max_connections: int = 4) -> None:
+        self.url = url
+        # Calls nested inside an open transaction (a budget check reading the ledger, a lock
+        # key reading a pull request link) reuse its connection: one thread, one transaction.
+        self._local = threading.local()
+        self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
+                                    kwargs={"autocommit": True}, name="route-me")
+        self._pool.open(wait=True, timeout=30)
+        with self._transaction(lock=MIGRATE_LOCK) as execute:
+            self._migrate(execute)
+
+    @staticmethod
+    def _executor(conn: psycopg.Connection[Any]) -> Execute:
+        def execute(sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+            # The shared queries use '?' placeholders and no literal '?' or '%'.
+            return conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)  # type: ignore[arg-type]
+        return execute
+
+    @contextlib.contextmanager
+    def _connect(self, *, transaction: bool = False) -> Iterator[Execute]:
+        current = getattr(self._local, "conn", None)
+        if current is not None:
+            yield self._executor(current)
+            return
+        if transaction:
+            with self._transaction() as execute:
+                yield execute
+            return
+        with self._pool.connection() as conn:
+            yield self._executor(conn)
+
+    @contextlib.contextmanager
+    def _claim_transaction(self) -> Iterator[Execute]:
+        with self._transaction(lock=CLAIM_LOCK) as execute:
+            yield execute
+
+    @contextlib.contextmanager
+    def _transaction(self, *, lock: int | None = None) -> Iterator[Execute]:
+        current = getattr(self._local, "conn", None)
+        if current is not None:
+            if lock is not None:
+                current.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            yield self._executor(current)
+            return
+        with self._pool.connection() as conn, conn.transaction():
+            if lock is not None:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            self._local.conn = conn
+            try:
+                yield self._executor(conn)
+            finally:
+                self._local.conn = None
+
+    def close(self) -> None:
+        self._pool.close()
