@@ -13,12 +13,14 @@ from typing import Any
 import gidgethub
 
 from bot.core.archive import extract_snapshot, is_full_sha
+from bot.core.markers import find_marker
 from bot.core.plan import Plan, PlanVersion
 from bot.core.render import render_failure
 from bot.core.render_plan import render_plan_progress
 from bot.core.repo_config import RepoConfig, parse_repo_config
 from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
+from bot.github.gitdata import MAYBE_DONE
 from bot.github.tarball import TarballError, download_tarball, retry_download
 from bot.models.ledger import CallContext
 from bot.models.port import ModelSpec
@@ -215,10 +217,46 @@ class IssueContext:
                 if int(exc.status_code) != 404:
                     raise
                 # Someone deleted the plan comment: start a new one.
-        comment = await self.post_comment(body)
-        self.state.plan_comment_id = int(comment["id"])
+        return await self._create_plan_comment(body)
+
+    async def _create_plan_comment(self, body: str) -> int:
+        """Post the plan comment exactly once, even when GitHub made it but the answer was lost.
+
+        The intent is stored before the POST: a job resumed after a crash mid-call finds the
+        comment by its marker instead of posting a second one.  A POST that fails in a way
+        that may have taken effect (5xx, reset, timeout) is followed by the same look-up.
+        """
+        state = self.state
+        assert state is not None
+        found = await self.find_own_plan_comment() if state.plan_comment_posting else None
+        if found is None:
+            state.plan_comment_posting = True
+            self.save_state()
+            try:
+                found = int((await self.post_comment(body))["id"])
+            except MAYBE_DONE:
+                found = await self.find_own_plan_comment()
+                if found is None:
+                    raise
+                log.info("%s#%s: the plan comment was made despite the error; found it", self.repo, self.number)
+                await self.edit_comment(found, body)
+        else:
+            log.info("%s#%s: an earlier attempt made the plan comment; editing it", self.repo, self.number)
+            await self.edit_comment(found, body)
+        state.plan_comment_id = found
+        state.plan_comment_posting = False
         self.save_state()
-        return self.state.plan_comment_id
+        return found
+
+    async def find_own_plan_comment(self) -> int | None:
+        """The id of the newest comment on the issue written by a bot and carrying the plan marker."""
+        found = None
+        async for comment in self.gh.getiter(f"{self.api}/issues/{self.number}/comments"):
+            if (comment.get("user") or {}).get("type") != "Bot":
+                continue  # anyone can paste a marker into their own comment
+            if find_marker(comment.get("body"), "plan") is not None:
+                found = int(comment["id"])
+        return found
 
     async def report_failure(self, stage: str, what: str, *, hint: str | None = None,
                              number: int | None = None) -> None:

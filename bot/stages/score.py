@@ -29,6 +29,7 @@ from bot.core.scorecard import (
 from bot.core.secrets_scan import SecretHit
 from bot.core.snapshot_diff import snapshot_changes
 from bot.core.validate import syntax_status
+from bot.github.gitdata import MAYBE_DONE
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext
 from bot.stages.errors import StageFailed
@@ -185,8 +186,16 @@ async def post_review(ctx: IssueContext, *, scorecard: Scorecard | None, facts: 
         state.review_id = found
         ctx.save_state()
         return found
-    review = await ctx.gh.post(reviews, data={"body": body, "event": "COMMENT"})
-    state.review_id = int(review["id"])
+    try:
+        state.review_id = int((await ctx.gh.post(reviews, data={"body": body, "event": "COMMENT"}))["id"])
+    except MAYBE_DONE:
+        # GitHub may have made the review and lost only the answer: a second POST would make
+        # a second review, and reporting a failure would be false.  The marker tells.
+        found = await find_own_review(ctx, reviews, pr_number=state.pr_number)
+        if found is None:
+            raise
+        log.info("%s#%s: the review was made despite the error; found it", ctx.repo, ctx.number)
+        state.review_id = found
     ctx.save_state()
     return state.review_id
 

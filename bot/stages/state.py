@@ -62,6 +62,9 @@ class IssueState:
     review_inputs: dict[str, Any] | None = None
     cancelled_by_job: int | None = None
     """The id of the job that last cancelled the issue; older jobs must not undo the cancel."""
+    plan_comment_posting: bool = False
+    """Set just before the plan comment is posted: a job resumed after a crash looks for the
+    comment by its marker before posting (GitHub may have made it and lost only the answer)."""
 
     @classmethod
     def load(cls, store: Store, repo: str, number: int) -> IssueState | None:
