@@ -24,6 +24,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "implementer_preload": frozenset({"files"}),
     "implementer_turns_left": frozenset({"turns_left"}),
     "implementer_fix": frozenset({"current_diff", "feedback"}),
+    "implementer_ci": frozenset({"current_diff", "ci_report", "round", "rounds"}),
     "judge_system": frozenset(),
     "judge_user": frozenset({"pr_number", "issue_number", "repo", "issue_title", "issue_body",
                              "plan_version", "plan", "facts", "diff"}),

@@ -31,6 +31,8 @@ WORK_EVENTS = frozenset({
     ("issue_comment", "created"),
     ("issue_comment", "edited"),
     ("check_suite", "completed"),
+    ("check_run", "completed"),
+    ("status", None),
     ("pull_request", "closed"),
 })
 # Cheap pre-checks so chatter never becomes a job: a new comment matters only if some line
@@ -39,6 +41,10 @@ WORK_EVENTS = frozenset({
 # parser also splits lines at a lone \r and allows any Unicode space before the slash.
 _COMMAND_LINE = re.compile(r"(?:^|\r)[\s>]*/[A-Za-z]", re.MULTILINE)
 PLAN_MARKER = "<!-- route-me:plan "
+# CI reports that can lead to work: a failed check run (its suite may never report, e.g. another
+# app's), and a finished commit status on a branch named like route-me's ("<prefix>issue-N").
+_FAILED_RUNS = frozenset({"failure", "timed_out", "startup_failure"})
+_BOT_BRANCH = re.compile(r"(?:^|/)issue-\d+(?:-\d+)?$")
 
 
 def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -89,6 +95,12 @@ def job_for(event: str, payload: dict[str, Any], body: bytes,
                 return None
         elif PLAN_MARKER not in text:
             return None
+    if event == "check_run" and (payload.get("check_run") or {}).get("conclusion") not in _FAILED_RUNS:
+        return None  # a green or neutral run: its check suite's completion reports the outcome
+    if event == "status" and (payload.get("state") == "pending" or not any(
+            _BOT_BRANCH.search(str(branch.get("name", ""))) for branch in payload.get("branches") or ()
+            if isinstance(branch, dict))):
+        return None  # still running, or a commit on no branch route-me made
     issue = (payload.get("issue") or {}).get("number")
     return NewJob(
         event=event,

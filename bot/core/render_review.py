@@ -9,6 +9,7 @@ from bot.core.ci import PENDING
 from bot.core.facts import Facts
 from bot.core.money import costs_table
 from bot.core.render import MAX_BODY_CHARS, _clip
+from bot.core.render_ci import CIView, ci_verdict, rounds_lines
 from bot.core.scorecard import DIMENSIONS, Scorecard, overall
 from bot.core.usage import StageCost
 
@@ -189,13 +190,23 @@ def render_review(
     marker: str,
     judge_error: str | None = None,
     fallback_note: str | None = None,
+    ci_view: CIView | None = None,
 ) -> str:
-    """The body of the COMMENT review; re-rendered with ``facts.ci`` set when CI completes."""
-    lines = [marker, _title(scorecard), ""]
+    """The body of the COMMENT review; re-rendered with ``facts.ci`` set when CI completes.
+
+    With ``ci_view``, the first line is the verdict (CI first, then the score) and the fix
+    rounds follow the facts.
+    """
+    lines = [marker]
+    if ci_view is not None:
+        lines += [ci_verdict(ci_view, score=overall(scorecard) if scorecard else None), ""]
+    lines += [_title(scorecard), ""]
     if fallback_note:
         lines += [f"> ℹ️ {_cell(fallback_note)}", ""]
     lines += _score_lines(scorecard, judge_error)
     lines += _fact_lines(facts)
+    if ci_view is not None:
+        lines += rounds_lines(ci_view)
     tail = "\n".join([*_cost_lines(costs, models), "",
                       "<sub>Scores are the judge model's opinion; facts and costs are measured by route-me.</sub>"])
     front = "\n".join(lines)

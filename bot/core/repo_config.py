@@ -106,6 +106,12 @@ class RepoConfig(BaseModel):
     implementer_routes: list[ImplementerRoute] = Field(
         [], description="First route whose globs match all planned files picks the implementer."
     )
+    ci_fix_rounds: Annotated[int, Field(ge=0, le=10)] = Field(
+        2, description="Commits the implementer may push to fix failing CI on its pull request; 0 = off."
+    )
+    max_advice: Annotated[int, Field(ge=0, le=10)] = Field(
+        2, description="ask_advisor calls (answered by the strong model) per implementer run; 0 = off."
+    )
 
 
 KNOWN_KEYS: tuple[str, ...] = tuple(RepoConfig.model_fields)

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
+import gidgethub.sansio
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ MAX_ATTEMPTS = 4
 MAX_WAIT_SECONDS = 60.0
 _SAFE_POST = re.compile(r"/git/(blobs|trees|commits)$")
 USER_AGENT = "route-me"
+# A CI job log can be hundreds of megabytes: read at most this much, keep its two ends.
+LOG_MAX_BYTES = 32 * 1024 * 1024
+LOG_KEEP_BYTES = 1024 * 1024
+LOG_SECONDS = 60.0
 
 
 def is_repeatable(method: str, url: str) -> bool:
@@ -125,6 +130,46 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
                 headers["authorization"] = f"token {await self._tokens.current()}"
                 continue
             return status, response_headers, data
+
+    async def download_redirected(self, url: str, *, keep_bytes: int = LOG_KEEP_BYTES,
+                                  max_bytes: int = LOG_MAX_BYTES) -> str | None:
+        """Text behind an endpoint that answers 302 to a signed download (Actions job logs).
+
+        The signed URL is fetched without our token (it is another host and carries its own
+        short-lived signature).  Only the first and last ``keep_bytes // 2`` of at most
+        ``max_bytes`` are kept: a failure's explanation sits at the start or the end of a log.
+        None when GitHub has no download (404, 410 for expired logs, no redirect).
+        """
+        headers = gidgethub.sansio.create_headers(self.requester, accept="application/vnd.github+json")
+        token = await self._tokens.current() if self._tokens is not None else self.oauth_token
+        if token:
+            headers["authorization"] = f"token {token}"
+        full = gidgethub.sansio.format_url(url, {}, base_url=self.base_url)
+        timeout = aiohttp.ClientTimeout(total=LOG_SECONDS)
+        async with self._session.get(full, headers=headers, allow_redirects=False, timeout=timeout) as resp:
+            self._record("GET", full, resp.status)
+            location = resp.headers.get("Location")
+            if resp.status not in (301, 302, 307) or not location:
+                log.info("GET %s answered %s, no download", _path(full), resp.status)
+                return None
+        head, tail, total = bytearray(), bytearray(), 0
+        half = keep_bytes // 2
+        async with self._session.get(location, timeout=timeout) as resp:
+            if resp.status != 200:
+                log.info("the download behind %s answered %s", _path(full), resp.status)
+                return None
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                total += len(chunk)
+                room = half - len(head)
+                if room > 0:
+                    head += chunk[:room]
+                    chunk = chunk[room:]
+                tail += chunk
+                del tail[:-half or None]
+                if total >= max_bytes:
+                    break
+        cut = "\n… (middle of the log not read) …\n" if total > len(head) + len(tail) else ""
+        return head.decode("utf-8", "replace") + cut + tail.decode("utf-8", "replace")
 
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: gidgethub.HTTPException, attempt: int

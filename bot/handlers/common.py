@@ -56,16 +56,17 @@ def lock_key_for(store: Store) -> Callable[[Job], IssueKey]:
     """
 
     def lock_key(job: Job) -> IssueKey:
-        if job.event not in ("issue_comment", "pull_request", "check_suite"):
+        if job.event not in ("issue_comment", "pull_request", "check_suite", "check_run", "status"):
             return (job.repo, job.issue)
         payload = parse_json(job.payload)
-        issue = _linked_issue(store, job.repo, job.event, payload)
+        issue = linked_issue(store, job.repo, job.event, payload)
         return (job.repo, issue if issue is not None else job.issue)
 
     return lock_key
 
 
-def _linked_issue(store: Store, repo: str, event: str, payload: dict[str, Any]) -> int | None:
+def linked_issue(store: Store, repo: str, event: str, payload: dict[str, Any]) -> int | None:
+    """The issue behind the pull request or bot branch an event is about, or None."""
     pulls: list[int] = []
     branches: list[str] = []
     if event == "issue_comment":
@@ -77,8 +78,16 @@ def _linked_issue(store: Store, repo: str, event: str, payload: dict[str, Any]) 
         pull = payload.get("pull_request") or {}
         pulls.append(pull.get("number"))
         branches.append((pull.get("head") or {}).get("ref"))
+    elif event == "status":
+        branches += [branch.get("name") for branch in payload.get("branches") or () if isinstance(branch, dict)]
     else:
         suite = payload.get("check_suite") or {}
+        run = payload.get("check_run") if event == "check_run" else None
+        if isinstance(run, dict):
+            suite = run.get("check_suite") or {}
+            for pull in run.get("pull_requests") or []:
+                pulls.append(pull.get("number"))
+                branches.append((pull.get("head") or {}).get("ref"))
         for pull in suite.get("pull_requests") or []:
             pulls.append(pull.get("number"))
             branches.append((pull.get("head") or {}).get("ref"))

@@ -9,6 +9,7 @@ the implementer worked, nothing is committed and the maintainer is told to ask a
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import gidgethub
 
@@ -25,6 +26,15 @@ from bot.stages.implement import run_implementer
 
 MAX_DIFF_CHARS_IN_PROMPT = 60_000
 FIX_AGAIN = "Comment `/fix <feedback>` again to work on the new head of the branch."
+NEXT_STEPS_HINT = ("Comment `/fix <hint>` here with what you know about the failure, or close the pull request "
+                   "and `/revise <feedback>` the plan on the issue, or `/variant OO` there to let the strong model "
+                   "implement it.")
+
+
+class NothingToFix(StageFailed):
+    """A CI fix round ended without a change: an empty commit would only run the same CI again."""
+
+    hint = NEXT_STEPS_HINT
 
 
 class BranchMoved(StageFailed):
@@ -41,8 +51,21 @@ class BranchMoved(StageFailed):
         )
 
 
-async def run_fix(ctx: IssueContext, *, feedback: str) -> str:
-    """One more commit on the pull request's branch, made by the implementer from ``feedback``."""
+@dataclass(frozen=True)
+class FixCommit:
+    """The commit a fix pushed and the paths it changed."""
+
+    sha: str
+    paths: tuple[str, ...]
+
+
+async def run_fix(ctx: IssueContext, *, feedback: str, stage: str = "fix",
+                  ci_round: tuple[int, int] | None = None) -> FixCommit:
+    """One more commit on the pull request's branch, made by the implementer from ``feedback``.
+
+    ``ci_round`` (round, rounds) makes it a CI fix round: ``feedback`` is then the failing
+    checks' report and the implementer is told so (``prompts/implementer_ci.md``).
+    """
     state = ctx.state
     assert state is not None and state.pr_number is not None and state.approved_version is not None
     version = ctx.plan_version(state.approved_version)
@@ -60,8 +83,12 @@ async def run_fix(ctx: IssueContext, *, feedback: str) -> str:
     diff = unified_diff(committed)
     if len(diff) > MAX_DIFF_CHARS_IN_PROMPT:
         diff = diff[:MAX_DIFF_CHARS_IN_PROMPT] + "\n… (diff truncated; read the files for the rest)"
-    extra = ctx.runtime.prompts.render("implementer_fix", current_diff=diff or "(no changes yet)",
-                                       feedback=feedback)
+    if ci_round is None:
+        extra = ctx.runtime.prompts.render("implementer_fix", current_diff=diff or "(no changes yet)",
+                                           feedback=feedback)
+    else:
+        extra = ctx.runtime.prompts.render("implementer_ci", current_diff=diff or "(no changes yet)",
+                                           ci_report=feedback, round=ci_round[0], rounds=ci_round[1])
     config = ctx.config
     try:
         workspace = Workspace.from_changes(
@@ -70,13 +97,18 @@ async def run_fix(ctx: IssueContext, *, feedback: str) -> str:
     except (ValueError, Refused) as exc:
         raise StageFailed(f"The pull request's change could not be loaded on top of the plan's base: {exc}") from exc
     implementation = await run_implementer(ctx, version=version, models=models, workspace=workspace,
-                                           stage="fix", extra=extra, committed=committed)
-    state.served["fix"] = implementation.served
+                                           stage=stage, extra=extra, committed=committed)
+    state.served[stage] = implementation.served
     added = changes_between(committed, implementation.changes)
+    if not added and ci_round is not None:
+        raise NothingToFix(f"CI fix round {ci_round[0]} of {ci_round[1]} changed nothing, so nothing was pushed. "
+                           f"The implementer said: {implementation.summary.strip()[:1000] or '(nothing)'}")
     now_at = await ref_sha(ctx.gh, api, branch)
     if now_at != head_sha:
         raise BranchMoved(branch=branch, started_at=head_sha, now_at=now_at)
-    message = f"Address review feedback on #{state.pr_number}\n\n{implementation.summary.strip()}\n"
+    what = (f"Fix failing CI on #{state.pr_number} (round {ci_round[0]} of {ci_round[1]})" if ci_round
+            else f"Address review feedback on #{state.pr_number}")
+    message = f"{what}\n\n{implementation.summary.strip()}\n"
     commit = await create_commit(ctx.gh, api, parent=head_sha, changes=added, message=message,
                                  mode_of=head.git_mode)
     try:
@@ -91,4 +123,4 @@ async def run_fix(ctx: IssueContext, *, feedback: str) -> str:
         raise BranchMoved(branch=branch, started_at=head_sha, now_at=now_at) from exc
     state.head_sha = commit
     ctx.save_state()
-    return commit
+    return FixCommit(sha=commit, paths=tuple(change.path for change in added))

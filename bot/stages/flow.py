@@ -198,6 +198,8 @@ async def pull_request_abandoned(ctx: IssueContext, *, pr_number: int) -> None:
     state.pr_number = state.branch = state.head_sha = state.review_id = None
     state.approved_version = None
     state.review_inputs = None
+    state.ci_failing, state.ci_tests, state.ci_round_log = [], [], []
+    state.ci_rounds, state.ci_round_head, state.ci_phase = 0, None, None
     state.state = "planned"
     ctx.save_state()
     version = ctx.plan_version()

@@ -23,7 +23,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-STAGE_ORDER = ("plan", "implement", "fix", "judge")
+STAGE_ORDER = ("plan", "implement", "advice", "fix", "ci_fix", "judge")
 CONFIG_CACHE_SECONDS = 60
 
 

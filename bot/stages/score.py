@@ -18,6 +18,7 @@ from bot.core.facts import Facts, compute_facts, facts_for_prompt
 from bot.core.markers import find_marker, make_marker
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.plan_paths import planned_paths
+from bot.core.render_ci import CIView
 from bot.core.render_review import render_review
 from bot.core.scorecard import (
     SUBMIT_SCORECARD_SCHEMA,
@@ -176,6 +177,7 @@ async def post_review(ctx: IssueContext, *, scorecard: Scorecard | None, facts: 
                 "judge": state.served.get("judge", models.judge)},
         marker=make_marker("review", {"issue": ctx.number, "pr": state.pr_number, "ci": facts.ci}),
         judge_error=judge_error, fallback_note=state.fallback_notes.get("judge") or None,
+        ci_view=CIView.of(state, rounds=ctx.config.ci_fix_rounds),
     )
     reviews = f"{ctx.api}/pulls/{state.pr_number}/reviews"
     if state.review_id is not None and await _update_review(ctx, f"{reviews}/{state.review_id}", body):
@@ -224,7 +226,7 @@ async def find_own_review(ctx: IssueContext, reviews_url: str, *, pr_number: int
 
 
 async def record_ci(ctx: IssueContext, *, app: str, head_sha: str, status: str | None,
-                    conclusion: str | None) -> None:
+                    conclusion: str | None, render: bool = True) -> None:
     """A check suite of ``app`` reported: re-render the existing review with the CI outcome (no model call).
 
     Each app's suite is kept; the review shows the worst and names every app.
@@ -236,6 +238,14 @@ async def record_ci(ctx: IssueContext, *, app: str, head_sha: str, status: str |
     state.ci_head = head_sha
     state.ci = worst_outcome(state.ci_suites)
     ctx.save_state()
+    if render:
+        await rerender_review(ctx)
+
+
+async def rerender_review(ctx: IssueContext) -> None:
+    """Draw the existing review again from its stored inputs and the current CI state (no model call)."""
+    state = ctx.state
+    assert state is not None
     inputs = state.review_inputs
     if not inputs or state.review_id is None:
         return  # no scorecard yet: the judge will include the outcome when it runs

@@ -60,6 +60,18 @@ class IssueState:
     """App name → its check suite's outcome, for the commit ``ci_head``."""
     ci_head: str | None = None
     review_inputs: dict[str, Any] | None = None
+    ci_failing: list[list[str | None]] = field(default_factory=list)
+    """[name, link] of each failing check run or status on ``ci_head``, for the review's verdict."""
+    ci_tests: list[str] = field(default_factory=list)
+    """Failing test names found in ``ci_head``'s failing checks."""
+    ci_rounds: int = 0
+    """CI fix rounds started on the pull request (bounded by ``ci_fix_rounds``)."""
+    ci_round_head: str | None = None
+    """The head commit whose failure a round (or the notice that rounds are spent) answered."""
+    ci_phase: str | None = None
+    """Where the CI loop stands: running, pushed, exhausted, off (None before any failure)."""
+    ci_round_log: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per pushed round: round, commit, files, outside_plan."""
     cancelled_by_job: int | None = None
     """The id of the job that last cancelled the issue; older jobs must not undo the cancel."""
     plan_comment_posting: bool = False
