@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import html
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,8 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from gidgethub import sansio
 
-from bot import handlers
+from bot import handlers, logcontext
 from bot.core.json_body import parse_json
+from bot.metrics import Metrics, metrics_handler
 from bot.services import Services, open_services
 from bot.settings import Settings
 from bot.stages.context import failure_reported
@@ -48,9 +50,16 @@ def create_app(
             async def give_up(job: Job, what: str) -> None:
                 await handlers.report_abandoned(services, job, what=what)
 
+            metrics = services.metrics
+
+            def ended(job: Job, state: str) -> None:
+                metrics.job_ended(job.event, logcontext.stage.get() or "-", state)
+
             worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
                             unlocked=handlers.runs_unlocked, lock_key=handlers.lock_key_for(store),
-                            instance=settings.instance, lease_seconds=settings.lease_seconds)
+                            instance=settings.instance, lease_seconds=settings.lease_seconds,
+                            ended=ended)
+            metrics.probes.queue_depth = lambda: worker.pending
             pruner: asyncio.Task[None] | None = None
             try:
                 await handlers.setup(services)
@@ -58,9 +67,13 @@ def create_app(
                 app[WORKER] = worker
                 app[INTAKE] = make_webhook_handler(
                     secret=settings.github_webhook_secret, store=store, submit=worker.submit,
-                    trigger_label=runtime(services).trigger_labels.get,
+                    trigger_label=runtime(services).trigger_labels.get, observe=metrics.delivery,
                 )
                 await worker.start()
+                log.info("route-me ready: GitHub App %s, listening on %s:%s, webhook POST %s, models strong=%s "
+                         "cheap=%s judge=%s fallbacks=%s", settings.github_app_id, settings.host, settings.port,
+                         settings.webhook_path, settings.strong, settings.cheap, settings.judge,
+                         ",".join(settings.fallbacks) or "none")
                 pruner = asyncio.create_task(prune_periodically(store), name="route-me-prune")
                 # Everything built so far (imported SDKs, pydantic models, clients) lives for the
                 # whole process; freezing it keeps full GC passes from walking it again and again,
@@ -91,10 +104,31 @@ def create_app(
         # Routes freeze before the lifecycle runs, so the intake built there is looked up here.
         return await request.app[INTAKE](request)
 
+    def current_metrics() -> Metrics | None:
+        services = app.get(SERVICES)
+        return services.metrics if services is not None else None
+
+    async def home(request: web.Request) -> web.Response:
+        # app.yml's redirect_url and a browser pointed at the host land here: say what this is.
+        return web.Response(text=HOME_PAGE.format(path=html.escape(settings.webhook_path)), content_type="text/html")
+
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post(settings.webhook_path, webhook)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_handler(current_metrics, token=settings.metrics_token))
+    app.router.add_get("/", home)
     return app
+
+
+HOME_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>route-me</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 3em auto">
+<h1>route-me is running</h1>
+<p>This is a GitHub App's webhook service. GitHub delivers events to <code>POST {path}</code>;
+health is at <code>/healthz</code> and Prometheus metrics at <code>/metrics</code>.</p>
+<p>Registering the App? Run <code>route-me register</code> on your machine: it sends the manifest to GitHub
+and writes the credentials to <code>.env</code>.</p>
+</body></html>
+"""
 
 
 KEEP_SECONDS = 30 * 86_400

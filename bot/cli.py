@@ -51,10 +51,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot.app import create_app
 
-    settings = _settings_or_exit(_environment(args.env_file))
+    env = _environment(args.env_file)
+    settings = _settings_or_exit(env)
     from bot import logcontext
 
-    logcontext.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    logcontext.configure(settings.log_level, fmt=settings.log_format, secrets=logcontext.secret_values(env))
     app = create_app(settings)
     # SIGTERM: aiohttp stops listening and gives in-flight deliveries (answered within 1 s) a
     # moment; the app's cleanup then drains the worker within ROUTE_ME_SHUTDOWN_GRACE.

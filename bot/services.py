@@ -14,6 +14,7 @@ import aiohttp
 
 from bot.github.auth import InstallationTokens
 from bot.github.client import GitHubClient, TokenSource
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.store import Store, open_store
 
@@ -33,10 +34,12 @@ class Services:
     # does not grow.  ``rest_call_count`` counts them all.
     rest_calls: deque[tuple[str, str, int]] = field(default_factory=lambda: deque(maxlen=10_000))
     rest_call_count: int = 0
+    metrics: Metrics = field(default_factory=Metrics)
 
     def note_rest_call(self, method: str, url: str, status: int) -> None:
         self.rest_call_count += 1
         self.rest_calls.append((method, url, status))
+        self.metrics.github_call(method, status)
 
     def github(self, tokens: TokenSource | None = None) -> GitHubClient:
         """A REST client on the shared session; ``tokens`` supplies an installation token."""
@@ -47,6 +50,7 @@ class Services:
             sleep=self.sleep,
             clock=self.clock,
             on_request=self.note_rest_call,
+            on_rate_limit=self.metrics.github_rate_limit,
         )
 
     def installation_client(self, installation_id: int) -> GitHubClient:

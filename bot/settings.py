@@ -58,6 +58,9 @@ class Settings:
     lease_seconds: float = 30.0
     shutdown_grace: float = 30.0
     instance: str = "route-me"
+    log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_token: str | None = field(default=None, repr=False)
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -176,6 +179,20 @@ def extra_provider_problems(env: Mapping[str, str]) -> list[str]:
     return problems
 
 
+def _logging(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:
+    """LOG_LEVEL and LOG_FORMAT, checked: a typo must not silently log everything or nothing."""
+    from bot.logcontext import FORMATS, check_level
+
+    level = env.get("LOG_LEVEL", "").strip() or "INFO"
+    problem = check_level(level)
+    if problem:
+        problems.append(problem)
+    fmt = env.get("LOG_FORMAT", "").strip().lower() or "text"
+    if fmt not in FORMATS:
+        problems.append(f"LOG_FORMAT: '{fmt}' is not one of {', '.join(FORMATS)}")
+    return level.upper(), fmt
+
+
 def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) -> Settings:
     """Build Settings from ``env`` or raise SettingsError listing every problem."""
     problems: list[str] = []
@@ -237,6 +254,9 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) ->
     instance = (env.get("ROUTE_ME_INSTANCE", "").strip() or env.get("FLY_MACHINE_ID", "").strip()
                 or socket.gethostname() or "route-me")
 
+    log_level, log_format = _logging(env, problems)
+    metrics_token = env.get("ROUTE_ME_METRICS_TOKEN", "").strip() or None
+
     if require_model_keys:
         problems.extend(extra_provider_problems(env))
         problems.extend(missing_provider_keys(env, {strong, cheap, judge, *fallbacks}))
@@ -266,6 +286,9 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) ->
         lease_seconds=lease,
         shutdown_grace=grace,
         instance=instance,
+        log_level=log_level,
+        log_format=log_format,
+        metrics_token=metrics_token,
         env=dict(env),
     )
 

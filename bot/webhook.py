@@ -47,6 +47,13 @@ _FAILED_RUNS = frozenset({"failure", "timed_out", "startup_failure"})
 _BOT_BRANCH = re.compile(r"(?:^|/)issue-\d+(?:-\d+)?$")
 
 
+def _printable(value: str | None, limit: int = 64) -> str:
+    """An unauthenticated header value fit for a log line and a metric label (short, plain)."""
+    if value is None:
+        return "-"
+    return re.sub(r"[^A-Za-z0-9_.:-]", "?", value[:limit]) or "-"
+
+
 def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
     """HMAC-SHA256 over the raw body, compared in constant time.  sha1 is refused."""
     if not header or not header.startswith("sha256="):
@@ -111,37 +118,64 @@ def job_for(event: str, payload: dict[str, Any], body: bytes,
     )
 
 
+def signature_shape(header: str | None) -> str:
+    """What a signature header looks like, never its value: enough to tell a wrong secret
+    (right shape) from a proxy that strips or rewrites the header."""
+    if header is None:
+        return "missing"
+    scheme, sep, digest = header.partition("=")
+    if not sep:
+        return f"no scheme, {len(header)} chars"
+    kind = "hex" if re.fullmatch(r"[0-9a-fA-F]*", digest) else "not hex"
+    scheme = scheme if re.fullmatch(r"[a-z0-9]{1,10}", scheme) else "?"
+    return f"{scheme}=<{len(digest)} {kind} chars>"
+
+
 def make_webhook_handler(
     *, secret: str, store: Store, submit: Callable[[int], None],
     trigger_label: Callable[[str], str | None] = lambda repo: None,
+    observe: Callable[[str, str], None] = lambda event, outcome: None,
 ) -> Callable[[web.Request], Any]:
+    """The intake; ``observe(event, outcome)`` is told how each delivery was answered (metrics)."""
     secret_bytes = secret.encode()
     recorder = DeliveryRecorder(store)
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
-        if not verify_signature(secret_bytes, body, request.headers.get("X-Hub-Signature-256")):
-            return web.json_response({"error": "bad or missing X-Hub-Signature-256"}, status=401)
         event = request.headers.get("X-GitHub-Event")
         delivery = request.headers.get("X-GitHub-Delivery")
+        signature = request.headers.get("X-Hub-Signature-256")
+        if not verify_signature(secret_bytes, body, signature):
+            # A wrong webhook secret is otherwise invisible: every delivery bounces quietly.
+            log.warning("delivery %s (%s) refused with 401: signature %s does not match GITHUB_WEBHOOK_SECRET",
+                        _printable(delivery), _printable(event), signature_shape(signature))
+            # Not labelled by event: unsigned headers must not mint new metric series.
+            observe("-", "unauthorized")
+            return web.json_response({"error": "bad or missing X-Hub-Signature-256"}, status=401)
         if not event or not delivery:
+            observe(event or "-", "bad_request")
             return web.json_response(
                 {"error": "missing X-GitHub-Event or X-GitHub-Delivery"}, status=400
             )
         try:
             payload = parse_json(body)
         except ValueError:
+            observe(event, "bad_request")
             return web.json_response({"error": "body is not JSON"}, status=400)
         if not isinstance(payload, dict):
+            observe(event, "bad_request")
             return web.json_response({"error": "body is not a JSON object"}, status=400)
         job = job_for(event, payload, body, trigger_label) if event != "ping" else None
         outcome = await recorder.record(delivery, event, job)
         if outcome is False:
             log.info("delivery %s (%s) seen before; ignored", delivery, event)
+            observe(event, "duplicate")
             return web.json_response({"status": "duplicate"}, status=200)
         if outcome is None:
+            observe(event, "pong" if event == "ping" else "ignored")
             return web.json_response({"status": "pong" if event == "ping" else "ignored"}, status=200)
         submit(outcome)
+        observe(event, "queued")
         return web.json_response({"status": "queued", "job": outcome}, status=202)
 
     return handle

@@ -67,6 +67,7 @@ class Worker:
         instance: str | None = None,
         lease_seconds: float = 30.0,
         poll_seconds: float = POLL_SECONDS,
+        ended: Callable[[Job, str], None] = lambda job, state: None,
     ) -> None:
         self._store = store
         self._run = run
@@ -83,6 +84,8 @@ class Worker:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._lost: set[int] = set()
         self._wake = asyncio.Event()
+        # Told how each job ended ("completed", "failed", "given_up"), for /metrics.
+        self._ended = ended
         self._idle = asyncio.Event()
         self._claiming = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -191,9 +194,12 @@ class Worker:
     async def _unschedulable(self, job: Job, exc: Exception) -> None:
         """The job's lock could not be worked out (say, a store error): the store failed it;
         say so, rather than leave it pending, unanswered."""
+        logcontext.bind_job(delivery=job.delivery_id, installation_id=job.installation_id, repo_name=job.repo,
+                            number=job.issue)
         context = f"delivery={job.delivery_id} event={job.event} repo={job.repo} issue={job.issue}"
         log.error("could not schedule the job: %s", context, exc_info=exc)
         self.failed += 1
+        self._ended(job, "failed")
         if self._give_up is not None:
             await self._report(self._give_up(job, NOT_SCHEDULED.format(error=type(exc).__name__)), context)
 
@@ -208,13 +214,15 @@ class Worker:
             self._wake.set()
 
     async def _execute_claimed(self, job: Job) -> None:
-        logcontext.delivery_id.set(job.delivery_id)
+        logcontext.bind_job(delivery=job.delivery_id, installation_id=job.installation_id, repo_name=job.repo,
+                            number=job.issue)
         context = f"delivery={job.delivery_id} event={job.event} repo={job.repo} issue={job.issue}"
         attempt = job.attempts
         if attempt > MAX_ATTEMPTS:
             log.error("giving up after %d interrupted attempts: %s", attempt - 1, context)
             self._finish(job, error="interrupted too many times")
             self.failed += 1
+            self._ended(job, "given_up")
             if self._give_up is not None:
                 await self._report(self._give_up(job, INTERRUPTED), context)
             return
@@ -231,9 +239,11 @@ class Worker:
             log.exception("job failed: %s", context)
             self._finish(job, error=f"{type(exc).__name__}: {exc}"[:2000])
             self.failed += 1
+            self._ended(job, "failed")
         else:
             self._finish(job)
             self.completed += 1
+            self._ended(job, "completed")
 
     def _finish(self, job: Job, *, error: str | None = None) -> None:
         # No longer ours to renew (a report still being posted must not look like a lost lease).

@@ -90,11 +90,13 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         on_request: Callable[[str, str, int], None] | None = None,
+        on_rate_limit: Callable[[str, int], None] | None = None,
     ) -> None:
         super().__init__(session, USER_AGENT, oauth_token=oauth_token, base_url=base_url)
         self._sleep = sleep
         self._clock = clock
         self._on_request = on_request
+        self._on_rate_limit = on_rate_limit
         self._tokens = tokens
         self.calls: list[tuple[str, str, int]] = []
 
@@ -122,6 +124,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
                 await self.sleep(backoff_delay(attempt))
                 continue
             self._record(method, url, status)
+            self._note_rate_limit(response_headers)
             if status == 401 and token is not None and self._tokens is not None:
                 # The token expired or was revoked under us: mint a new one and try once more.
                 log.warning("GitHub %s %s answered 401; retrying with a fresh token", method, _path(url))
@@ -187,6 +190,12 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         log.warning("GitHub %s %s answered %s; retrying in %.1fs", method, _path(url), status, delay)
         await self.sleep(delay)
         return True
+
+    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+        """Report x-ratelimit-remaining (per resource: core, search, …) for /metrics."""
+        remaining = headers.get("x-ratelimit-remaining")
+        if self._on_rate_limit is not None and remaining is not None and remaining.isdigit():
+            self._on_rate_limit(headers.get("x-ratelimit-resource", "core"), int(remaining))
 
     def _record(self, method: str, url: str, status: int) -> None:
         self.calls.append((method, _path(url), status))

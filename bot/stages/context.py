@@ -12,6 +12,7 @@ from typing import Any
 
 import gidgethub
 
+from bot import logcontext
 from bot.core.archive import extract_snapshot, is_full_sha
 from bot.core.markers import find_marker
 from bot.core.plan import Plan, PlanVersion
@@ -77,6 +78,7 @@ class IssueContext:
         return f"/repos/{self.owner}/{self.name}"
 
     def call_context(self, stage: str) -> CallContext:
+        logcontext.stage.set(stage)  # the job's log lines and its /metrics row name the stage from here on
         return CallContext(installation_id=self.installation_id, repo=self.repo, issue=self.number, stage=stage)
 
     def load_state(self) -> IssueState | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from bot import logcontext
 from bot.core.costs import PriceTable
 from bot.core.repo_config import RepoConfig
 from bot.core.snapshot_cache import SnapshotCache
@@ -68,14 +69,21 @@ async def build_runtime(services: Services) -> None:
 
     async def record(entry: LedgerEntry) -> None:
         store.add_ledger_row(ledger_row(entry))
+        services.metrics.ledger(entry)
+        logcontext.model.set(entry.model)
 
     router = ModelRouter(
         clients=clients, prices=prices, strong=ModelSpec.parse(settings.strong), ledger=record,
         sleep=services.sleep,
     )
+    snapshots = SnapshotCache(settings.data_dir, max_entries=16)
+    configured = [ModelSpec.parse(spec) for spec in dict.fromkeys(
+        (settings.strong, settings.cheap, settings.judge, *settings.fallbacks))]
+    services.metrics.probes.snapshot_entries = lambda: len(snapshots)
+    services.metrics.probes.breakers = lambda: [(str(spec), router.breaker.is_open(spec)) for spec in configured]
     services.extras["runtime"] = Runtime(
         prompts=load_prompts(), prices=prices, clients=clients, router=router,
-        snapshots=SnapshotCache(settings.data_dir, max_entries=16),
+        snapshots=snapshots,
         permissions=PermissionCache(),
         config_texts=TTLCache(maxsize=1024, ttl=CONFIG_CACHE_SECONDS),
         trigger_labels=TTLCache(maxsize=1024, ttl=CONFIG_CACHE_SECONDS),
