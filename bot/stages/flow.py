@@ -32,7 +32,7 @@ from bot.stages.context import IssueContext
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.implement import run_implement
 from bot.stages.plan import run_plan, show_plan
-from bot.stages.score import run_judge
+from bot.stages.score import post_judged_review, run_judge
 from bot.stages.state import IssueState
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,10 @@ async def approve(ctx: IssueContext, *, resumed: bool = False) -> None:
     if resumed and state.state == "scoring":
         await guarded(ctx, "judge", lambda: run_judge(ctx))
         return
+    if resumed and state.state == "pr_open" and state.review_id is None and state.review_inputs:
+        # Judged, then interrupted while posting the review: post (or find) it, no second judge call.
+        await guarded(ctx, "judge", lambda: post_judged_review(ctx))
+        return
     if state.pr_number is not None or state.state in ("implementing", "scoring"):
         log.info("%s#%s: approve ignored, already %s (PR %s)", ctx.repo, ctx.number, state.state, state.pr_number)
         return
@@ -195,7 +199,7 @@ async def pull_request_abandoned(ctx: IssueContext, *, pr_number: int) -> None:
     """The pull request was closed unmerged: the issue is back at its plan, ready for /approve."""
     state = ctx.state
     assert state is not None
-    state.pr_number = state.branch = state.head_sha = state.review_id = None
+    state.pr_number = state.branch = state.head_sha = state.review_id = state.branch_wanted = None
     state.approved_version = None
     state.review_inputs = None
     state.ci_failing, state.ci_tests, state.ci_round_log = [], [], []

@@ -197,6 +197,17 @@ def preloaded_files(ctx: IssueContext, choice: PreloadChoice) -> str:
     return ctx.runtime.prompts.render("implementer_preload", files=render_preloads(choice))
 
 
+async def reconcile_branch(ctx: IssueContext, *, name: str, head: str) -> str:
+    """Create the branch ``name`` at ``head``, or take the one an earlier attempt made (a branch
+    already at ``head`` is ours); record it.  Only a name taken by another commit gets a suffix."""
+    state = ctx.state
+    assert state is not None
+    branch = await create_branch(ctx.gh, ctx.api, name=name, sha=head)
+    state.branch, state.head_sha, state.branch_wanted = branch, head, None
+    ctx.save_state()  # refused when cancelled meanwhile: the caller's check drops the branch
+    return branch
+
+
 def commit_message(ctx: IssueContext, version: PlanVersion, summary: str) -> str:
     title = version.plan.summary if version.plan else ctx.issue_title
     first = title.strip().splitlines()[0][:72] if title.strip() else f"Fix #{ctx.number}"
@@ -221,11 +232,12 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
     ctx.save_or_stop()  # a /cancel that overtook the /approve: no progress line, no download
     api = ctx.api
 
-    if state.branch and state.head_sha and state.pr_number is None:
-        # A previous attempt pushed the branch but did not open the pull request: finish it.
+    if state.head_sha and state.pr_number is None and (state.branch or state.branch_wanted):
+        # A previous attempt made the commit (and perhaps the branch) but did not open the pull
+        # request: finish it, without running the implementer again.
         implementation = None
         head = state.head_sha
-        branch = state.branch
+        branch = state.branch or await reconcile_branch(ctx, name=state.branch_wanted or "", head=head)
     else:
         await ctx.show_on_plan_comment(progress_body(ctx, models, "implementing…", state="implementing"))
         snapshot = await ctx.snapshot(version.base_sha)
@@ -242,9 +254,11 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
                                    mode_of=snapshot.git_mode)
         if ctx.cancelled():
             raise StageCancelled()  # only an unreferenced commit exists: nothing to undo
-        branch = await create_branch(ctx.gh, api, name=f"{ctx.config.branch_prefix}issue-{ctx.number}", sha=head)
-        state.branch, state.head_sha = branch, head
-        ctx.save_state()  # refused when cancelled meanwhile: the check below drops the branch
+        # The intent is stored before the call: a crash while it is in flight leaves a commit and
+        # perhaps a branch at GitHub, which the resumed job reconciles instead of implementing again.
+        state.head_sha, state.branch_wanted = head, f"{ctx.config.branch_prefix}issue-{ctx.number}"
+        ctx.save_or_stop()
+        branch = await reconcile_branch(ctx, name=state.branch_wanted, head=head)
 
     if ctx.cancelled():  # a cancel before the pull request exists leaves no branch behind
         await drop_branch_after_cancel(ctx, branch)

@@ -202,6 +202,19 @@ async def post_review(ctx: IssueContext, *, scorecard: Scorecard | None, facts: 
     return state.review_id
 
 
+async def post_judged_review(ctx: IssueContext) -> int:
+    """Post the review of a judgement already stored (``review_inputs``): after a crash between
+    the judge's answer and the review, the review is found or made without calling the judge again."""
+    state = ctx.state
+    assert state is not None and state.review_inputs is not None
+    inputs = state.review_inputs
+    current_ci = state.ci_head is not None and state.ci_head == state.head_sha
+    facts = _facts_from_inputs(inputs, ci=state.ci if current_ci else None,
+                               ci_suites=sorted(state.ci_suites.items()) if current_ci else ())
+    return await post_review(ctx, scorecard=_scorecard_from_inputs(inputs), facts=facts,
+                             judge_error=inputs.get("judge_error"))
+
+
 async def _update_review(ctx: IssueContext, url: str, body: str) -> bool:
     """Edit a review's body; False when GitHub no longer has it (404) or refuses the edit (422)."""
     try:

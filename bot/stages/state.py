@@ -74,6 +74,9 @@ class IssueState:
     """One entry per pushed round: round, commit, files, outside_plan."""
     cancelled_by_job: int | None = None
     """The id of the job that last cancelled the issue; older jobs must not undo the cancel."""
+    branch_wanted: str | None = None
+    """The branch about to be created at ``head_sha`` (stored before the call): a job resumed
+    after a crash mid-call reconciles it (the ref may exist) instead of implementing again."""
     plan_comment_posting: bool = False
     """Set just before the plan comment is posted: a job resumed after a crash looks for the
     comment by its marker before posting (GitHub may have made it and lost only the answer)."""
