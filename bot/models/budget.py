@@ -51,15 +51,25 @@ class BudgetGate:
     def admit(self, budgets: Sequence[Budget], *, candidate: ModelSpec, estimate_usd: float) -> Reservation:
         """Reserve ``estimate_usd`` on every limited budget, or raise BudgetExceeded reserving nothing."""
         limited = [b for b in budgets if b.limit_usd is not None]
+        self.check(limited, candidate=candidate, estimate_usd=estimate_usd, in_flight=self.reserved_usd)
+        reservation = [(self._key(budget), estimate_usd) for budget in limited]
+        for key, amount in reservation:
+            self._reserved[key] = self._reserved.get(key, 0.0) + amount
+        return reservation
+
+    def check(self, limited: Sequence[Budget], *, candidate: ModelSpec, estimate_usd: float,
+              in_flight: Callable[[Budget], float]) -> None:
+        """Raise BudgetExceeded unless ``estimate_usd`` fits every budget beside what it has spent
+        (refreshed from the ledger) and what calls in flight hold (``in_flight``)."""
         for budget in limited:
             if budget.refresh is not None:
                 budget.spent_usd = budget.refresh()
-            in_flight = self.reserved_usd(budget)
-            remaining = (budget.limit_usd or 0.0) - budget.spent_usd - in_flight
+            held = in_flight(budget)
+            remaining = (budget.limit_usd or 0.0) - budget.spent_usd - held
             if estimate_usd > remaining:
                 notes = []
-                if in_flight:
-                    notes.append(f"${in_flight:.4f} is held by calls in progress")
+                if held:
+                    notes.append(f"${held:.4f} is held by calls in progress")
                 if budget.unpriced_calls:
                     notes.append(f"{budget.unpriced_calls} earlier call(s) of unknown cost are not counted")
                 detail = f" ({'; '.join(notes)})" if notes else ""
@@ -72,10 +82,6 @@ class BudgetGate:
                     remaining_usd=remaining,
                     budget_name=budget.name,
                 )
-        reservation = [(self._key(budget), estimate_usd) for budget in limited]
-        for key, amount in reservation:
-            self._reserved[key] = self._reserved.get(key, 0.0) + amount
-        return reservation
 
     def release(self, reservation: Reservation) -> None:
         for key, amount in reservation:

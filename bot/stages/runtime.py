@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.models.ledger import LedgerEntry
 from bot.models.port import ModelClient, ModelSpec
 from bot.models.registry import build_clients, providers_from_env
 from bot.models.routing import ModelRouter
+from bot.models.shared_budget import StoreBudgetGate
 from bot.prompts import Prompts, load_prompts
 from bot.services import Services
 from bot.store import Store
@@ -76,6 +78,9 @@ async def build_runtime(services: Services) -> None:
         clients=clients, prices=prices, strong=ModelSpec.parse(settings.strong), ledger=record,
         sleep=services.sleep,
     )
+    # Reservations in the store: every instance sharing it sees the calls the others have in flight.
+    router.budget_gate = StoreBudgetGate(store, owner=f"{settings.instance}:budget-{uuid.uuid4().hex[:12]}",
+                                         ttl_seconds=2 * settings.model_timeout + 60)
     snapshots = SnapshotCache(settings.data_dir, max_entries=16)
     configured = [ModelSpec.parse(spec) for spec in dict.fromkeys(
         (settings.strong, settings.cheap, settings.judge, *settings.fallbacks))]
