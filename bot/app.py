@@ -112,6 +112,14 @@ def create_app(
         # app.yml's redirect_url and a browser pointed at the host land here: say what this is.
         return web.Response(text=HOME_PAGE.format(path=html.escape(settings.webhook_path)), content_type="text/html")
 
+    async def stop_claiming(app: web.Application) -> None:
+        # Shutdown begins (SIGTERM): no new job is taken while aiohttp finishes the requests
+        # in flight; the cleanup above then drains the running ones.
+        worker = app.get(WORKER)
+        if worker is not None:
+            await worker.stop_claiming()
+
+    app.on_shutdown.append(stop_claiming)
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post(settings.webhook_path, webhook)
     app.router.add_get("/healthz", healthz)

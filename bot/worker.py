@@ -131,15 +131,19 @@ class Worker:
         """Stop at once: running jobs are interrupted and released to be run again."""
         await self.shutdown(grace=0)
 
+    async def stop_claiming(self) -> None:
+        """Take no more jobs (SIGTERM's first step); running ones go on."""
+        self._claiming = False
+        claimer = self._tasks[0] if self._tasks else None
+        if claimer is not None and not claimer.done():
+            claimer.cancel()
+            await asyncio.gather(claimer, return_exceptions=True)
+
     async def shutdown(self, *, grace: float) -> None:
         """Stop claiming; wait up to ``grace`` seconds for running jobs, then interrupt the
         rest and release them (pending again, the attempt not counted) for another instance."""
-        self._claiming = False
+        await self.stop_claiming()
         grace = max(0.0, grace - RELEASE_SECONDS) if grace else 0.0
-        claimer = self._tasks[0] if self._tasks else None
-        if claimer is not None:
-            claimer.cancel()
-            await asyncio.gather(claimer, return_exceptions=True)
         running = list(self._running.values())
         if running and grace > 0:
             log.info("shutting down: waiting up to %.0f s for %d running job(s)", grace, len(running))
