@@ -89,6 +89,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bot.services import open_services
     from bot.stages.runtime import build_runtime, close_runtime
 
+    if args.tasks and args.verify:
+        from bot.task_bench.cli import verify_command
+
+        return verify_command(Path(args.tasks), only=args.only or None, concurrency=args.concurrency)
+    if args.tasks:
+        return cmd_bench_tasks(args)
+    if not args.repo or not args.issue:
+        print("route-me bench: give --tasks DIR (local tasks) or --repo owner/name --issue N (GitHub issues)",
+              file=sys.stderr)
+        return 2
     try:
         splits = split_bench.parse_splits(args.splits)
         owner, name = args.repo.split("/", 1)
@@ -117,6 +127,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
+def cmd_bench_tasks(args: argparse.Namespace) -> int:
+    """``bench --tasks``: the splits on local tasks decided by hidden checks (SPEC section 12)."""
+    from bot import split_bench
+    from bot.task_bench.cli import run_tasks_command
+
+    try:
+        splits = split_bench.parse_splits(args.splits)
+    except ValueError as exc:
+        print(f"route-me bench: {exc}", file=sys.stderr)
+        return 2
+    env = _environment(args.env_file)
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(env, require_github=False)
+    except SettingsError as exc:
+        print("route-me bench cannot start; fix these settings (environment or .env):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    return run_tasks_command(settings, tasks_dir=Path(args.tasks), out=Path(args.out or "bench-out"),
+                             splits=splits, repeats=args.repeat, reasonings=args.reasoning or [],
+                             concurrency=args.concurrency, only=args.only or None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="route-me", description=__doc__)
     parser.add_argument("--env-file", help="read settings from this file as well (default: .env)")
@@ -128,9 +163,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     costs.add_argument("--repo", help="only this owner/name")
     costs.add_argument("--by", choices=["repo", "issue", "stage", "model", "all"], default="all")
     costs.set_defaults(func=cmd_costs)
-    bench = commands.add_parser("bench", help="run the splits side by side on real issues (posts nothing)")
-    bench.add_argument("--repo", required=True, help="owner/name")
-    bench.add_argument("--issue", type=int, action="append", required=True, help="issue number (repeatable)")
+    bench = commands.add_parser("bench", help="run the splits side by side on local tasks with hidden checks "
+                                "(--tasks) or on real issues (--repo/--issue); posts nothing")
+    bench.add_argument("--tasks", help="a folder of tasks (task.toml, repo/, hidden/): run offline")
+    bench.add_argument("--out", help="with --tasks: results.json, report.md, chart.png go here; finished "
+                       "cells are kept and skipped on a re-run (default: ./bench-out)")
+    bench.add_argument("--repeat", type=int, default=1, help="with --tasks: runs per task and split (default 1)")
+    bench.add_argument("--reasoning", action="append", help="with --tasks: a reasoning setting per role, e.g. "
+                       "planner=high,implementer=off; repeat the option to compare settings")
+    bench.add_argument("--concurrency", type=int, default=4, help="with --tasks: cells run at once (default 4)")
+    bench.add_argument("--only", action="append", help="with --tasks: only this task (repeatable)")
+    bench.add_argument("--verify", action="store_true", help="with --tasks: call no model; check that each "
+                       "task's check fails on repo/ and passes with its reference fix (fix/)")
+    bench.add_argument("--repo", help="owner/name")
+    bench.add_argument("--issue", type=int, action="append", help="issue number (repeatable)")
     bench.add_argument("--splits", default="OO,OK,KO,KK", help="comma-separated, default all four")
     bench.add_argument("--installation-id", type=int, help="default: looked up for the repository")
     bench.add_argument("--json", help="also write the results here")

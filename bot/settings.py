@@ -193,21 +193,27 @@ def _logging(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:
     return level.upper(), fmt
 
 
-def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True) -> Settings:
-    """Build Settings from ``env`` or raise SettingsError listing every problem."""
+def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True,
+                  require_github: bool = True) -> Settings:
+    """Build Settings from ``env`` or raise SettingsError listing every problem.
+
+    ``require_github=False`` is for commands that never talk to GitHub (``bench --tasks``):
+    the App's id, key and secret may then be absent.
+    """
     problems: list[str] = []
+    github_problems = problems if require_github else []
     app_id_raw = env.get("GITHUB_APP_ID", "").strip()
     app_id = 0
     if not app_id_raw:
-        problems.append("GITHUB_APP_ID: missing (the numeric id of your GitHub App)")
+        github_problems.append("GITHUB_APP_ID: missing (the numeric id of your GitHub App)")
     elif not app_id_raw.isdigit():
-        problems.append(f"GITHUB_APP_ID: '{app_id_raw}' is not a number")
+        github_problems.append(f"GITHUB_APP_ID: '{app_id_raw}' is not a number")
     else:
         app_id = int(app_id_raw)
-    private_key = _private_key(env, problems)
+    private_key = _private_key(env, github_problems)
     secret = env.get("GITHUB_WEBHOOK_SECRET", "")
     if not secret:
-        problems.append("GITHUB_WEBHOOK_SECRET: missing (the webhook secret set on the GitHub App)")
+        github_problems.append("GITHUB_WEBHOOK_SECRET: missing (the webhook secret set on the GitHub App)")
     api_url = env.get("GITHUB_API_URL", "").strip().rstrip("/") or "https://api.github.com"
     if not re.match(r"^https?://[^\s/]+", api_url):
         problems.append(f"GITHUB_API_URL: '{api_url}' is not an http(s) URL")

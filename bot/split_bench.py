@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot.core.changes import FileChange
 from bot.core.diff import line_stats
 from bot.core.plan import PlanVersion
-from bot.core.scorecard import overall
+from bot.core.scorecard import Scorecard, overall
 from bot.models.errors import ModelError
 from bot.models.ledger import CallContext
 from bot.services import Services
@@ -29,6 +30,7 @@ from bot.stages.state import IssueState
 
 SPLITS = ("OO", "OK", "KO", "KK")
 STAGES = ("plan", "implement", "judge")
+TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
 
 
 @dataclass
@@ -72,12 +74,20 @@ async def find_installation(services: Services, owner: str, name: str) -> int:
     return int(answer["id"])
 
 
-def _costs(services: Services, repo: str, split: str) -> dict[str, float | None]:
-    usd: dict[str, float | None] = {}
+def stage_figures(services: Services, ctx: IssueContext) -> dict[str, dict[str, Any]]:
+    """Per stage of one run, from the ledger rows its calls wrote (failed attempts included):
+    calls, tokens, dollars (None when a price is unknown) and the models that served."""
+    figures: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
-        rows = [r for r in services.store.ledger_rows(repo=repo) if r["stage"] == f"bench:{split}:{stage}"]
-        usd[stage] = None if any(r["cost_usd"] is None for r in rows) else sum(r["cost_usd"] for r in rows)
-    return usd
+        where = ctx.call_context(stage)
+        rows = [r for r in services.store.ledger_rows(repo=where.repo, issue=where.issue)
+                if r["stage"] == where.stage]
+        tokens = {key: sum(int(r["usage"].get(key, 0)) for r in rows) for key in TOKEN_KINDS}
+        usd = None if any(r["cost_usd"] is None for r in rows) else sum(r["cost_usd"] for r in rows)
+        seconds = round(sum(int(r.get("latency_ms") or 0) for r in rows) / 1000, 3)
+        figures[stage] = {"calls": len(rows), **tokens, "usd": usd, "model_seconds": seconds,
+                          "models": list(dict.fromkeys(r["model"] for r in rows if r["outcome"] == "ok"))}
+    return figures
 
 
 async def bench_issue(services: Services, *, owner: str, name: str, number: int, installation_id: int,
@@ -95,42 +105,64 @@ async def bench_issue(services: Services, *, owner: str, name: str, number: int,
                            split=split)
         ctx.state = IssueState(repo=ctx.repo, number=number, variant=split)
         await ctx.load_config()
-        result, head = await _run_split(ctx, split, head or ctx.default_branch)
-        results.append(result)
+        run = await run_cell(ctx, split, head or ctx.default_branch)
+        head = run.sha
+        results.append(run.result)
     return results
 
 
-async def _run_split(ctx: BenchContext, split: str, ref: str) -> tuple[SplitResult, str | None]:
+@dataclass
+class CellRun:
+    """One split run on one issue or task: the table row, plus what the local bench needs."""
+
+    result: SplitResult
+    sha: str | None
+    changes: list[FileChange] | None = None  # None when the implementer did not finish
+    scorecard: Scorecard | None = None
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error_kind: str | None = None  # "model" (provider failure: worth retrying) or "stage"
+
+
+async def run_cell(ctx: BenchContext, split: str, ref: str) -> CellRun:
+    """Plan → implement → judge for one split, posting nothing: the one code path of both bench
+    modes (GitHub issues, and local tasks whose context serves the snapshot from disk)."""
     result = SplitResult(issue=ctx.number, split=split)
+    run = CellRun(result=result, sha=None)
     started = time.monotonic()
-    sha: str | None = None
     try:
         snapshot = await ctx.snapshot(ref)
-        sha = snapshot.sha
+        run.sha = snapshot.sha
         models = ctx.models()
         plan, planner, _ = await call_planner(ctx, models, snapshot, feedback=None, previous=None)
+        result.models["plan"] = planner
         version = PlanVersion(number=1, plan=plan, markdown=None, author=f"planner:{planner}",
                               base_sha=snapshot.sha, created_at=time.time())
         models = ctx.models(planned_paths=plan.planned_paths())
         implementation = await run_implementer(ctx, version=version, models=models,
                                                workspace=make_workspace(ctx, snapshot), stage="implement",
                                                extra="")
-        judged = await judge_change(ctx, version=version, changes=implementation.changes, pr_number=None)
-        result.models = {"plan": planner, "implement": implementation.served, "judge": judged.served}
-        if judged.scorecard is not None:
-            result.overall = overall(judged.scorecard)
-            result.scores = {d: s.score for d, s in judged.scorecard.scores.items()}
+        result.models["implement"] = implementation.served
+        run.changes = implementation.changes
         result.files_changed = len(implementation.changes)
         result.lines = line_stats(implementation.changes)
+        judged = await judge_change(ctx, version=version, changes=implementation.changes, pr_number=None)
+        result.models["judge"] = judged.served
+        if judged.scorecard is not None:
+            run.scorecard = judged.scorecard
+            result.overall = overall(judged.scorecard)
+            result.scores = {d: s.score for d, s in judged.scorecard.scores.items()}
         result.tests_changed = len(judged.facts.tests_changed)
         result.unknown_imports = len(judged.facts.unknown_imports)
-    except (ModelError, StageFailed) as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
+    except ModelError as exc:
+        result.error, run.error_kind = f"{type(exc).__name__}: {exc}", "model"
+    except StageFailed as exc:
+        result.error, run.error_kind = f"{type(exc).__name__}: {exc}", "stage"
     result.seconds = round(time.monotonic() - started, 1)
-    result.usd = _costs(ctx.services, ctx.repo, split)
+    run.stages = stage_figures(ctx.services, ctx)
+    result.usd = {stage: figures["usd"] for stage, figures in run.stages.items()}
     known = list(result.usd.values())
     result.total_usd = None if any(v is None for v in known) else sum(v or 0.0 for v in known)
-    return result, sha
+    return run
 
 
 def _usd(value: float | None) -> str:
