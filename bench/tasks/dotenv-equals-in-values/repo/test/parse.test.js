@@ -1,0 +1,12 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const { parse } = require('../lib/main.js');
+
+test('plain and quoted values', () => {
+	assert.deepStrictEqual(parse('A=1\nB = "two words"\n# comment\n'), { A: '1', B: 'two words' });
+});
+
+test('double quotes expand \\n', () => {
+	assert.deepStrictEqual(parse('C="a\\nb"'), { C: 'a\nb' });
+});

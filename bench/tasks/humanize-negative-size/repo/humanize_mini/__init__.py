@@ -1,0 +1,5 @@
+"""Human-friendly numbers."""
+
+from humanize_mini.filesize import naturalsize
+
+__all__ = ["naturalsize"]

@@ -1,0 +1,37 @@
+"""File sizes for people: 123456 -> '123.5 kB'."""
+
+SUFFIXES = {
+    "decimal": ("kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"),
+    "binary": ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"),
+    "gnu": "KMGTPEZY",
+}
+
+
+def naturalsize(value, binary=False, gnu=False, format="%.1f"):
+    """Format a number of bytes as a human-readable file size (e.g. 10 kB).
+
+    Decimal suffixes (kB, MB) are used by default; ``binary=True`` uses binary suffixes (KiB, MiB) and a
+    base of 1024; ``gnu=True`` uses GNU-style single-letter suffixes (K, M) with no space and base 1024.
+    """
+    if gnu:
+        suffix = SUFFIXES["gnu"]
+    elif binary:
+        suffix = SUFFIXES["binary"]
+    else:
+        suffix = SUFFIXES["decimal"]
+
+    base = 1024 if (gnu or binary) else 1000
+    size = float(value)
+
+    if size == 1 and not gnu:
+        return "1 Byte"
+    if size < base and not gnu:
+        return "%d Bytes" % size
+    if size < base and gnu:
+        return "%dB" % size
+
+    for i, s in enumerate(suffix):
+        unit = base ** (i + 2)
+        if size < unit:
+            return (format + ("%s" if gnu else " %s")) % ((base * size / unit), s)
+    return (format + ("%s" if gnu else " %s")) % ((base * size / unit), s)
