@@ -21,6 +21,7 @@ from bot.store import open_store
 from bot.task_bench.tasks import load_tasks, tree_files
 from tests import scenario as sc
 from tests.fakes import anthropic_server, openai_server
+from tests.node import needs_node
 
 SUITE = Path(__file__).resolve().parent.parent / "bench" / "tasks"
 SPLITS = ("OO", "OK", "KO", "KK")
@@ -134,6 +135,7 @@ def scripted(anthropic, openai):
 
 
 async def test_bench_over_the_suite_matches_the_hidden_checks(tmp_path, scripted, monkeypatch, capsys):
+    needs_node()
     anthropic, openai = scripted
     for key, value in bench_env(tmp_path, anthropic, openai).items():
         monkeypatch.setenv(key, value)

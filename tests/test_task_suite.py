@@ -15,6 +15,7 @@ from bot.core.changes import FileChange
 from bot.task_bench.check import isolation_prefix, run_check
 from bot.task_bench.tasks import TaskError, load_task, load_tasks
 from bot.task_bench.verify import verify_tasks
+from tests.node import needs_node
 
 SUITE = Path(__file__).resolve().parent.parent / "bench" / "tasks"
 
@@ -34,6 +35,7 @@ def make_task(root: Path, name: str = "t", *, toml: str | None = None, check: st
 
 
 async def test_the_shipped_suite_is_decided_by_its_hidden_checks():
+    needs_node()
     tasks = load_tasks(SUITE)
     assert len(tasks) >= 10
     assert {t.language for t in tasks} == {"python", "javascript"}
