@@ -48,10 +48,11 @@ async def test_rest_calls_from_approve_to_pull_request(planned, github):
     await comment(planned, "/approve")
     calls = [f"{r.method} {r.path}" for r in github.rest_calls()[before:]]
     until_pull = calls[: calls.index(next(c for c in calls if c.startswith("POST") and c.endswith("/pulls"))) + 1]
-    # "implementing…" edit, base tree, tree, commit, ref, pull request; the maintainer's
-    # permission is still cached from the label (an /approve after CACHE_SECONDS asks again: 7)
-    assert len(until_pull) == 6, until_pull
-    # the whole flow: label (6) + approve..PR (6) + plan comment update + review = 14 ≤ 15
+    # the acknowledging reaction, "implementing…" edit, base tree, tree, commit, ref, pull request;
+    # the maintainer's permission is still cached from the label (an /approve after CACHE_SECONDS
+    # asks again: 8)
+    assert until_pull[0].endswith("/reactions") and len(until_pull) == 7, until_pull
+    # the whole flow: label (6) + approve..PR (7) + plan comment update + review = 15 ≤ 15
     assert len(github.rest_calls()) <= 15, "\n".join(f"{r.method} {r.path}" for r in github.rest_calls())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import gidgethub
 import gidgethub.routing
 from gidgethub import sansio
 
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 router = gidgethub.routing.Router()
 # Commands that work with the default config when .github/route-me.yml is invalid.
 CONFIG_FREE_COMMANDS = frozenset({"cancel", "help"})
+# The reaction that says "seen, working on it" on a command's comment.
+ACK_REACTION = "eyes"
 
 
 def _is_bot(account: Any) -> bool:
@@ -69,6 +72,8 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
         await load_config_quietly(ctx)  # a broken config must not stop /cancel
     elif not await load_config_or_report(ctx, label=None):
         return
+    if commands:
+        await acknowledge(ctx, int(comment["id"]))
     if on_pull and state is not None:
         await _load_issue_text(ctx)
 
@@ -81,6 +86,18 @@ async def comment_created(event: sansio.Event, gh: GitHubClient, *, services: Se
         await run_command(ctx, command, where="pr" if on_pull else "issue", login=login, reply=reply,
                                resumed=attempt > 1)
         ctx.load_state()
+
+
+async def acknowledge(ctx: IssueContext, comment_id: int) -> None:
+    """A reaction on the command's comment, at once: the maintainer sees it was taken before any work.
+
+    GitHub answers 200 for a reaction that already exists, so a resumed job adds none twice.
+    A refused reaction is logged; it must not stop the command itself.
+    """
+    try:
+        await ctx.gh.post(f"{ctx.api}/issues/comments/{comment_id}/reactions", data={"content": ACK_REACTION})
+    except gidgethub.HTTPException as exc:
+        log.warning("could not acknowledge comment %s on %s: %s", comment_id, ctx.repo, exc)
 
 
 async def _load_issue_text(ctx: IssueContext) -> None:

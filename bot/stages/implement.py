@@ -26,6 +26,8 @@ from bot.core.workspace import Workspace
 from bot.github.gitdata import create_branch, create_commit, open_pull_request
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.prompts import Prompts
+from bot.stages.advice import TOOL_NAME as ADVISOR_TOOL
+from bot.stages.advice import Advisor, advisor_tool
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.history import TrimPolicy, trim_history, trim_pays
@@ -83,7 +85,11 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     last_errors: list[str] = []
     accepted: list[list[FileChange]] = []
 
+    advisor = Advisor(ctx, version=version, models=models, limit=config.max_advice)
+
     async def answer(call: ToolCall) -> Answer:
+        if call.name == ADVISOR_TOOL and config.max_advice > 0:
+            return await advisor.answer(call)
         reread = rereads.note(call)
         if reread is not None:
             executor.calls[call.name] += 1  # the model did call it: the failure message counts it
@@ -121,7 +127,8 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     rereads = PreloadedRereads(choice, workspace, first_message=user)
     request = ModelRequest(system=prompts.text("implementer_system"),
                            messages=(Message(role="user", text=user),),
-                           tools=implementer_tools(), max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS)
+                           tools=implementer_tools() + ((advisor_tool(config.max_advice),) if config.max_advice else ()),
+                           max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS)
     policy = history_trim_for(ctx.runtime.prices, models.implementer)
 
     def compact(messages: Sequence[Message]) -> Sequence[Message]:

@@ -182,12 +182,16 @@ async def post_review(ctx: IssueContext, *, scorecard: Scorecard | None, facts: 
     reviews = f"{ctx.api}/pulls/{state.pr_number}/reviews"
     if state.review_id is not None and await _update_review(ctx, f"{reviews}/{state.review_id}", body):
         return state.review_id
-    # The stored id is missing or stale (state lost, review gone): our marker finds the review.
-    found = await find_own_review(ctx, reviews, pr_number=state.pr_number)
-    if found is not None and found != state.review_id and await _update_review(ctx, f"{reviews}/{found}", body):
-        state.review_id = found
-        ctx.save_state()
-        return found
+    if state.review_id is not None or state.review_intent_pr == state.pr_number:
+        # The stored id is stale (review gone), or an earlier attempt may have made the review
+        # without recording it: our marker finds it.  A first review needs no look (one call less).
+        found = await find_own_review(ctx, reviews, pr_number=state.pr_number)
+        if found is not None and found != state.review_id and await _update_review(ctx, f"{reviews}/{found}", body):
+            state.review_id = found
+            ctx.save_state()
+            return found
+    state.review_intent_pr = state.pr_number
+    ctx.save_state()  # the intent, before the call: a restart after it looks for the review first
     try:
         state.review_id = int((await ctx.gh.post(reviews, data={"body": body, "event": "COMMENT"}))["id"])
     except MAYBE_DONE:

@@ -60,6 +60,8 @@ class IssueState:
     """App name → its check suite's outcome, for the commit ``ci_head``."""
     ci_head: str | None = None
     review_inputs: dict[str, Any] | None = None
+    review_intent_pr: int | None = None
+    """The pull request a review POST was (about to be) sent for: a retry looks for that review first."""
     ci_failing: list[list[str | None]] = field(default_factory=list)
     """[name, link] of each failing check run or status on ``ci_head``, for the review's verdict."""
     ci_tests: list[str] = field(default_factory=list)
