@@ -20,7 +20,12 @@ from bot.models.errors import (
     SpendLimited,
     parse_retry_after,
 )
-from bot.models.openai_adapter import OpenAICompatClient, reply_from_completion, to_openai_params
+from bot.models.openai_adapter import (
+    MISSING_REASONING,
+    OpenAICompatClient,
+    reply_from_completion,
+    to_openai_params,
+)
 from bot.models.port import (
     Message,
     ModelRequest,
@@ -336,7 +341,7 @@ async def test_openai_text_usage_and_cached_tokens(openai_fake: FakeOpenAI) -> N
     reply = await openai_fake.client.complete(simple_request(), model=KIMI)
     assert reply.text == "Done."
     assert reply.usage == Usage(input_tokens=100, output_tokens=20, cache_write_tokens=0, cache_read_tokens=60)
-    assert reply.model == KIMI and reply.stop_reason == "stop"
+    assert reply.model == KIMI and reply.stop_reason == "end_turn"
     body = openai_fake.completion_bodies[0]
     assert body["messages"][0] == {"role": "system", "content": "You plan.\n\nREPO CONTEXT"}
     assert body["messages"][1] == {"role": "user", "content": "Fix issue 7"}
@@ -367,7 +372,7 @@ async def test_openai_tool_choice_mapping(openai_fake: FakeOpenAI, choice: str, 
     reply = await openai_fake.client.complete(simple_request(tool_choice=choice), model=KIMI)
     assert openai_fake.completion_bodies[0]["tool_choice"] == wire
     assert reply.tool_calls[0].name == "finish" and reply.tool_calls[0].arguments == {"summary": "s"}
-    assert reply.stop_reason == "tool_calls"
+    assert reply.stop_reason == "tool_use"
 
 
 @pytest.mark.parametrize(
@@ -395,7 +400,7 @@ async def test_openai_wire_conversation_and_reasoning_replay(openai_fake: FakeOp
     first = await openai_fake.client.complete(simple_request(), model=KIMI)
     history = (
         Message(role="user", text="Fix issue 7"),
-        Message(role="assistant", text="", tool_calls=first.tool_calls),
+        Message(role="assistant", text="", tool_calls=first.tool_calls, reasoning=first.reasoning),
         Message(role="user", tool_results=(ToolResult("k1", "no such file", is_error=True),)),
     )
     await openai_fake.client.complete(simple_request(messages=history + CONVERSATION[1:]), model=KIMI)
@@ -407,7 +412,8 @@ async def test_openai_wire_conversation_and_reasoning_replay(openai_fake: FakeOp
         "reasoning_content": "Need to read a.py first.",
     }
     assert messages[3] == {"role": "tool", "tool_call_id": "k1", "content": "error: no such file"}
-    assert messages[4]["content"] == "Looking." and "reasoning_content" not in messages[4]
+    # A tool-call turn another model served gets a placeholder: Kimi refuses one without any.
+    assert messages[4]["content"] == "Looking." and messages[4]["reasoning_content"] == MISSING_REASONING
     assert messages[5:] == [
         {"role": "tool", "tool_call_id": "c1", "content": "print(1)"},
         {"role": "tool", "tool_call_id": "c2", "content": "error: outside"},
@@ -484,9 +490,9 @@ def test_moonshot_top_level_cached_tokens_and_empty_choices() -> None:
     usage = SimpleNamespace(prompt_tokens=500, completion_tokens=7, prompt_tokens_details=None, cached_tokens=300)
     message = SimpleNamespace(content="hi", tool_calls=None)
     completion = SimpleNamespace(choices=[SimpleNamespace(message=message, finish_reason="stop")], usage=usage, model="kimi")
-    reply, reasoning = reply_from_completion(completion)
+    reply = reply_from_completion(completion)
     assert reply.usage == Usage(input_tokens=200, output_tokens=7, cache_read_tokens=300)
-    assert reasoning is None
+    assert reply.reasoning == ()
     with pytest.raises(ValueError):
         reply_from_completion(SimpleNamespace(choices=[], usage=usage, model="kimi"))
 

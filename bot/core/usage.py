@@ -13,6 +13,9 @@ class Usage:
     output_tokens: int = 0
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
+    reasoning_tokens: int = 0
+    """Of ``output_tokens``, how many were thinking/reasoning: already inside the output count
+    (providers bill them as output), kept apart only to show what thinking cost."""
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -20,6 +23,7 @@ class Usage:
             output_tokens=self.output_tokens + other.output_tokens,
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
         )
 
     @property

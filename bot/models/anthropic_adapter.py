@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
 from typing import Any
 
 import anthropic
+import httpx2
 
 from bot.core.usage import Usage
 from bot.models.errors import (
@@ -15,14 +18,18 @@ from bot.models.errors import (
     Overloaded,
     ProviderUnavailable,
     RateLimited,
+    RequestNotSent,
     SpendLimited,
+    StreamDropped,
     parse_retry_after,
     redact,
+    retry_after_from_text,
 )
 from bot.models.port import (
     Message,
     ModelReply,
     ModelRequest,
+    ReasoningPart,
     ToolCall,
     estimate_tokens,
     request_text,
@@ -67,7 +74,44 @@ def _tool_choice(choice: str) -> dict[str, Any]:
     return {"type": "tool", "name": choice}
 
 
-def _message_content(message: Message) -> list[dict[str, Any]] | str:
+# The Messages API refuses any tool_use id outside this alphabet; Kimi's (`functions.read_file:0`)
+# and a Gemini gateway's (empty) ids reach it after a fallback, so they are mapped on the wire.
+_TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+_THINKING_TYPES = ("thinking", "redacted_thinking")
+
+
+class _ToolIds:
+    """Maps our tool-call ids to ids the API accepts, unique within one request; a tool result
+    takes the id given to its call in the latest assistant turn (Kimi's ids repeat across turns)."""
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+        self._current: dict[str, str] = {}
+
+    def calls(self, calls: tuple[ToolCall, ...]) -> list[str]:
+        self._current = {}
+        wire = []
+        for call in calls:
+            base = call.id if _TOOL_ID.match(call.id) else re.sub(r"[^a-zA-Z0-9_-]", "_", call.id) or "toolu"
+            candidate, n = base, 1
+            while candidate in self._used:
+                n += 1
+                candidate = f"{base}_{n}"
+            self._used.add(candidate)
+            self._current.setdefault(call.id, candidate)
+            wire.append(candidate)
+        return wire
+
+    def result(self, call_id: str) -> str:
+        return self._current.get(call_id) or re.sub(r"[^a-zA-Z0-9_-]", "_", call_id) or "toolu"
+
+
+def _thinking_blocks(message: Message, source: str) -> list[dict[str, Any]]:
+    """This model's own thinking blocks of one assistant turn, exactly as it sent them."""
+    return [part.block_dict() for part in message.reasoning if part.kind == "anthropic" and part.source == source]
+
+
+def _message_content(message: Message, ids: _ToolIds, *, source: str) -> list[dict[str, Any]] | str:
     blocks: list[dict[str, Any]] = []
     if message.role == "user":
         # The API requires tool_result blocks to open the user turn, before any text.
@@ -75,7 +119,7 @@ def _message_content(message: Message) -> list[dict[str, Any]] | str:
             blocks.append(
                 {
                     "type": "tool_result",
-                    "tool_use_id": result.call_id,
+                    "tool_use_id": ids.result(result.call_id),
                     "content": result.content,
                     "is_error": result.is_error,
                 }
@@ -83,30 +127,55 @@ def _message_content(message: Message) -> list[dict[str, Any]] | str:
         if message.text:
             blocks.append({"type": "text", "text": message.text})
     else:
+        # Thinking first, unchanged and signature included: the API checks them within a tool loop.
+        blocks.extend(_thinking_blocks(message, source))
         if message.text:
             blocks.append({"type": "text", "text": message.text})
-        for call in message.tool_calls:
-            blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments})
+        for call, wire_id in zip(message.tool_calls, ids.calls(message.tool_calls), strict=True):
+            blocks.append({"type": "tool_use", "id": wire_id, "name": call.name, "input": call.arguments})
     # An empty turn is still a turn; the API refuses an empty block list but takes a string.
     return blocks or message.text
 
 
-def to_anthropic_params(request: ModelRequest, *, model: str) -> dict[str, Any]:
+def thinking_allowed(request: ModelRequest, *, source: str) -> bool:
+    """Whether this request may think: its role asks for it, and the tool loop it continues (if
+    any) was last answered by this model with its thinking, which the API then requires first in
+    that turn; after a fallback model's turn, thinking pauses until the loop ends."""
+    if request.reasoning is None or not request.reasoning.on:
+        return False
+    last = next((m for m in reversed(request.messages) if m.role == "assistant"), None)
+    if last is None or not last.tool_calls:
+        return True
+    return bool(_thinking_blocks(last, source))
+
+
+def to_anthropic_params(request: ModelRequest, *, model: str, provider: str = "anthropic") -> dict[str, Any]:
     """The keyword arguments for ``messages.stream`` / ``messages.count_tokens`` (pure).
 
     The prompt prefix is tools, then system blocks [system, cached_context]; the last stable
     block carries ``cache_control`` so the whole prefix is cached and later turns read it.
+    With thinking on, ``max_tokens`` grows by the thinking budget and a forced ``tool_choice``
+    (which the API refuses with thinking) becomes "auto" with only that tool offered.
     """
+    source = f"{provider}:{model}"
+    thinking = thinking_allowed(request, source=source)
+    choice = request.tool_choice
+    offered = request.tools
+    if thinking and choice not in ("auto", "any"):
+        offered = tuple(t for t in request.tools if t.name == choice) or request.tools
+    if thinking:
+        choice = "auto"
     system = [{"type": "text", "text": text} for text in (request.system, request.cached_context) if text]
     tools = [
         {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
-        for tool in request.tools
+        for tool in offered
     ]
     if system:
         system[-1]["cache_control"] = dict(_CACHE_CONTROL)
     elif tools:
         tools[-1]["cache_control"] = dict(_CACHE_CONTROL)
-    messages = [{"role": m.role, "content": _message_content(m)} for m in request.messages]
+    ids = _ToolIds()
+    messages = [{"role": m.role, "content": _message_content(m, ids, source=source)} for m in request.messages]
     if len(messages) > 1 and isinstance(messages[-1]["content"], list) and messages[-1]["content"]:
         # A tool loop resends its whole history each turn: a second breakpoint at the end of
         # the conversation lets the next turn read all of it from the cache (0.1x the price).
@@ -116,21 +185,32 @@ def to_anthropic_params(request: ModelRequest, *, model: str) -> dict[str, Any]:
         "max_tokens": request.max_tokens,
         "messages": messages,
     }
+    if thinking:
+        assert request.reasoning is not None
+        budget = request.reasoning.thinking_budget()
+        params["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        params["max_tokens"] = request.max_tokens + budget  # budget_tokens must stay below max_tokens
     if system:
         params["system"] = system
     if tools:
         params["tools"] = tools
-        params["tool_choice"] = _tool_choice(request.tool_choice)
+        params["tool_choice"] = _tool_choice(choice)
     return params
 
 
-def reply_from_message(message: Any) -> ModelReply:
+def reply_from_message(message: Any, *, source: str = "") -> ModelReply:
     """Our reply from the SDK's final Message (pure over its attributes)."""
     texts: list[str] = []
     calls: list[ToolCall] = []
+    thoughts: list[ReasoningPart] = []
+    thought_tokens = 0
     for block in message.content:
         if block.type == "text":
             texts.append(block.text)
+        elif block.type in _THINKING_TYPES:
+            wire = block.model_dump(mode="json", exclude_none=True) if hasattr(block, "model_dump") else dict(block)
+            thoughts.append(ReasoningPart(kind="anthropic", source=source, block=tuple(wire.items())))
+            thought_tokens += estimate_tokens(wire.get("thinking") or wire.get("data") or "")
         elif block.type == "tool_use":
             if isinstance(block.input, dict):
                 calls.append(ToolCall(id=block.id, name=block.name, arguments=dict(block.input)))
@@ -144,17 +224,21 @@ def reply_from_message(message: Any) -> ModelReply:
                     )
                 )
     usage = message.usage
+    output = usage.output_tokens or 0
     return ModelReply(
         text="".join(texts),
         tool_calls=tuple(calls),
         usage=Usage(
             input_tokens=usage.input_tokens or 0,
-            output_tokens=usage.output_tokens or 0,
+            output_tokens=output,
             cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None) or 0,
             cache_read_tokens=getattr(usage, "cache_read_input_tokens", None) or 0,
+            # The API bills thinking inside output_tokens without a separate count: estimated.
+            reasoning_tokens=min(thought_tokens, output),
         ),
         model=message.model,
         stop_reason=message.stop_reason or "",
+        reasoning=tuple(thoughts),
     )
 
 
@@ -173,8 +257,17 @@ def _body_error(body: object) -> tuple[str, str, str]:
 def map_anthropic_error(exc: Exception, *, provider: str, model: str, secrets: tuple[str, ...] = ()) -> ModelError:
     """Our error for an SDK exception, by error type first (stream errors arrive with HTTP 200), then status."""
     where = f"{provider}:{model}"
+    if isinstance(exc, UnicodeError):
+        return RequestNotSent(
+            f"{where}: the request could not be encoded ({type(exc).__name__}: {redact(str(exc), secrets)[:200]}); "
+            "nothing was sent", provider=provider, model=model)
     if isinstance(exc, anthropic.APITimeoutError):
         return ProviderUnavailable(f"{where} timed out", provider=provider, model=model)
+    if isinstance(exc, httpx2.TransportError) or (
+        isinstance(exc, anthropic.APIConnectionError) and isinstance(exc.__cause__, httpx2.RemoteProtocolError)
+    ):
+        return StreamDropped(f"{where}: the connection dropped mid-answer ({type(exc).__name__})",
+                             provider=provider, model=model)
     if isinstance(exc, anthropic.APIConnectionError):
         return ProviderUnavailable(f"{where}: connection error", provider=provider, model=model)
     if not isinstance(exc, anthropic.APIStatusError):
@@ -184,6 +277,8 @@ def map_anthropic_error(exc: Exception, *, provider: str, model: str, secrets: t
     midstream = exc.status_code < 400
     status = _STATUS_OF_TYPE.get(error_type, 500) if midstream else exc.status_code
     retry_after = parse_retry_after(exc.response.headers)
+    if retry_after is None and status in (429, 529):
+        retry_after = retry_after_from_text(api_message)
     text = redact(api_message or str(exc), secrets)[:500]
     kwargs: dict[str, Any] = {"provider": provider, "model": model, "status": status, "retry_after": retry_after}
     cause = " ".join(part for part in (error_type, error_code) if part)
@@ -224,23 +319,27 @@ class AnthropicClient:
         )
 
     async def complete(self, request: ModelRequest, *, model: str) -> ModelReply:
-        params = to_anthropic_params(request, model=model)
+        params = to_anthropic_params(request, model=model, provider=self.provider)
         try:
             async with self._client.messages.stream(**params) as stream:
                 message = await stream.get_final_message()
-        except (anthropic.AnthropicError, ValueError, RuntimeError) as exc:
-            # ValueError/RuntimeError: a malformed stream (bad tool JSON, events out of order).
+        except (anthropic.AnthropicError, httpx2.HTTPError, ValueError, RuntimeError) as exc:
+            # ValueError/RuntimeError: a malformed stream (bad tool JSON, events out of order), or
+            # (UnicodeEncodeError) a request of ours that could not be encoded; httpx2 errors: a
+            # stream dropped mid-answer, which the SDK does not wrap.
             raise map_anthropic_error(exc, provider=self.provider, model=model, secrets=self._secrets) from None
-        return reply_from_message(message)
+        reply = reply_from_message(message, source=f"{self.provider}:{model}")
+        level = request.reasoning.label() if "thinking" in params and request.reasoning is not None else "off"
+        return replace(reply, reasoning_level=level)
 
     async def count_input_tokens(self, request: ModelRequest, *, model: str) -> int:
         """The provider's own count; a byte estimate when the endpoint is unavailable."""
-        params = to_anthropic_params(request, model=model)
+        params = to_anthropic_params(request, model=model, provider=self.provider)
         params.pop("max_tokens")
         try:
             counted = await self._client.messages.count_tokens(**params)
             return int(counted.input_tokens)
-        except (anthropic.AnthropicError, ValueError, TypeError) as exc:
+        except (anthropic.AnthropicError, httpx2.HTTPError, ValueError, TypeError) as exc:
             log.info("count_tokens failed for %s:%s (%s); using a byte estimate", self.provider, model, type(exc).__name__)
             return estimate_tokens(request_text(request))
 

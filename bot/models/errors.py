@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import time
 from collections.abc import Iterable, Mapping
 
 # The router sorts errors into four behaviours:
-#   retry the same model          Overloaded (and RateLimited with a short retry-after)
-#   fall back to the next model   RateLimited, ProviderUnavailable, persistent Overloaded
-#   stop at once                  AuthFailed, SpendLimited, BadRequest, BudgetExceeded, PriceUnknown
+#   retry the same model          Overloaded, StreamDropped, ToolCallRejected (once), RateLimited
+#                                 with a short retry-after (header or body)
+#   fall back to the next model   RateLimited, ProviderUnavailable, persistent Overloaded, a refusal
+#   stop at once                  AuthFailed, SpendLimited, BadRequest (RequestNotSent included),
+#                                 BudgetExceeded, PriceUnknown
 #   give up                       AllModelsFailed (the chain is exhausted)
+# Only Overloaded and ProviderUnavailable count towards the circuit breaker: an error our own
+# request caused (RequestNotSent, BadRequest, ToolCallRejected) says nothing about the provider.
 
 
 class ModelError(Exception):
@@ -51,6 +56,24 @@ class ProviderUnavailable(ModelError):
     """Other 5xx, a connection error or a timeout: the provider cannot answer right now."""
 
 
+class StreamDropped(ProviderUnavailable):
+    """The connection broke mid-answer (httpx ``RemoteProtocolError``, a truncated stream): the
+    provider was answering, so the same model is worth another try before falling back."""
+
+
+class ToolCallRejected(ModelError):
+    """The provider refused the model's own malformed tool call (Groq's 400 ``tool_use_failed``):
+    the request was fine and another sample usually is, so it gets one retry, then a fallback."""
+
+
+class Refused(ModelError):
+    """The model answered with a refusal (Anthropic ``stop_reason: refusal``, an OpenAI-compatible
+    ``content_filter`` or ``message.refusal``): asking it again gets the same answer, so the router
+    moves to the next model, or fails naming the refusal.  Raised by the router, not adapters."""
+
+    cost_usd: float | None = None  # the refused call was paid for; budgets count it
+
+
 class AuthFailed(ModelError):
     """401/403: the key is wrong or lacks permission.  Retrying cannot help."""
 
@@ -61,6 +84,11 @@ class SpendLimited(ModelError):
 
 class BadRequest(ModelError):
     """Any other 4xx: the request itself is wrong (too long, bad schema, unknown model)."""
+
+
+class RequestNotSent(BadRequest):
+    """Our own request could not be encoded (a lone surrogate from a non-UTF-8 file name in a
+    tool result, say): nothing reached the provider, so it never counts against it."""
 
 
 class BudgetExceeded(ModelError):
@@ -156,3 +184,28 @@ def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = 
     if not math.isfinite(value):
         return None
     return max(0.0, value)
+
+
+# "Please try again in 18.642s" / "in 656ms" / "in 1m30s" (OpenAI, Groq), "please try again after
+# 1 seconds" (Moonshot): some 429s say when to come back only in the message.
+_BODY_WAIT = re.compile(
+    r"try again (?:in|after)\s+(?:(?P<m>\d+(?:\.\d+)?)\s*m(?:in(?:ute)?s?)?\s*(?=\d))?"
+    r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?)\b",
+    re.IGNORECASE,
+)
+
+
+def retry_after_from_text(text: str) -> float | None:
+    """Seconds to wait from a hint in an error message, or None when it gives none."""
+    found = _BODY_WAIT.search(text or "")
+    if found is None:
+        return None
+    value = float(found.group("n"))
+    unit = found.group("unit").lower()
+    if unit.startswith("ms") or unit.startswith("milli"):
+        value /= 1000.0
+    elif unit.startswith("m"):
+        value *= 60.0
+    if found.group("m"):
+        value += float(found.group("m")) * 60.0
+    return value if math.isfinite(value) else None

@@ -37,6 +37,8 @@ class LedgerEntry:
     latency_ms: int
     outcome: str
     fallback_reason: str | None
+    reasoning: str | None = None
+    """The reasoning level the call ran with ("off", "high", "8000 tokens"); None on older rows."""
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import uuid
+from dataclasses import replace
 from typing import Any
 
+import httpx2
 import openai
-from cachetools import LRUCache
 
 from bot.core.usage import Usage
 from bot.models.errors import (
@@ -17,14 +18,23 @@ from bot.models.errors import (
     Overloaded,
     ProviderUnavailable,
     RateLimited,
+    RequestNotSent,
     SpendLimited,
+    StreamDropped,
+    ToolCallRejected,
     parse_retry_after,
     redact,
+    retry_after_from_text,
 )
 from bot.models.port import (
+    STOP_END,
+    STOP_MAX_TOKENS,
+    STOP_REFUSAL,
+    STOP_TOOL_USE,
     Message,
     ModelReply,
     ModelRequest,
+    ReasoningPart,
     ToolCall,
     estimate_tokens,
     request_text,
@@ -62,7 +72,20 @@ def _error_text(content: str) -> str:
     return content if content.lower().startswith("error:") else f"error: {content}"
 
 
-def _wire_messages(message: Message, reasoning: Mapping[str, str]) -> list[dict[str, Any]]:
+# Sent as the reasoning of an assistant tool-call turn that has none of this model's own (another
+# model in the fallback chain served it): thinking models such as Kimi refuse such a turn with 400
+# "thinking is enabled but reasoning_content is missing in assistant tool call message at index N".
+MISSING_REASONING = "(this step was taken by another model; its reasoning is not available)"
+_FINISH = {"stop": STOP_END, "tool_calls": STOP_TOOL_USE, "function_call": STOP_TOOL_USE,
+           "length": STOP_MAX_TOKENS, "content_filter": STOP_REFUSAL}
+
+
+def _own_reasoning(message: Message, source: str) -> str | None:
+    texts = [part.text for part in message.reasoning if part.kind == "openai" and part.source == source]
+    return "\n".join(texts) if texts else None
+
+
+def _wire_messages(message: Message, *, source: str, needs_reasoning: bool) -> list[dict[str, Any]]:
     if message.role == "user":
         out: list[dict[str, Any]] = [
             {
@@ -85,28 +108,43 @@ def _wire_messages(message: Message, reasoning: Mapping[str, str]) -> list[dict[
             }
             for c in message.tool_calls
         ]
-        # Thinking models (Kimi K2.x) refuse a tool-call turn whose reasoning is not sent back.
-        kept = next((reasoning[c.id] for c in message.tool_calls if c.id in reasoning), None)
+        # Reasoning goes back only to the model that wrote it, from this conversation's own
+        # messages; a turn another model served gets a placeholder when this model needs one.
+        kept = _own_reasoning(message, source)
         if kept is not None:
             wire["reasoning_content"] = kept
+        elif needs_reasoning:
+            wire["reasoning_content"] = MISSING_REASONING
     return [wire]
 
 
 def to_openai_params(
-    request: ModelRequest, *, model: str, provider: str, reasoning: Mapping[str, str] | None = None
+    request: ModelRequest, *, model: str, provider: str, reasoning_model: bool = False
 ) -> dict[str, Any]:
     """The keyword arguments for ``chat.completions.create`` (pure).
 
     The cached context is appended to the one system message: a stable prefix lets the
     provider's automatic prefix caching work, and one system message suits every server.
+    ``reasoning_model`` says this model is known to return ``reasoning_content`` (so it wants
+    it back on every tool-call turn); the history showing its own reasoning says so too.
     """
+    source = f"{provider}:{model}"
+    needs_reasoning = reasoning_model or any(
+        _own_reasoning(m, source) is not None for m in request.messages if m.role == "assistant"
+    )
     system = "\n\n".join(text for text in (request.system, request.cached_context) if text)
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     for message in request.messages:
-        messages.extend(_wire_messages(message, reasoning or {}))
+        messages.extend(_wire_messages(message, source=source, needs_reasoning=needs_reasoning))
     params: dict[str, Any] = {"model": model, "messages": messages}
     # OpenAI's own newer models refuse max_tokens; compatible servers mostly know only max_tokens.
     params["max_completion_tokens" if provider == "openai" else "max_tokens"] = request.max_tokens
+    if request.reasoning is not None and request.reasoning.on:
+        # Reasoning tokens count against the same output limit here, so the limit grows by the
+        # thinking budget, as Anthropic's does.
+        key = "max_completion_tokens" if provider == "openai" else "max_tokens"
+        params[key] = request.max_tokens + request.reasoning.thinking_budget()
+        params["reasoning_effort"] = request.reasoning.effort()
     if request.tools:
         params["tools"] = [
             {
@@ -133,8 +171,19 @@ def _parse_arguments(raw: object) -> tuple[dict[str, Any], str | None]:
     return value, None
 
 
-def reply_from_completion(completion: Any) -> tuple[ModelReply, str | None]:
-    """Our reply (and the reasoning text, if the server sent one) from a ChatCompletion."""
+def _reasoning_text(message: Any) -> str | None:
+    """``reasoning_content`` (Moonshot, DeepSeek) or OpenRouter's ``reasoning``, when sent."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(message, name, None)
+        if value is None and getattr(message, "model_extra", None):
+            value = message.model_extra.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def reply_from_completion(completion: Any, *, source: str = "") -> ModelReply:
+    """Our reply from a ChatCompletion; reasoning text, if any, rides on the reply itself."""
     if not completion.choices:
         raise ValueError("the completion has no choices")
     choice = completion.choices[0]
@@ -145,33 +194,62 @@ def reply_from_completion(completion: Any) -> tuple[ModelReply, str | None]:
         if function is None:
             continue
         arguments, error = _parse_arguments(function.arguments)
-        calls.append(ToolCall(id=tc.id, name=function.name, arguments=arguments, parse_error=error))
+        # Gateways in front of Gemini may send an empty id; every wire needs one to pair the result.
+        call_id = tc.id or f"call_{uuid.uuid4().hex[:24]}"
+        calls.append(ToolCall(id=call_id, name=function.name, arguments=arguments, parse_error=error))
     usage = completion.usage
     prompt = getattr(usage, "prompt_tokens", 0) or 0
     details = getattr(usage, "prompt_tokens_details", None)
     # OpenAI reports cached tokens in prompt_tokens_details; Moonshot also at the top level.
     cached = (getattr(details, "cached_tokens", None) if details else None) or getattr(usage, "cached_tokens", None) or 0
     cached = min(int(cached), prompt)
-    reply = ModelReply(
+    output = getattr(usage, "completion_tokens", 0) or 0
+    reasoning = _reasoning_text(message)
+    out_details = getattr(usage, "completion_tokens_details", None)
+    thought = (getattr(out_details, "reasoning_tokens", None) if out_details else None) or 0
+    if not thought and reasoning:
+        thought = estimate_tokens(reasoning)  # not every server counts them; never above the output
+    stop = _FINISH.get(choice.finish_reason or "", choice.finish_reason or "")
+    if getattr(message, "refusal", None):
+        stop = STOP_REFUSAL
+    return ModelReply(
         text=message.content or "",
         tool_calls=tuple(calls),
         usage=Usage(
             input_tokens=prompt - cached,
-            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            output_tokens=output,
             cache_read_tokens=cached,
+            reasoning_tokens=min(int(thought), output),
         ),
         model=completion.model or "",
-        stop_reason=choice.finish_reason or "",
+        stop_reason=stop,
+        reasoning=(ReasoningPart(kind="openai", source=source, text=reasoning),) if reasoning else (),
     )
-    reasoning = getattr(message, "reasoning_content", None)
-    return reply, reasoning if isinstance(reasoning, str) and reasoning else None
+
+
+def _raw_text(body: dict[str, Any]) -> str:
+    """The upstream provider's own error, which gateways (OpenRouter) relay in ``metadata.raw``."""
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        return ""
+    raw = metadata.get("raw")
+    return raw if isinstance(raw, str) else json.dumps(raw) if raw is not None else ""
 
 
 def map_openai_error(exc: Exception, *, provider: str, model: str, secrets: tuple[str, ...] = ()) -> ModelError:
     """Our error for an OpenAI SDK exception, by code/type first, then status."""
     where = f"{provider}:{model}"
+    if isinstance(exc, UnicodeError):
+        return RequestNotSent(
+            f"{where}: the request could not be encoded ({type(exc).__name__}: {redact(str(exc), secrets)[:200]}); "
+            "nothing was sent", provider=provider, model=model)
     if isinstance(exc, openai.APITimeoutError):
         return ProviderUnavailable(f"{where} timed out", provider=provider, model=model)
+    if isinstance(exc, httpx2.TransportError) or (
+        isinstance(exc, openai.APIConnectionError) and isinstance(exc.__cause__, httpx2.RemoteProtocolError)
+    ):
+        return StreamDropped(f"{where}: the connection dropped mid-answer ({type(exc).__name__})",
+                             provider=provider, model=model)
     if isinstance(exc, openai.APIConnectionError):
         return ProviderUnavailable(f"{where}: connection error", provider=provider, model=model)
     if not isinstance(exc, openai.APIStatusError):
@@ -182,13 +260,14 @@ def map_openai_error(exc: Exception, *, provider: str, model: str, secrets: tupl
     api_message = str(body.get("message") or exc.message or "")
     code = str(exc.code or "")
     error_type = str(exc.type or "")
+    raw = _raw_text(body)
+    if raw:
+        api_message = f"{api_message} ({raw[:400]})" if api_message else raw
     text = redact(api_message, secrets)[:500]
-    kwargs: dict[str, Any] = {
-        "provider": provider,
-        "model": model,
-        "status": status,
-        "retry_after": parse_retry_after(exc.response.headers),
-    }
+    retry_after = parse_retry_after(exc.response.headers)
+    if retry_after is None and status in (429, 503, 529):
+        retry_after = retry_after_from_text(api_message)  # "Please try again in 18.642s"
+    kwargs: dict[str, Any] = {"provider": provider, "model": model, "status": status, "retry_after": retry_after}
     label = f"{where} answered HTTP {status} {code or error_type}".rstrip()
     marker = f"{code} {error_type} {api_message}".lower()
     lowered_message = api_message.lower()
@@ -197,8 +276,11 @@ def map_openai_error(exc: Exception, *, provider: str, model: str, secrets: tupl
         or error_type in _QUOTA_CODES
         or status == 402
         or any(words in lowered_message for words in _QUOTA_WORDS)
+        or any(quota in lowered_message for quota in _QUOTA_CODES)  # a gateway relaying the upstream body
     ):
         return SpendLimited(f"{label}: {text}", **kwargs)
+    if code == "tool_use_failed":
+        return ToolCallRejected(f"{label}: the model sent a malformed tool call: {text}", **kwargs)
     if status == 529 or (status in (429, 503) and "overload" in marker):
         return Overloaded(f"{label}: {text}", **kwargs)
     if status == 429:
@@ -211,26 +293,31 @@ def map_openai_error(exc: Exception, *, provider: str, model: str, secrets: tupl
 
 
 class OpenAICompatClient:
-    """A ModelClient over any OpenAI-compatible Chat Completions endpoint (OpenAI, Moonshot, OpenRouter, …)."""
+    """A ModelClient over any OpenAI-compatible Chat Completions endpoint (OpenAI, Moonshot, OpenRouter, …).
+
+    It keeps no conversation state: reasoning travels in the request's own messages.  All it
+    remembers is which model ids have returned reasoning, so a history whose turns another
+    model served still carries the ``reasoning_content`` those models require."""
 
     def __init__(self, *, api_key: str, base_url: str, timeout: float = 600.0, provider: str) -> None:
         self.provider = provider
         self._secrets = (api_key,)
         self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
-        # reasoning_content by tool-call id, replayed on the next turn (bounded: conversations end).
-        self._reasoning: LRUCache[str, str] = LRUCache(maxsize=4096)
+        self._reasoning_models: set[str] = set()
 
     async def complete(self, request: ModelRequest, *, model: str) -> ModelReply:
-        params = to_openai_params(request, model=model, provider=self.provider, reasoning=self._reasoning)
         try:
+            params = to_openai_params(request, model=model, provider=self.provider,
+                                      reasoning_model=model in self._reasoning_models)
             completion = await self._client.chat.completions.create(**params)
-            reply, reasoning = reply_from_completion(completion)
-        except (openai.OpenAIError, ValueError) as exc:
+            reply = reply_from_completion(completion, source=f"{self.provider}:{model}")
+        except (openai.OpenAIError, httpx2.HTTPError, ValueError) as exc:
+            # ValueError covers UnicodeEncodeError: our own request could not be encoded.
             raise map_openai_error(exc, provider=self.provider, model=model, secrets=self._secrets) from None
-        if reasoning:
-            for call in reply.tool_calls:
-                self._reasoning[call.id] = reasoning
-        return reply
+        if reply.reasoning:
+            self._reasoning_models.add(model)
+        level = request.reasoning.label() if request.reasoning is not None else "off"
+        return replace(reply, reasoning_level=level)
 
     async def count_input_tokens(self, request: ModelRequest, *, model: str) -> int:
         """OpenAI-compatible servers have no common counting endpoint: a conservative byte estimate."""
@@ -238,3 +325,4 @@ class OpenAICompatClient:
 
     async def close(self) -> None:
         await self._client.close()
+

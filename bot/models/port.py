@@ -72,13 +72,84 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
+class ReasoningPart:
+    """Reasoning a model returned with one assistant turn, kept in that conversation's own
+    messages (never in a cache shared by jobs: ids repeat across conversations).
+
+    ``kind`` says which wire format may send it back: ``"anthropic"`` parts hold one
+    ``thinking`` / ``redacted_thinking`` block exactly as received (signature included), which
+    the API requires back unchanged within a tool loop; ``"openai"`` parts hold the
+    ``reasoning_content`` text (Moonshot/Kimi, DeepSeek; OpenRouter's ``reasoning``).
+    ``source`` is the ``provider:model`` that produced it: reasoning goes back only to a model
+    of the same wire format, and never to a different model as if it were its own.
+    """
+
+    kind: Literal["anthropic", "openai"]
+    source: str
+    text: str = ""
+    block: tuple[tuple[str, Any], ...] = ()
+
+    def block_dict(self) -> dict[str, Any]:
+        return dict(self.block)
+
+
+@dataclass(frozen=True)
 class Message:
-    """One conversation turn: a user turn carries text and/or tool results, an assistant turn text and/or tool calls."""
+    """One conversation turn: a user turn carries text and/or tool results, an assistant turn text
+    and/or tool calls, plus the reasoning its model returned with it (``ReasoningPart``)."""
 
     role: Literal["user", "assistant"]
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_results: tuple[ToolResult, ...] = ()
+    reasoning: tuple[ReasoningPart, ...] = ()
+
+
+REASONING_LEVELS = ("off", "low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    """A role's reasoning setting: a level, or an explicit token budget (``level == "budget"``)."""
+
+    level: Literal["off", "low", "medium", "high", "budget"] = "off"
+    budget_tokens: int = 0
+
+    @property
+    def on(self) -> bool:
+        return self.level != "off" and (self.level != "budget" or self.budget_tokens > 0)
+
+    def thinking_budget(self) -> int:
+        """Anthropic ``budget_tokens`` for this setting (the API's minimum is 1024)."""
+        if self.level == "budget":
+            return max(1024, self.budget_tokens)
+        return {"low": 2048, "medium": 8192, "high": 16384}.get(self.level, 0)
+
+    def effort(self) -> str:
+        """OpenAI-compatible ``reasoning_effort`` for this setting (a budget maps to the nearest level)."""
+        if self.level != "budget":
+            return self.level
+        return "low" if self.budget_tokens <= 4096 else "medium" if self.budget_tokens <= 12288 else "high"
+
+    def label(self) -> str:
+        """How comments name it: "off", "high", "8000 tokens"."""
+        return f"{self.budget_tokens} tokens" if self.level == "budget" else self.level
+
+    @classmethod
+    def parse(cls, value: object) -> Reasoning:
+        """``off``/``low``/``medium``/``high`` or a whole number of tokens (0 = off); ValueError otherwise."""
+        if isinstance(value, bool):
+            raise ValueError(f"reasoning must be off, low, medium, high or a token budget, got {value!r}")
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError(f"a reasoning token budget cannot be negative, got {value}")
+            return cls("budget", value) if value else cls()
+        text = str(value).strip().lower()
+        if text in REASONING_LEVELS:
+            return cls(text)  # type: ignore[arg-type]
+        if text.isdigit():
+            return cls.parse(int(text))
+        raise ValueError(f"reasoning must be off, low, medium, high or a token budget, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -97,17 +168,31 @@ class ModelRequest:
     tool_choice: Literal["auto", "any"] | str = "auto"
     max_tokens: int = 8192
     cached_context: str = ""
+    reasoning: Reasoning | None = None
+    """How much the model may think before answering (SPEC 8); None or level "off": no thinking.
+    ``max_tokens`` is what the answer itself may use: adapters add the thinking budget on top."""
+
+
+# Stop reasons every adapter maps its provider's words onto, so roles act on one vocabulary.
+STOP_END = "end_turn"
+STOP_TOOL_USE = "tool_use"
+STOP_MAX_TOKENS = "max_tokens"  # Anthropic max_tokens, OpenAI-compatible "length": output was cut off
+STOP_REFUSAL = "refusal"  # Anthropic refusal, OpenAI-compatible content_filter or a message.refusal
 
 
 @dataclass(frozen=True)
 class ModelReply:
-    """What one call returned; ``model`` is the model id the provider reported."""
+    """What one call returned; ``model`` is the model id the provider reported, ``stop_reason``
+    one of the STOP_* values (or the provider's own word when it has no equivalent)."""
 
     text: str
     tool_calls: tuple[ToolCall, ...]
     usage: Usage
     model: str
     stop_reason: str
+    reasoning: tuple[ReasoningPart, ...] = ()
+    reasoning_level: str = ""
+    """The reasoning level this call ran with ("off", "high", "8000 tokens"), for comments."""
 
 
 class ModelClient(Protocol):
@@ -132,6 +217,8 @@ def request_text(request: ModelRequest) -> str:
         parts.extend((tool.name, tool.description, json.dumps(tool.input_schema, default=str)))
     for message in request.messages:
         parts.append(message.text)
+        for part in message.reasoning:
+            parts.append(part.text or json.dumps(part.block_dict(), default=str))
         for call in message.tool_calls:
             parts.extend((call.name, json.dumps(call.arguments, default=str)))
         for result in message.tool_results:

@@ -23,10 +23,14 @@ from bot.models.errors import (
     PriceUnknown,
     ProviderUnavailable,
     RateLimited,
+    Refused,
     SpendLimited,
+    StreamDropped,
+    ToolCallRejected,
 )
 from bot.models.ledger import CallContext, LedgerEntry
 from bot.models.port import (
+    STOP_REFUSAL,
     ModelClient,
     ModelReply,
     ModelRequest,
@@ -58,6 +62,12 @@ class RoutedReply:
 
 def _describe(error: ModelError, spec: ModelSpec, attempts: int, *, cap: float) -> str:
     times = f" {attempts} times" if attempts > 1 else ""
+    if isinstance(error, Refused):
+        return f"`{spec}` refused to answer"
+    if isinstance(error, ToolCallRejected):
+        return f"`{spec}` sent malformed tool calls{times}"
+    if isinstance(error, StreamDropped):
+        return f"`{spec}` dropped the connection mid-answer{times}"
     if isinstance(error, Overloaded):
         # An overload reported inside a stream rides on an HTTP 200, which would read as success.
         status = error.status if error.status and error.status >= 400 else 529
@@ -154,6 +164,12 @@ class ModelRouter:
                         budget.spent_usd += outcome.cost_usd
                 return outcome
             reason, last_error = outcome
+            if isinstance(last_error, Refused):
+                for budget in budgets:
+                    if last_error.cost_usd is None:
+                        budget.unpriced_calls += 1
+                    else:
+                        budget.spent_usd += last_error.cost_usd
             attempts.append((str(candidate), reason))
         summary = "; ".join(reason for _, reason in attempts) or "no model to try"
         raise AllModelsFailed(
@@ -202,6 +218,16 @@ class ModelRouter:
                 log.info("retrying %s in %.1fs after %s", candidate, delay, type(error).__name__)
                 await self._sleep(delay)
                 continue
+            if reply.stop_reason == STOP_REFUSAL:
+                # The model is healthy and was paid; asking it again gets the same refusal.
+                self.breaker.record_success(candidate)
+                await self._record(context=context, requested=requested, served=candidate, usage=reply.usage,
+                                   started=started, outcome="Refused", fallback_reason=fallback_reason,
+                                   reasoning=reply.reasoning_level or None)
+                refused = Refused(f"{candidate} refused to answer (stop_reason {reply.stop_reason})",
+                                  provider=candidate.provider, model=candidate.model)
+                refused.cost_usd = self._prices.cost(candidate, reply.usage)
+                return _describe(refused, candidate, attempt, cap=self._retry_after_cap), refused
             self.breaker.record_success(candidate)
             cost = self._prices.cost(candidate, reply.usage)
             strong_cost = self._prices.cost(self._strong, reply.usage)
@@ -215,6 +241,7 @@ class ModelRouter:
                 fallback_reason=fallback_reason,
                 cost=cost,
                 strong_cost=strong_cost,
+                reasoning=reply.reasoning_level or None,
             )
             return RoutedReply(
                 reply=reply,
@@ -228,15 +255,23 @@ class ModelRouter:
 
     def _retry_delay(self, error: ModelError, attempt: int, *, has_next: bool) -> float | None:
         """Seconds to wait before retrying the same model, or None to move on to the next one."""
+        if isinstance(error, ToolCallRejected):
+            return 0.0 if attempt < 2 else None  # another sample usually calls the tool right
         wait = error.retry_after
         if wait is not None and wait > self._retry_after_cap:
             return None  # waiting that long is worse than another model (or a clear failure)
+        if isinstance(error, StreamDropped):
+            # It was answering: one more try on the same model, then the next one.
+            return None if has_next and attempt >= 2 else self._backoff(attempt)
         if isinstance(error, RateLimited) and wait is None and has_next:
             return None  # no hint when the limit lifts: another model can answer now
         if isinstance(error, ProviderUnavailable) and has_next:
             return None  # 5xx/timeout: the next model is a better bet than the same one
         if wait is not None:
             return wait
+        return self._backoff(attempt)
+
+    def _backoff(self, attempt: int) -> float:
         backoff = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
         return backoff * self._rng.uniform(0.5, 1.0)
 
@@ -279,6 +314,7 @@ class ModelRouter:
         fallback_reason: str | None,
         cost: float | None = None,
         strong_cost: float | None = None,
+        reasoning: str | None = None,
     ) -> None:
         if self._ledger is None:
             return
@@ -299,6 +335,7 @@ class ModelRouter:
             latency_ms=max(0, int((self._clock() - started) * 1000)),
             outcome=outcome,
             fallback_reason=fallback_reason,
+            reasoning=reasoning,
         )
         try:
             await self._ledger(entry)

@@ -6,6 +6,12 @@ the model as error results; a reply without a tool call gets one short nudge.  O
 terminal tool is accepted, the reply's remaining calls are answered as ignored, not run.
 A role may add a note to the user turn before a model call (``turn_note``), e.g. to warn
 that few turns are left; it goes after the tool results, so call/result pairing holds.
+
+Each assistant turn keeps the reasoning its model returned (thinking blocks, reasoning_content)
+in the conversation's own messages, so it goes back with that turn and with nothing else.
+A reply cut off at the output limit (``max_tokens`` / ``length``) is never taken at face value:
+its last tool call may be missing fields, so it is not run, the model is told its output was
+truncated, and the next call may write twice as much (up to four times the role's limit).
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ from typing import Any
 
 from bot.core.usage import Usage
 from bot.models.ledger import CallContext
-from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolResult
+from bot.models.port import STOP_MAX_TOKENS, Message, ModelRequest, ModelSpec, ToolCall, ToolResult
 from bot.models.routing import Budget, ModelRouter, RoutedReply
 from bot.stages.errors import StageCancelled
 
 NUDGE = "Please continue by calling one of the tools. When you are done, call `{tool}`."
+TRUNCATED_CALL = ("error: your output was truncated at the output token limit while you were writing this "
+                  "`{name}` call, so it was not run (its arguments are incomplete). Send it again, shorter: "
+                  "split a large file into several smaller edits, or write less per call.")
+TRUNCATED_TEXT = ("Your reply was truncated at the output token limit before you called a tool{why}. "
+                  "Think less and answer with a tool call now; when you are done, call `{tool}`.")
+MAX_TOKENS_GROWTH = 4  # a truncated reply may double the limit, up to this multiple of the role's own
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,10 @@ class LoopResult:
     strong_cost_usd: float | None = 0.0
     served_by: list[str] = field(default_factory=list)
     fallback_notes: list[str] = field(default_factory=list)
+    reasoning_levels: list[str] = field(default_factory=list)
+    """The reasoning levels the calls ran with ("off", "high"), in order of first use."""
+    truncated: int = 0
+    """Replies cut off at the output limit."""
     tool_calls: int = 0
     ignored_after_done: list[str] = field(default_factory=list)
     """Tool calls the model sent after its terminal call in the same reply; never run."""
@@ -56,6 +72,13 @@ class LoopResult:
             self.served_by.append(served)
         if routed.fallback_reason and routed.fallback_reason not in self.fallback_notes:
             self.fallback_notes.append(routed.fallback_reason)
+        level = routed.reply.reasoning_level
+        if level and level not in self.reasoning_levels:
+            self.reasoning_levels.append(level)
+
+    def reasoning_label(self) -> str:
+        """How a comment names the reasoning that served: "high", "high, then off"."""
+        return ", then ".join(self.reasoning_levels) or "off"
 
 
 def _plus(total: float | None, value: float | None) -> float | None:
@@ -89,27 +112,39 @@ async def run_tool_loop(
     """
     messages = list(request.messages)
     result = LoopResult(value=None, finished=False, turns=0)
+    max_tokens = request.max_tokens
     while result.turns < max_turns:
         if should_stop is not None and should_stop():
             raise StageCancelled()
         result.turns += 1
         routed = await router.call(
-            replace(request, messages=tuple(messages)), spec=spec, fallbacks=fallbacks,
+            replace(request, messages=tuple(messages), max_tokens=max_tokens), spec=spec, fallbacks=fallbacks,
             context=context, budgets=budgets,
         )
         result.add(routed)
         reply = routed.reply
+        truncated = reply.stop_reason == STOP_MAX_TOKENS
+        if truncated:
+            result.truncated += 1
+            max_tokens = min(max_tokens * 2, request.max_tokens * MAX_TOKENS_GROWTH)
         if reply.text or reply.tool_calls:
-            # An empty assistant turn is refused by the Messages API; leave it out.
-            messages.append(Message(role="assistant", text=reply.text, tool_calls=reply.tool_calls))
+            # An empty assistant turn is refused by the Messages API; leave it out.  Its reasoning
+            # rides with it: only this conversation ever sends it back.
+            messages.append(Message(role="assistant", text=reply.text, tool_calls=reply.tool_calls,
+                                    reasoning=reply.reasoning))
         turns_left = max_turns - result.turns  # model calls still allowed after this one
         note = turn_note(turns_left) if turn_note is not None and turns_left > 0 else None
         if not reply.tool_calls:
-            nudge = NUDGE.format(tool=terminal_tool)
+            if truncated:
+                why = "" if reply.text else " (all of it went to reasoning)"
+                nudge = TRUNCATED_TEXT.format(why=why, tool=terminal_tool)
+            else:
+                nudge = NUDGE.format(tool=terminal_tool)
             messages.append(Message(role="user", text=f"{nudge}\n\n{note}" if note else nudge))
             continue
         results: list[ToolResult] = []
-        for call in reply.tool_calls:
+        cut_off = reply.tool_calls[-1].id if truncated else None
+        for index, call in enumerate(reply.tool_calls):
             result.tool_calls += 1
             if result.finished:
                 # The accepted terminal call fixed the outcome: a later call in the same reply
@@ -118,7 +153,10 @@ async def run_tool_loop(
                 results.append(ToolResult(call_id=call.id, is_error=True,
                                           content=f"ignored: {terminal_tool} was already accepted"))
                 continue
-            if call.parse_error:
+            if cut_off is not None and index == len(reply.tool_calls) - 1:
+                # The output limit fell inside this call: whatever parsed is not what the model meant.
+                outcome = Answer(TRUNCATED_CALL.format(name=call.name), is_error=True)
+            elif call.parse_error:
                 outcome = Answer(f"error: the arguments were not a JSON object ({call.parse_error})", is_error=True)
             else:
                 maybe = answer(call)

@@ -34,6 +34,15 @@ estimate) without caching; ``"cached"`` bills it as the real API would with prom
 More than 4 ``cache_control`` blocks get the API's 400 in every mode.
 
 A wrong key (``x-api-key`` or ``Authorization: Bearer``) gets a real 401 authentication_error; a missing ``anthropic-version`` a 400.
+
+Like the real API it refuses (400 invalid_request_error, the API's own wording): a ``tool_use`` id
+outside ``^[a-zA-Z0-9_-]+$``; a ``tool_result`` whose id is not a ``tool_use`` of the previous
+turn; ``thinking`` with a forced ``tool_choice`` or with ``budget_tokens`` not below ``max_tokens``;
+with thinking on, a tool loop whose last assistant turn does not open with its thinking block;
+and a thinking block whose text or signature differs from what this fake sent (signatures are
+issued per block, so an edited or foreign block is caught).  ``Reply.thinking`` /
+``Reply.redacted`` add thinking / redacted_thinking blocks, streamed as ``thinking_delta`` then
+``signature_delta`` as the API does; ``drop_midstream()`` closes the connection after a few events.
 With nothing scripted the fake answers 500 and, with ``strict=True`` (default), leaving the
 ``async with`` raises AssertionError so a missing script never passes silently.
 The queue, responder, request record, strict check and server lifecycle live in
@@ -42,8 +51,10 @@ The queue, responder, request record, strict check and server lifecycle live in
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +79,13 @@ class Reply:
     usage: Usage = field(default_factory=lambda: Usage(input_tokens=10, output_tokens=5))
     stop_reason: str | None = None
     model: str | None = None
+    thinking: tuple[str, ...] = ()  # thinking blocks, sent first, each with a signature
+    redacted: tuple[str, ...] = ()  # redacted_thinking blocks (opaque ``data``)
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Open the stream, send message_start and part of a text block, then close the connection."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +102,9 @@ class Failure:
     error_code: str | None = None  # sent as error.details.error_code, the API's stable cause code
 
 
-def text_reply(text: str, *, usage: Usage | None = None, model: str | None = None, stop_reason: str = "end_turn") -> Reply:
-    return Reply(text=text, usage=usage or Usage(10, 5), model=model, stop_reason=stop_reason)
+def text_reply(text: str, *, usage: Usage | None = None, model: str | None = None, stop_reason: str = "end_turn",
+               thinking: tuple[str, ...] = ()) -> Reply:
+    return Reply(text=text, usage=usage or Usage(10, 5), model=model, stop_reason=stop_reason, thinking=thinking)
 
 
 def tool_reply(
@@ -97,13 +116,17 @@ def tool_reply(
     usage: Usage | None = None,
     model: str | None = None,
     call_id: str | None = None,
+    thinking: tuple[str, ...] = (),
+    redacted: tuple[str, ...] = (),
+    stop_reason: str = "tool_use",
 ) -> Reply:
     """One call (``name``, ``arguments``) or several (``calls=[(name, args), ...]``)."""
     items: list[tuple[str, Any, str | None]] = []
     if name is not None:
         items.append((name, {} if arguments is None else arguments, call_id))
     items.extend((n, a, None) for n, a in calls or ())
-    return Reply(text=text, tool_calls=tuple(items), usage=usage or Usage(10, 5), model=model, stop_reason="tool_use")
+    return Reply(text=text, tool_calls=tuple(items), usage=usage or Usage(10, 5), model=model,
+                 stop_reason=stop_reason, thinking=thinking, redacted=redacted)
 
 
 def failure(
@@ -143,8 +166,77 @@ def _usage_json(usage: Usage) -> dict[str, int]:
     }
 
 
+_TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+# The API's own words (quoted in public issue threads and the extended-thinking docs).
+THINKING_FIRST = (
+    "messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. When "
+    "`thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the "
+    "lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks from "
+    "previous turns. To avoid this requirement, disable `thinking`. Please consult our documentation at "
+    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+)
+FORCED_WITH_THINKING = "Thinking may not be enabled when tool_choice forces tool use."
+
+
+def _signature(kind: str, text: str) -> str:
+    return hashlib.sha256(f"fake-anthropic:{kind}:{text}".encode()).hexdigest()
+
+
+def _thinking_blocks(reply: Reply) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "thinking", "thinking": text, "signature": _signature("thinking", text)} for text in reply.thinking
+    ]
+    blocks.extend({"type": "redacted_thinking", "data": data} for data in reply.redacted)
+    return blocks
+
+
+def request_problem(body: dict[str, Any]) -> str | None:
+    """What the real Messages API would refuse in this body (with its own message), or None."""
+    messages = body.get("messages") or []
+    previous_uses: set[str] = set()
+    for index, message in enumerate(messages):
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else []
+        uses: set[str] = set()
+        for number, block in enumerate(blocks):
+            if block.get("type") == "tool_use":
+                if not _TOOL_ID.match(str(block.get("id", ""))):
+                    return (f"messages.{index}.content.{number}.tool_use.id: String should match pattern "
+                            "'^[a-zA-Z0-9_-]+$'")
+                uses.add(block["id"])
+            if block.get("type") == "tool_result" and block.get("tool_use_id") not in previous_uses:
+                return (f"messages.{index}.content.{number}: unexpected `tool_use_id` found in `tool_result` "
+                        f"blocks: {block.get('tool_use_id')}. Each `tool_result` block must have a corresponding "
+                        "`tool_use` block in the previous message.")
+            if block.get("type") == "thinking" and block.get("signature") != _signature("thinking", block.get("thinking", "")):
+                return f"messages.{index}.content.{number}: Invalid `signature` in `thinking` block"
+        previous_uses = uses if message.get("role") == "assistant" else set()
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens", 0)
+        if budget < 1024:
+            return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        if body.get("max_tokens", 0) <= budget:
+            return "`max_tokens` must be greater than `thinking.budget_tokens`."
+        if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+            return FORCED_WITH_THINKING
+        # Within a tool loop (the last user turn carries tool results), the last assistant turn
+        # must open with the thinking block it was sent with.
+        last_user = messages[-1] if messages else {}
+        in_loop = isinstance(last_user.get("content"), list) and any(
+            b.get("type") == "tool_result" for b in last_user["content"])
+        assistant = next(((i, m) for i, m in reversed(list(enumerate(messages))) if m.get("role") == "assistant"), None)
+        if in_loop and assistant is not None:
+            index, message = assistant
+            content = message.get("content")
+            first = content[0].get("type") if isinstance(content, list) and content else "text"
+            if first not in ("thinking", "redacted_thinking"):
+                return THINKING_FIRST.format(index=index, found=first)
+    return None
+
+
 def _blocks(reply: Reply) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = _thinking_blocks(reply)
     if reply.text:
         blocks.append({"type": "text", "text": reply.text})
     for name, arguments, call_id in reply.tool_calls:
@@ -171,6 +263,11 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         self.prompt_cache = prompt_cache or AnthropicPromptCache()
 
     # -- scripting ---------------------------------------------------------------------
+    def drop_midstream(self, *, times: int = 1) -> FakeAnthropic:
+        for _ in range(times):
+            self.reply(Drop())  # type: ignore[arg-type]
+        return self
+
     def fail_midstream(
         self, error_type: str = "overloaded_error", *, message: str = "Overloaded", error_code: str | None = None
     ) -> FakeAnthropic:
@@ -207,6 +304,9 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         if marked > 4:
             message = f"A maximum of 4 blocks with cache_control may be provided. Found {marked}."
             return body, self._error(failure(400, "invalid_request_error", message=message))
+        problem = request_problem(body)
+        if problem is not None:
+            return body, self._error(failure(400, "invalid_request_error", message=problem))
         return body, None
 
     def _billed(self, body: dict[str, Any], scripted: Usage) -> Usage:
@@ -245,6 +345,8 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         item = await self._next(body)
         if item is None:
             return self._unscripted_answer()
+        if isinstance(item, Drop):
+            return await self._drop(request, model=body.get("model", "claude-fake"))
         if isinstance(item, Failure) and not item.midstream:
             return self._error(item)
         model = body.get("model", "claude-fake")
@@ -275,10 +377,23 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         start = dict(message, content=[], stop_reason=None, usage=dict(usage, output_tokens=1))
         await response.write(_sse("message_start", {"type": "message_start", "message": start}))
         for index, block in enumerate(message["content"]):
-            opening = dict(block, text="") if block["type"] == "text" else dict(block, input={})
+            if block["type"] == "redacted_thinking":  # arrives whole, as the API sends it
+                await response.write(_sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": block}))
+                await response.write(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+                continue
+            opening = (dict(block, text="") if block["type"] == "text"
+                       else dict(block, thinking="", signature="") if block["type"] == "thinking"
+                       else dict(block, input={}))
             await response.write(_sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": opening}))
             await response.write(_sse("ping", {"type": "ping"}))
-            if block["type"] == "text":
+            if block["type"] == "thinking":
+                text = block["thinking"]
+                for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                    delta = {"type": "thinking_delta", "thinking": piece}
+                    await response.write(_sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+                delta = {"type": "signature_delta", "signature": block["signature"]}
+                await response.write(_sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+            elif block["type"] == "text":
                 text = block["text"]
                 for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
                     delta = {"type": "text_delta", "text": piece}
@@ -297,6 +412,22 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         await response.write(_sse("message_delta", final))
         await response.write(_sse("message_stop", {"type": "message_stop"}))
         await response.write_eof()
+        return response
+
+    async def _drop(self, request: web.Request, *, model: str) -> web.StreamResponse:
+        """A stream that breaks mid-answer: what httpx reports as RemoteProtocolError."""
+        response = await self._open_stream(request)
+        start = {
+            "id": f"msg_{next(_ids):06d}", "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": None, "stop_sequence": None, "usage": _usage_json(Usage(10, 1)),
+        }
+        await response.write(_sse("message_start", {"type": "message_start", "message": start}))
+        opening = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+        await response.write(_sse("content_block_start", opening))
+        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Let me"}}
+        await response.write(_sse("content_block_delta", delta))
+        assert request.transport is not None
+        request.transport.abort()  # no final chunk: the chunked body ends early
         return response
 
     async def _stream_failure(self, request: web.Request, item: Failure, *, model: str) -> web.StreamResponse:

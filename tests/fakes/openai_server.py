@@ -33,6 +33,13 @@ with SSE chunks (``data: {...}`` … ``data: [DONE]``, usage in a last chunk whe
 (default), leaving the ``async with`` raises AssertionError.
 The queue, responder, request record, strict check and server lifecycle live in
 ``tests.fakes.scripted_server.ScriptedServer``; this module adds the wire format.
+
+Like the real servers it refuses (400 invalid_request_error): a ``tool`` message whose
+``tool_call_id`` is not a call of the preceding assistant turn (OpenAI's wording) and, with
+``thinking=True`` (a Kimi K2.x thinking model), an assistant tool-call turn sent back without
+``reasoning_content`` (Moonshot's wording, quoted in bytedance/deer-flow#3043).  ``Reply.refusal``
+sends ``message.refusal``; ``Failure.extra`` adds fields to the error object (OpenRouter's
+``metadata.raw`` relaying the upstream provider's body).
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ class Reply:
     finish_reason: str | None = None
     model: str | None = None
     reasoning: str | None = None
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,10 +82,11 @@ class Failure:
     status: int
     error_type: str
     message: str = "fake failure"
-    code: str | None = None
+    code: Any = None
     retry_after: float | None = None
     retry_after_ms: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    extra: tuple[tuple[str, Any], ...] = ()
 
 
 def text_reply(text: str, *, usage: Usage | None = None, model: str | None = None, reasoning: str | None = None) -> Reply:
@@ -94,15 +103,19 @@ def tool_reply(
     model: str | None = None,
     call_id: str | None = None,
     reasoning: str | None = None,
+    call_ids: tuple[str, ...] = (),
+    finish_reason: str = "tool_calls",
 ) -> Reply:
-    """One call (``name``, ``arguments``) or several (``calls=[(name, args), ...]``)."""
+    """One call (``name``, ``arguments``) or several (``calls=[(name, args), ...]``, ids from
+    ``call_ids`` when given: Kimi's positional ``functions.read_file:0``, a gateway's empty id)."""
     items: list[tuple[str, Any, str | None]] = []
     if name is not None:
         items.append((name, {} if arguments is None else arguments, call_id))
-    items.extend((n, a, None) for n, a in calls or ())
+    ids = list(call_ids)
+    items.extend((n, a, ids[i] if i < len(ids) else None) for i, (n, a) in enumerate(calls or ()))
     return Reply(
         text=text, tool_calls=tuple(items), usage=usage or Usage(10, 5), model=model,
-        finish_reason="tool_calls", reasoning=reasoning,
+        finish_reason=finish_reason, reasoning=reasoning,
     )
 
 
@@ -115,11 +128,36 @@ def failure(
     retry_after: float | None = None,
     retry_after_ms: float | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Failure:
     return Failure(
         status=status, error_type=error_type, message=message or f"fake {error_type}", code=code,
         retry_after=retry_after, retry_after_ms=retry_after_ms, headers=tuple((headers or {}).items()),
+        extra=tuple((extra or {}).items()),
     )
+
+
+MISSING_REASONING = "thinking is enabled but reasoning_content is missing in assistant tool call message at index {index}"
+
+
+def request_problem(body: dict[str, Any], *, thinking: bool) -> str | None:
+    """What a real OpenAI-compatible server would refuse in this body, or None."""
+    pending: set[str] = set()
+    for index, message in enumerate(body.get("messages") or []):
+        role = message.get("role")
+        if role == "tool":
+            if message.get("tool_call_id") not in pending:
+                return ("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+                        "message with 'tool_calls'.")
+            continue
+        pending = set()
+        if role == "assistant" and message.get("tool_calls"):
+            pending = {call.get("id") for call in message["tool_calls"]}
+            if any(not call.get("id") for call in message["tool_calls"]):
+                return f"Invalid 'messages[{index}].tool_calls[0].id': empty string."
+            if thinking and "reasoning_content" not in message:
+                return MISSING_REASONING.format(index=index)
+    return None
 
 
 CacheReport = Literal["openai", "moonshot"]
@@ -141,7 +179,7 @@ def _usage_json(usage: Usage, cache_report: CacheReport = "openai") -> dict[str,
 def _tool_calls_json(reply: Reply) -> list[dict[str, Any]]:
     return [
         {
-            "id": call_id or f"call_{next(_ids):06d}",
+            "id": f"call_{next(_ids):06d}" if call_id is None else call_id,
             "type": "function",
             "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)},
         }
@@ -159,8 +197,10 @@ class FakeOpenAI(ScriptedServer[Reply, Failure]):
     _failure = staticmethod(failure)
 
     def __init__(self, *, api_key: str = "test-openai-key", strict: bool = True, billing: Billing = "scripted",
-                 prompt_cache: OpenAIPromptCache | None = None, cache_report: CacheReport = "openai") -> None:
+                 prompt_cache: OpenAIPromptCache | None = None, cache_report: CacheReport = "openai",
+                 thinking: bool = False) -> None:
         super().__init__(api_key=api_key, strict=strict, billing=billing)
+        self.thinking = thinking
         self.prompt_cache = prompt_cache or OpenAIPromptCache()
         self.cache_report: CacheReport = cache_report
 
@@ -188,7 +228,8 @@ class FakeOpenAI(ScriptedServer[Reply, Failure]):
         router.add_post("/v1/chat/completions", self._completions)
 
     def _error_payload(self, item: Failure) -> dict[str, Any]:
-        return {"error": {"message": item.message, "type": item.error_type, "param": None, "code": item.code}}
+        error = {"message": item.message, "type": item.error_type, "param": None, "code": item.code}
+        return {"error": error | dict(item.extra)}
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
@@ -198,6 +239,9 @@ class FakeOpenAI(ScriptedServer[Reply, Failure]):
             )
         if not isinstance(body, dict) or "model" not in body or "messages" not in body:
             return self._error(failure(400, "invalid_request_error", message="model and messages are required"))
+        problem = request_problem(body, thinking=self.thinking)
+        if problem is not None:
+            return self._error(failure(400, "invalid_request_error", message=problem))
         item = await self._next(body)
         if item is None:
             return self._unscripted_answer()
@@ -209,6 +253,8 @@ class FakeOpenAI(ScriptedServer[Reply, Failure]):
             message["tool_calls"] = calls
         if item.reasoning is not None:
             message["reasoning_content"] = item.reasoning
+        if item.refusal is not None:
+            message["refusal"] = item.refusal
         completion = {
             "id": f"chatcmpl-{next(_ids):06d}",
             "object": "chat.completion",
