@@ -18,78 +18,13 @@ import pytest
 
 from bot.cli import main as cli_main
 from bot.store import open_store
-from bot.task_bench.tasks import load_tasks, tree_files
-from tests import scenario as sc
+from bot.task_bench.tasks import tree_files
 from tests.fakes import anthropic_server, openai_server
+from tests.fakes.task_roles import CHEAP_FIXES, SUITE, TASKS, play, text_of
 from tests.node import needs_node
 
-SUITE = Path(__file__).resolve().parent.parent / "bench" / "tasks"
 SPLITS = ("OO", "OK", "KO", "KK")
-TASKS = load_tasks(SUITE)
-CHEAP_FIXES = {t.name for i, t in enumerate(TASKS) if i % 2 == 0}
 MIN_LINE = 24  # lines this long are distinctive enough to trace into a request
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
-
-
-def _comment(path: str) -> str:
-    return "# an attempt that changes nothing\n" if path.endswith(".py") else "// an attempt that changes nothing\n"
-
-
-def script_for(task: Any, *, writes_fix: bool) -> list[tuple[str, dict[str, Any]]]:
-    """The implementer's tool calls: the reference fix, or a useless edit of the same files."""
-    fix_files, _ = task.fix_files()
-    turns: list[tuple[str, dict[str, Any]]] = []
-    for path, data in sorted(fix_files.items()):
-        if writes_fix:
-            turns.append(("write_file", {"path": path, "content": _text(data)}))
-        else:
-            original = _text((task.repo / path).read_bytes())
-            turns.append(("write_file", {"path": path, "content": original + _comment(path)}))
-    turns.append(("finish", {"summary": "done"}))
-    return turns
-
-
-def plan_for(task: Any) -> dict[str, Any]:
-    fix_files, _ = task.fix_files()
-    paths = sorted(fix_files)
-    return {
-        "summary": f"Fix: {task.title}", "root_cause": "The code named in the files below.",
-        "steps": [{"title": "Change the code", "detail": "Apply the change the issue asks for.", "files": paths}],
-        "files": [{"path": p, "action": "modify", "why": "the fix"} for p in paths],
-        "tests": ["the project's tests"], "acceptance_criteria": ["the issue's example works"],
-        "risks": ["none"], "out_of_scope": ["anything else"],
-    }
-
-
-def scorecard(correct: int) -> dict[str, Any]:
-    return {"scores": [{"dimension": d, "score": s, "rationale": f"{d}."} for d, s in [
-        ("root_cause", correct), ("plan_fidelity", 5), ("scope_discipline", 4), ("correctness", correct),
-        ("tests", 3), ("code_quality", 4), ("safety", 5)]], "summary": "scored"}
-
-
-def which_task(body: dict[str, Any]) -> Any:
-    text = json.dumps(body)
-    found = [t for t in TASKS if json.dumps(t.title)[1:-1] in text]
-    assert len(found) == 1, [t.name for t in found]
-    return found[0]
-
-
-def play(module: Any, *, strong: bool):
-    def respond(body: dict[str, Any]) -> Any:
-        tools = {t.get("name") or t.get("function", {}).get("name") for t in body.get("tools", [])}
-        task = which_task(body)
-        if "submit_plan" in tools:
-            return module.tool_reply("submit_plan", plan_for(task), usage=sc.PLANNER_USAGE)
-        if "submit_scorecard" in tools:
-            # The judge believes every change is right: calibration must show where it was not.
-            return module.tool_reply("submit_scorecard", scorecard(5), usage=sc.JUDGE_USAGE)
-        turns = script_for(task, writes_fix=strong or task.name in CHEAP_FIXES)
-        name, arguments = turns[min(sc.turn_number(body), len(turns) - 1)]
-        return module.tool_reply(name, arguments, usage=sc.IMPLEMENTER_USAGE)
-    return respond
 
 
 def bench_env(tmp_path: Path, anthropic: Any, openai: Any) -> dict[str, str]:
@@ -105,7 +40,7 @@ def distinctive_lines(files: dict[str, bytes], *, visible: set[str], issue: str)
     """Long lines of ``files`` that the models may not see: in neither repo/ nor the issue text."""
     lines = set()
     for data in files.values():
-        for line in _text(data).splitlines():
+        for line in text_of(data).splitlines():
             line = line.strip()
             if len(line) >= MIN_LINE and line not in visible and line not in issue:
                 lines.add(line)
@@ -186,7 +121,7 @@ async def test_bench_over_the_suite_matches_the_hidden_checks(tmp_path, scripted
     # No request to a model carried hidden/ content; fix content only where a model wrote it itself.
     sent = requests(anthropic, openai)
     for task in TASKS:
-        visible = {line.strip() for data in tree_files(task.repo).values() for line in _text(data).splitlines()}
+        visible = {line.strip() for data in tree_files(task.repo).values() for line in text_of(data).splitlines()}
         hidden = distinctive_lines(tree_files(task.hidden), visible=visible, issue=task.body)
         fix = distinctive_lines(task.fix_files()[0], visible=visible, issue=task.body)
         assert hidden and fix, task.name

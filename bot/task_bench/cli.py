@@ -15,7 +15,7 @@ from bot.settings import Settings
 from bot.store import open_store
 from bot.task_bench import report
 from bot.task_bench.check import isolation_prefix
-from bot.task_bench.runner import BenchRun, parse_reasoning, plan_cells, run_bench, with_reasoning
+from bot.task_bench.runner import BenchRun, Progress, parse_reasoning, plan_cells, run_bench, with_reasoning
 from bot.task_bench.tasks import TaskError, load_tasks
 
 
@@ -41,24 +41,26 @@ async def local_services(settings: Settings) -> AsyncIterator[Services]:
         store.close()
 
 
-async def run_tasks(settings: Settings, *, cells: Sequence[Any], out: Path, concurrency: int) -> BenchRun:
+async def run_tasks(settings: Settings, *, cells: Sequence[Any], out: Path, concurrency: int,
+                    progress: Progress | None = None) -> BenchRun:
     from bot.stages.runtime import build_runtime, close_runtime
 
     async with local_services(settings) as services:
         await build_runtime(services)
         try:
-            return await run_bench(services, cells, out=out, concurrency=concurrency)
+            return await run_bench(services, cells, out=out, concurrency=concurrency, progress=progress)
         finally:
             await close_runtime(services)
 
 
-def write_outputs(records: Sequence[dict[str, Any]], *, out: Path, settings: dict[str, Any]) -> str | None:
+def write_outputs(records: Sequence[dict[str, Any]], *, out: Path, settings: dict[str, Any],
+                  title_note: str = "") -> str | None:
     """results.json, report.md and chart.png; returns why the chart is missing, if it is."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(report.results_json(records, settings=settings), encoding="utf-8")
     missing = None
     try:
-        report.write_chart(records, out / "chart.png")
+        report.write_chart(records, out / "chart.png", title_note=title_note)
     except ImportError:
         missing = "matplotlib is not installed: pip install 'route-me[bench]' for chart.png"
     (out / "report.md").write_text(report.render_report(records, settings=settings,

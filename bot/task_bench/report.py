@@ -190,8 +190,8 @@ def write_chart(records: Sequence[dict[str, Any]], path: Path, *, title_note: st
     for index, s in enumerate(summaries):
         x, y = s.usd_per_task or 0.0, 100 * s.pass_rate
         colour = COLOURS[index % len(COLOURS)]
-        ax.errorbar(x, y, yerr=None if s.pass_rate_stdev is None else 100 * s.pass_rate_stdev,
-                    xerr=s.usd_per_task_stdev, fmt=MARKERS[index % len(MARKERS)], markersize=11, color=colour,
+        ax.errorbar(x, y, yerr=100 * s.pass_rate_stdev if s.pass_rate_stdev else None,
+                    xerr=s.usd_per_task_stdev or None, fmt=MARKERS[index % len(MARKERS)], markersize=11, color=colour,
                     ecolor=colour, elinewidth=1.5, capsize=5,
                     label=f"{s.label}: {s.passed}/{s.cells} passed, ${x:.4f} per task")
         ax.annotate(s.label, (x, y), textcoords="offset points", xytext=(10, -4), fontsize=11,
@@ -206,7 +206,12 @@ def write_chart(records: Sequence[dict[str, Any]], path: Path, *, title_note: st
     ax.set_ylim(-5, 110)
     ax.set_xlabel("mean dollars per task (all three stages)", fontsize=11)
     ax.set_ylabel("tasks solved: hidden checks passed (%)", fontsize=11)
-    bars = "bars: ±1 s.d. over repeats" if repeats > 1 else "one repeat, so no error bars"
+    if repeats < 2:
+        bars = "one repeat, so no error bars"
+    elif any(s.pass_rate_stdev or s.usd_per_task_stdev for s in summaries):
+        bars = "bars: ±1 s.d. over repeats"
+    else:
+        bars = "no spread between repeats"
     ax.set_title(f"route-me splits: pass rate against cost\n{tasks} tasks × {repeats} repeat(s); {bars}"
                  + (f"; {title_note}" if title_note else ""), fontsize=11)
     ax.grid(True, alpha=0.3)
