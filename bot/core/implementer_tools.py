@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.regex_guard import SEARCH_LINE_CHARS, SEARCH_MAX_REPEATS, search_plan
+from bot.core.regex_guard import SEARCH_LINE_CHARS, PatternRefused, compile_search, search_line
 from bot.core.validate import make_validator
 from bot.core.workspace import Refused, Workspace
 
@@ -72,9 +71,8 @@ IMPLEMENTER_TOOLS: tuple[ToolDef, ...] = (
             "Search current text files for a Python regular expression (case-sensitive), "
             "optionally only under 'path'. Returns 'path:line:text' lines, at most "
             f"{SEARCH_MAX_HITS}. Only files under {SEARCH_MAX_FILE_BYTES} bytes and the first "
-            f"{SEARCH_LINE_CHARS} characters of each line are searched (fewer when the pattern "
-            f"has several unbounded repeats); nested repeats such as (a+)+ and more than "
-            f"{SEARCH_MAX_REPEATS} unbounded repeats are refused.",
+            f"{SEARCH_LINE_CHARS} characters of each line are searched. The search runs in linear "
+            "time, so backreferences, lookarounds and atomic groups are refused, and \\b is ASCII-only.",
             _schema({"pattern": "string"}, {"path": "string"})),
     ToolDef("write_file",
             "Create a file or replace its whole content. Returns 'ok' or an error.",
@@ -192,22 +190,15 @@ class ToolExecutor:
         if len(pattern) > SEARCH_MAX_PATTERN_CHARS:
             return _error(f"the pattern is longer than {SEARCH_MAX_PATTERN_CHARS} characters")
         try:
-            regex = re.compile(pattern)
-        except (re.error, RecursionError, OverflowError) as exc:
-            return _error(f"invalid regular expression: {exc}")
-        refused, line_chars = search_plan(pattern)
-        if refused:
-            return _error(refused)
+            regex = compile_search(pattern)
+        except PatternRefused as exc:
+            return _error(str(exc))
         prefix = "" if path in ("", ".", "/", "./") else path
         hits: list[str] = []
-        notes = self._scan(regex, self.workspace.list_files(prefix), line_chars, hits)
-        if line_chars < SEARCH_LINE_CHARS:
-            notes.append(f"[only the first {line_chars} characters of each line were searched, "
-                         "because the pattern has several unbounded repeats]")
+        notes = self._scan(regex, self.workspace.list_files(prefix), hits)
         return _ok("\n".join((hits or ["no matches"]) + notes))
 
-    def _scan(self, regex: re.Pattern[str], files: list[str], line_chars: int,
-              hits: list[str]) -> list[str]:
+    def _scan(self, regex: Any, files: list[str], hits: list[str]) -> list[str]:
         """Append ``path:line:text`` hits; return notes saying why the scan stopped early."""
         deadline = self._clock() + SEARCH_MAX_SECONDS
         scanned = 0
@@ -223,11 +214,11 @@ class ToolExecutor:
             except ValueError:  # binary
                 continue
             for number, line in enumerate(text.split("\n"), 1):
-                # Checked per line: one crafted line costs at most SEARCH_STEP_BUDGET steps.
+                # Checked per line: RE2 bounds one line's cost by its length and the program size.
                 if self._clock() > deadline:
                     return [f"[search stopped after {SEARCH_MAX_SECONDS:g} s; "
                             "narrow it with 'path']"]
-                if regex.search(line[:line_chars]):
+                if search_line(regex, line[:SEARCH_LINE_CHARS]):
                     if len(hits) == SEARCH_MAX_HITS:
                         return [f"[only the first {SEARCH_MAX_HITS} matches shown; "
                                 "narrow the search]"]
