@@ -14,6 +14,7 @@ from gidgethub import sansio
 
 from bot import handlers, logcontext
 from bot.core.json_body import parse_json
+from bot.intake_limits import GUARD, make_guard
 from bot.metrics import Metrics, metrics_handler
 from bot.services import Services, open_services
 from bot.settings import Settings
@@ -37,7 +38,9 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
     """Build the aiohttp application.  Nothing is opened until the app starts."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    guard = make_guard(settings)
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[guard.middleware])
+    app[GUARD] = guard
     started = time.time()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -68,6 +71,8 @@ def create_app(
                 app[INTAKE] = make_webhook_handler(
                     secret=settings.github_webhook_secret, store=store, submit=worker.submit,
                     trigger_label=runtime(services).trigger_labels.get, observe=metrics.delivery,
+                    max_body_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout,
+                    max_large_bodies=settings.max_large_bodies,
                 )
                 await worker.start()
                 log.info("route-me ready: GitHub App %s, listening on %s:%s, webhook POST %s, models strong=%s "

@@ -47,9 +47,8 @@ def _new_event_loop():
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from bot.app import create_app
+    from bot.intake_limits import run_guarded
 
     env = _environment(args.env_file)
     settings = _settings_or_exit(env)
@@ -59,8 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     # SIGTERM: aiohttp stops listening and gives in-flight deliveries (answered within 1 s) a
     # moment; the app's cleanup then drains the worker within ROUTE_ME_SHUTDOWN_GRACE.
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, shutdown_timeout=2.0,
-                print=lambda line: logging.getLogger("route-me").info("%s", line),
+    # run_guarded is run_app with the connection guard of bot/intake_limits.py.
+    run_guarded(app, host=settings.host, port=settings.port, header_timeout=settings.header_timeout,
+                shutdown_timeout=2.0, print=lambda line: logging.getLogger("route-me").info("%s", line),
                 loop=_new_event_loop())
     return 0
 

@@ -48,6 +48,11 @@ class Settings:
     webhook_path: str = "/api/github/webhooks"
     workers: int = 4
     max_body_bytes: int = MAX_GITHUB_PAYLOAD
+    # Unauthenticated traffic is bounded before the signature can be checked (bot/intake_limits.py).
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_connections: int = 256
+    max_large_bodies: int = 2
     planner_token_budget: int = 60_000
     daily_budget_usd: float | None = None
     prices_file: Path | None = None
@@ -253,6 +258,10 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True,
 
     workers = _int(env, "ROUTE_ME_WORKERS", 4, problems)
     max_body = _int(env, "ROUTE_ME_MAX_BODY_BYTES", MAX_GITHUB_PAYLOAD, problems)
+    header_timeout = _seconds(env, "ROUTE_ME_HEADER_TIMEOUT", 10.0, problems, low=0.1)
+    body_timeout = _seconds(env, "ROUTE_ME_BODY_TIMEOUT", 10.0, problems, low=0.1)
+    max_connections = _int(env, "ROUTE_ME_MAX_CONNECTIONS", 256, problems, low=8)
+    max_large_bodies = _int(env, "ROUTE_ME_MAX_LARGE_BODIES", 2, problems)
     planner_budget = _int(env, "ROUTE_ME_PLANNER_TOKEN_BUDGET", 60_000, problems, low=1000)
     model_timeout = _int(env, "ROUTE_ME_MODEL_TIMEOUT", 600, problems)
     lease = _seconds(env, "ROUTE_ME_LEASE_SECONDS", 30.0, problems, low=1.0)
@@ -285,6 +294,10 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True,
         webhook_path=path,
         workers=workers,
         max_body_bytes=max_body,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
+        max_large_bodies=max_large_bodies,
         planner_token_budget=planner_budget,
         daily_budget_usd=daily,
         prices_file=prices_file,

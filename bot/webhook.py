@@ -3,11 +3,14 @@
 The answer codes are the contract of SPEC section 2: 202 when work was queued, 200 for
 ``ping``, for events that need no work and for a delivery id already seen, 401 for a
 missing or wrong ``X-Hub-Signature-256``, 400 for a body that is not a JSON object or
-lacks the event headers, 413 over the size cap (enforced by aiohttp's client_max_size).
+lacks the event headers (or nests deeper than a parser follows), 413 over the size cap,
+408 for a body that does not arrive within its deadline, 503 (Retry-After) when too many
+large bodies are being received at once (bot/intake_limits.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -18,7 +21,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.json_body import parse_json
+from bot.intake_limits import read_body
 from bot.recorder import DeliveryRecorder
+from bot.settings import MAX_GITHUB_PAYLOAD
 from bot.store import NewJob, Store
 
 log = logging.getLogger(__name__)
@@ -135,13 +140,17 @@ def make_webhook_handler(
     *, secret: str, store: Store, submit: Callable[[int], None],
     trigger_label: Callable[[str], str | None] = lambda repo: None,
     observe: Callable[[str, str], None] = lambda event, outcome: None,
+    max_body_bytes: int = MAX_GITHUB_PAYLOAD, body_timeout: float = 10.0, max_large_bodies: int = 2,
 ) -> Callable[[web.Request], Any]:
     """The intake; ``observe(event, outcome)`` is told how each delivery was answered (metrics)."""
     secret_bytes = secret.encode()
     recorder = DeliveryRecorder(store)
+    large_bodies = asyncio.Semaphore(max_large_bodies)
 
     async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
+        body = await read_body(request, max_bytes=max_body_bytes, timeout=body_timeout, large=large_bodies)
+        if isinstance(body, web.Response):
+            return body
         event = request.headers.get("X-GitHub-Event")
         delivery = request.headers.get("X-GitHub-Delivery")
         signature = request.headers.get("X-Hub-Signature-256")
