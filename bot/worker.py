@@ -35,6 +35,8 @@ INTERRUPTED = "The job was interrupted several times (the service restarted mid-
 NOT_SCHEDULED = "The job could not be scheduled ({error}); the service log has the details."
 # How often the store is asked for jobs other instances recorded (and after a store error).
 POLL_SECONDS = 1.0
+# A woken claimer waits this long first, so a burst of deliveries costs one claim, not one each.
+CLAIM_COALESCE_SECONDS = 0.02
 # Kept out of the shutdown grace for interrupting and releasing what is still running.
 RELEASE_SECONDS = 2.0
 
@@ -175,7 +177,10 @@ class Worker:
             try:
                 await asyncio.wait_for(self._wake.wait(), self._poll)
             except TimeoutError:
-                pass
+                continue
+            # Under a burst every delivery wakes the claimer; one claim per short interval
+            # sees them all (a claim reads the queue, and a storm makes it long).
+            await asyncio.sleep(CLAIM_COALESCE_SECONDS)
 
     async def _claim_while_room(self) -> None:
         while self._claiming and len(self._running) < self._concurrency:

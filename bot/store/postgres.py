@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from bot.store.protocol import NewJob
 from bot.store.sql import Execute, SqlStore
 
 # pg_advisory_xact_lock keys (any two distinct bigints; these spell "rtme" + a number).
@@ -86,6 +89,39 @@ class PostgresStore(SqlStore):
                 yield self._executor(conn)
             finally:
                 self._local.conn = None
+
+    def record_deliveries(self, batch: list[tuple[str, str, NewJob | None]]) -> list[int | None | bool]:
+        """As SqlStore's, with the batch's statements pipelined: one round trip, not two per delivery."""
+        now = time.time()
+        results: list[int | None | bool] = []
+        with self._pool.connection() as conn:
+            with conn.transaction(), conn.pipeline():
+                cursors = self._queue_deliveries(conn, batch, now)
+            for cursor, job in cursors:
+                row = cursor.fetchone()
+                results.append(False if row is None else (None if job is None else int(row[0])))
+        return results
+
+    @staticmethod
+    def _queue_deliveries(conn: psycopg.Connection[Any], batch: list[tuple[str, str, NewJob | None]],
+                          now: float) -> list[tuple[psycopg.Cursor[Any], NewJob | None]]:
+        cursors = []
+        for delivery_id, event, job in batch:
+            cursor = conn.cursor()
+            if job is None:
+                cursor.execute("INSERT INTO deliveries (id, event, received_at) VALUES (%s, %s, %s)"
+                               " ON CONFLICT (id) DO NOTHING RETURNING NULL::bigint", (delivery_id, event, now))
+            else:
+                # The job row only when the delivery id is new, in the same statement.
+                cursor.execute(
+                    "WITH seen AS (INSERT INTO deliveries (id, event, received_at) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (id) DO NOTHING RETURNING id)"
+                    " INSERT INTO jobs (delivery_id, event, installation_id, repo, issue, payload, created_at,"
+                    " updated_at) SELECT id, %s, %s, %s, %s, %s, %s, %s FROM seen RETURNING id",
+                    (delivery_id, event, now, job.event, job.installation_id, job.repo, job.issue,
+                     zlib.compress(job.payload, 1), now, now))
+            cursors.append((cursor, job))
+        return cursors
 
     def close(self) -> None:
         self._pool.close()
