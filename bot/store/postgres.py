@@ -36,6 +36,7 @@ class PostgresStore(SqlStore):
     now_sql = "extract(epoch from clock_timestamp())::double precision"
     state_sql = "(issue_state.data::jsonb ->> 'state')"
     is_not_sql = "IS DISTINCT FROM"
+    true_sql, false_sql = "TRUE", "FALSE"
 
     def __init__(self, url: str, *, max_connections: int = 4) -> None:
         self.url = url

@@ -59,6 +59,7 @@ class SqlStore:
     # The stored issue state's "state" field, and "is not" with NULLs treated as values.
     state_sql = ""
     is_not_sql = "IS NOT"
+    true_sql, false_sql = "1", "0"
 
     # -- the seam ---------------------------------------------------------------------
 
@@ -179,15 +180,19 @@ class SqlStore:
         claimed: Job | None = None
         with self._claim_transaction() as execute:
             now = float(execute(f"SELECT {self.now_sql}").fetchone()[0])
-            rows = execute(
-                f"SELECT {JOB_COLUMNS}, lock_key FROM jobs WHERE"
-                " (status = 'pending' OR (status = 'running' AND (lease_until IS NULL OR lease_until < ?)))"
-                " AND (lock_key IS NULL OR lock_key = '' OR NOT EXISTS (SELECT 1 FROM issue_locks l"
-                "  WHERE l.key = jobs.lock_key AND l.lease_until >= ? AND l.job_id <> jobs.id))"
-                f" ORDER BY id LIMIT {CLAIM_WINDOW}", (now, now)).fetchall()
+            # Issue locks whose lease ran out (their instance died): their waiters compete again.
+            execute(f"UPDATE jobs SET waiting={self.false_sql} WHERE waiting={self.true_sql} AND lock_key IN"
+                    " (SELECT key FROM issue_locks WHERE lease_until < ?)", (now,))
+            # Two index scans (an OR would read the whole table); no payloads until one is needed.
+            rows = sorted(
+                execute(f"SELECT id, lock_key FROM jobs WHERE status = 'pending' AND waiting = {self.false_sql}"
+                        f" ORDER BY id LIMIT {CLAIM_WINDOW}").fetchall()
+                + execute("SELECT id, lock_key FROM jobs WHERE status = 'running'"
+                          f" AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT {CLAIM_WINDOW}",
+                          (now,)).fetchall())[:CLAIM_WINDOW]
             seen: set[str] = set()
-            for row in rows:
-                job, key = self._job(row[:-1]), row[-1]
+            for job_id, key in rows:
+                job = self._job(execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone())
                 if key is None:
                     try:
                         key = lock_key(job) or ""
@@ -199,7 +204,8 @@ class SqlStore:
                     execute("UPDATE jobs SET lock_key=? WHERE id=?", (key, job.id))
                 if key:
                     if key in seen:
-                        continue  # an older job of this issue comes first
+                        self._wait(execute, job.id)  # an older job of this issue comes first
+                        continue
                     seen.add(key)
                     took = execute(
                         "INSERT INTO issue_locks (key, job_id, owner, lease_until) VALUES (?, ?, ?, ?)"
@@ -208,6 +214,7 @@ class SqlStore:
                         " WHERE issue_locks.lease_until < ? OR issue_locks.job_id = excluded.job_id",
                         (key, job.id, owner, now + lease_seconds, now)).rowcount
                     if not took:
+                        self._wait(execute, job.id)
                         continue
                 execute("UPDATE jobs SET status='running', owner=?, lease_until=?, attempts=attempts+1,"
                         " updated_at=? WHERE id=?", (owner, now + lease_seconds, time.time(), job.id))
@@ -216,6 +223,15 @@ class SqlStore:
         if failure is not None:
             raise failure
         return claimed
+
+    def _wait(self, execute: Execute, job_id: int) -> None:
+        """Park a job behind its issue's lock until the lock is released or runs out."""
+        execute(f"UPDATE jobs SET waiting={self.true_sql} WHERE id=?", (job_id,))
+
+    def _wake(self, execute: Execute, job_id: int) -> None:
+        """The issue lock of ``job_id`` is being freed: the jobs waiting for it compete again."""
+        execute(f"UPDATE jobs SET waiting={self.false_sql} WHERE waiting={self.true_sql} AND lock_key ="
+                " (SELECT lock_key FROM jobs WHERE id=?)", (job_id,))
 
     def renew_leases(self, owner: str, job_ids: Sequence[int], *, lease_seconds: float) -> list[int]:
         """Extend ``owner``'s leases on these running jobs (and their issue locks); returns the
@@ -235,11 +251,14 @@ class SqlStore:
     def release_job(self, job_id: int, *, owner: str) -> bool:
         """Give a running job back (shutting down): pending again, its attempt not counted,
         its issue free, so another instance takes it at once.  False if not ``owner``'s."""
-        with self._connect(transaction=True) as execute:
+        # In the claim lock: a claim deciding that this job's issue is busy cannot interleave.
+        with self._claim_transaction() as execute:
             released = execute(
                 "UPDATE jobs SET status='pending', owner=NULL, lease_until=NULL, attempts=attempts-1,"
                 " updated_at=? WHERE id=? AND owner=? AND status='running'", (time.time(), job_id, owner)).rowcount
-            execute("DELETE FROM issue_locks WHERE job_id=? AND owner=?", (job_id, owner))
+            if released:
+                self._wake(execute, job_id)
+                execute("DELETE FROM issue_locks WHERE job_id=? AND owner=?", (job_id, owner))
         return released > 0
 
     def expire_leases(self, *, owner_prefix: str, keep: str) -> int:
@@ -252,12 +271,16 @@ class SqlStore:
             execute("UPDATE issue_locks SET lease_until=0 WHERE owner LIKE ? ESCAPE '\\' AND owner <> ?",
                     (pattern, keep))
             execute("DELETE FROM budget_reservations WHERE owner LIKE ? ESCAPE '\\' AND owner <> ?", (pattern, keep))
+            # A safety net at start: a waiter whose lock is gone altogether competes again.
+            execute(f"UPDATE jobs SET waiting={self.false_sql} WHERE waiting={self.true_sql} AND status='pending'"
+                    " AND NOT EXISTS (SELECT 1 FROM issue_locks l WHERE l.key = jobs.lock_key)")
         return count
 
     def finish_job(self, job_id: int, *, error: str | None = None, owner: str | None = None) -> bool:
         """Mark a job done (or failed with ``error``) and free its issue.  With ``owner``, only
         while that owner still holds it: a job taken over meanwhile belongs to its new owner."""
-        with self._connect(transaction=True) as execute:
+        # In the claim lock: a claim deciding that this job's issue is busy cannot interleave.
+        with self._claim_transaction() as execute:
             query = "UPDATE jobs SET status=?, error=?, owner=NULL, lease_until=NULL, updated_at=? WHERE id=?"
             params: list[Any] = ["failed" if error else "done", error, time.time(), job_id]
             if owner is not None:
@@ -265,6 +288,7 @@ class SqlStore:
                 params.append(owner)
             finished = execute(query, params).rowcount
             if finished:
+                self._wake(execute, job_id)
                 execute("DELETE FROM issue_locks WHERE job_id=?", (job_id,))
         return finished > 0
 
