@@ -149,3 +149,40 @@ async def test_bench_over_the_suite_matches_the_hidden_checks(tmp_path, scripted
     assert await asyncio.to_thread(cli_main, argv) == 0
     assert anthropic.calls + openai.calls == calls
     assert "40 cells (40 reused" in capsys.readouterr().out
+
+
+async def test_a_cell_stopped_by_a_provider_failure_is_not_kept_and_runs_again(tmp_path, scripted, monkeypatch,
+                                                                                capsys):
+    needs_node()
+    anthropic, openai = scripted
+    for key, value in bench_env(tmp_path, anthropic, openai).items():
+        monkeypatch.setenv(key, value)
+    broken = {"on": True}
+    scripted_strong = play(anthropic_server, strong=True)
+
+    def strong(body):
+        if broken["on"] and "negative sizes" in json.dumps(body) and any(
+                t.get("name") == "submit_plan" for t in body.get("tools", [])):
+            return anthropic_server.failure(400, "invalid_request_error", message="prompt is malformed")
+        return scripted_strong(body)
+
+    anthropic.responder = strong
+    out = tmp_path / "out"
+    argv = ["bench", "--tasks", str(SUITE), "--only", "escape-regexp-hyphen", "--only", "humanize-negative-size",
+            "--splits", "OO,KK", "--out", str(out)]
+
+    assert await asyncio.to_thread(cli_main, argv) == 1
+    cells = {c["cell"]: c for c in json.loads((out / "results.json").read_text())["cells"]}
+    failed = cells["humanize-negative-size__OO__r1"]
+    assert failed["error_kind"] == "model" and failed["pass"] is False and failed["check"] is None
+    assert "were not kept" in capsys.readouterr().err
+    assert sorted(p.stem for p in (out / "cells").glob("*.json")) == sorted(set(cells) - {failed["cell"]})
+    assert "Cells that stopped early" in (out / "report.md").read_text()
+
+    broken["on"] = False
+    before = anthropic.calls + openai.calls
+    assert await asyncio.to_thread(cli_main, argv) == 0
+    assert "4 cells (3 reused" in capsys.readouterr().out
+    assert anthropic.calls + openai.calls - before == 4  # plan, two implementer turns (write, finish), judge
+    cells = {c["cell"]: c for c in json.loads((out / "results.json").read_text())["cells"]}
+    assert cells["humanize-negative-size__OO__r1"]["pass"] is True
