@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import posixpath
@@ -26,9 +27,15 @@ class UnsafeArchive(Exception):
     """The archive is hostile, malformed or over a cap; nothing was left in the destination."""
 
 
+# Linux's limit on one path component (NAME_MAX); git itself allows longer names.
+MAX_NAME_BYTES = 255
+TOO_LARGE = "too large"
+NAME_TOO_LONG = "its name is too long for the file system"
+
+
 @dataclass(frozen=True)
 class Extraction:
-    """A snapshot plus the files left out because each was over ``max_file_bytes``."""
+    """A snapshot plus the files left out of it (over ``max_file_bytes``, or a name too long)."""
 
     snapshot: Snapshot
     skipped: tuple[str, ...]
@@ -71,10 +78,13 @@ def extract(
     """Stream-extract ``fileobj`` into ``dest``, stripping GitHub's single top-level directory.
 
     The commit sha comes from the pax global header (``git archive`` writes it as
-    ``comment``), else ``expected_sha``.  Symlinks are recorded, never created; hard links,
-    devices, FIFOs, absolute or ``..`` paths and archives over the caps raise UnsafeArchive.
-    ``max_total_bytes`` counts every regular member, skipped ones too, because they are
-    still decompressed: that is what bounds a gzip bomb.
+    ``comment``), else ``expected_sha``.  Symlinks are recorded, never created nor followed,
+    wherever they point (SPEC 7: a link outside the repository makes only that path unusable);
+    hard links, devices, FIFOs, absolute or ``..`` member paths and archives over the caps
+    raise UnsafeArchive.  A file over ``max_file_bytes`` or whose name the file system cannot
+    hold (a component over 255 bytes: git allows it) is skipped and named in ``skipped`` and
+    ``Snapshot.skipped``, with the reason.  ``max_total_bytes`` counts every regular member,
+    skipped ones too, because they are still decompressed: that is what bounds a gzip bomb.
     """
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -100,9 +110,11 @@ def extract(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if skipped:
-        log.info("snapshot %s: skipped %d files over %d bytes", sha, len(skipped), max_file_bytes)
+        log.info("snapshot %s: skipped %d files (over %d bytes or names too long)",
+                 sha, len(skipped), max_file_bytes)
     snapshot = Snapshot(
-        root=dest, sha=sha, symlinks=frozenset(symlinks), _paths=tuple(sorted(paths))
+        root=dest, sha=sha, symlinks=frozenset(symlinks), _paths=tuple(sorted(paths)),
+        skipped=dict(sorted(skipped.items())),
     )
     return Extraction(snapshot=snapshot, skipped=tuple(sorted(skipped)))
 
@@ -123,10 +135,10 @@ def _extract_into(
     max_total_bytes: int,
     max_files: int,
     max_file_bytes: int,
-) -> tuple[str | None, list[str], set[str], list[str]]:
+) -> tuple[str | None, list[str], set[str], dict[str, str]]:
     paths: list[str] = []
     symlinks: set[str] = set()
-    skipped: list[str] = []
+    skipped: dict[str, str] = {}  # path -> why it is not in the snapshot
     seen: set[str] = set()
     top: str | None = None
     members = 0
@@ -151,19 +163,31 @@ def _extract_into(
                         raise UnsafeArchive(f"top-level entry is not a directory: {member.name!r}")
                     continue
                 _check_unique(rel, seen, symlinks)
+                if member.isreg():
+                    total += member.size
+                    if total > max_total_bytes:
+                        raise UnsafeArchive(f"archive expands to more than {max_total_bytes} bytes")
+                if (member.isdir() or member.isreg() or member.issym()) and _name_too_long(rel):
+                    if not member.isdir():  # what lies below a long directory name has it too
+                        skipped[rel] = NAME_TOO_LONG
+                    continue
                 if member.isdir():
-                    (staging / rel).mkdir(parents=True, exist_ok=True)
+                    _make_dir(staging / rel)
                 elif member.issym():
                     _check_link_target(rel, member.linkname)
                     symlinks.add(rel)
                 elif member.isreg():
-                    total += member.size
-                    if total > max_total_bytes:
-                        raise UnsafeArchive(f"archive expands to more than {max_total_bytes} bytes")
                     if member.size > max_file_bytes:
-                        skipped.append(rel)
+                        skipped[rel] = f"{TOO_LARGE}: {member.size} bytes, over {max_file_bytes}"
                         continue
-                    _write_member(tar, member, staging / rel)
+                    try:
+                        _write_member(tar, member, staging / rel)
+                    except OSError as exc:
+                        # A whole path over PATH_MAX: skipped like a long name, never fatal.
+                        if exc.errno != errno.ENAMETOOLONG:
+                            raise
+                        skipped[rel] = NAME_TOO_LONG
+                        continue
                     paths.append(rel)
                 else:
                     kind = "hard link" if member.islnk() else "special file"
@@ -201,12 +225,25 @@ def _check_unique(rel: str, seen: set[str], symlinks: set[str]) -> None:
         parent = posixpath.dirname(parent)
 
 
+def _name_too_long(rel: str) -> bool:
+    """True when a component of ``rel`` is longer than a file name may be on this disk."""
+    return any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in rel.split("/"))
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        # A whole path over PATH_MAX: the files below it are skipped when they are written.
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+
+
 def _check_link_target(rel: str, target: str) -> None:
-    if not target or target.startswith("/") or "\0" in target:
-        raise UnsafeArchive(f"symlink {rel!r} points outside the repository: {target!r}")
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
-    if resolved == ".." or resolved.startswith("../"):
-        raise UnsafeArchive(f"symlink {rel!r} points outside the repository: {target!r}")
+    # Only what git itself cannot store is refused: a link is never created nor followed, so
+    # wherever it points (absolute, "../", /dev/null) it is only a path the models cannot use.
+    if not target or "\0" in target:
+        raise UnsafeArchive(f"symlink {rel!r} has an empty or NUL-bearing target")
 
 
 def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:

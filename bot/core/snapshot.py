@@ -2,12 +2,15 @@
 
 Every stage of one issue reads the same snapshot: the planner's context pack, the
 implementer's workspace overlay and the scorecard facts.  Symlinks from the archive are
-never materialised; their paths are remembered so writes through them can be refused.
+never materialised; their paths are remembered so reads and writes through them can be
+refused.  Files the extraction left out (too large, a name the disk cannot hold) are
+remembered with the reason, so the implementer is told why it cannot use them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +23,13 @@ class Snapshot:
     sha: str
     symlinks: frozenset[str] = field(default=frozenset())
     _paths: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # Files of the commit left out of the extraction: path -> why (e.g. "too large: …").
+    skipped: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_directory(
-        cls, root: Path, sha: str, *, symlinks: frozenset[str] = frozenset()
+        cls, root: Path, sha: str, *, symlinks: frozenset[str] = frozenset(),
+        skipped: Mapping[str, str] | None = None,
     ) -> Snapshot:
         """Wrap an already-extracted tree (regular files only; links are skipped)."""
         root = Path(root)
@@ -44,7 +50,8 @@ class Snapshot:
                     links.add(prefix + name)
                 elif full.is_file():
                     found.append(prefix + name)
-        return cls(root=root, sha=sha, symlinks=frozenset(links), _paths=tuple(sorted(found)))
+        return cls(root=root, sha=sha, symlinks=frozenset(links), _paths=tuple(sorted(found)),
+                   skipped=dict(skipped or {}))
 
     def paths(self) -> list[str]:
         """All regular files, sorted."""
@@ -52,6 +59,17 @@ class Snapshot:
 
     def has_file(self, path: str) -> bool:
         return path in self._path_set
+
+    def skipped_reason(self, path: str) -> str | None:
+        """Why ``path`` (or a directory above it) is in the commit but not here, else None."""
+        if not self.skipped:
+            return None
+        parts = path.split("/")
+        for depth in range(len(parts), 0, -1):
+            reason = self.skipped.get("/".join(parts[:depth]))
+            if reason is not None:
+                return reason
+        return None
 
     @property
     def _path_set(self) -> frozenset[str]:

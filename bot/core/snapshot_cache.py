@@ -33,7 +33,7 @@ class SnapshotCache:
     """Extracted trees under ``root``, at most ``max_entries`` of them, least recently used evicted.
 
     Each tree ``<owner>+<name>@<sha>/`` has a JSON sidecar ``<owner>+<name>@<sha>.json``
-    holding the repo, sha and symlinks; it is written last, so a tree without one is an
+    holding the repo, sha, symlinks and skipped files; it is written last, so a tree without one is an
     interrupted fetch and is deleted when a new process indexes the directory.
     """
 
@@ -45,6 +45,7 @@ class SnapshotCache:
         # key -> Snapshot, or None for a tree indexed from disk and not walked yet.
         self._entries: OrderedDict[tuple[str, str], Snapshot | None] = OrderedDict()
         self._symlinks: dict[tuple[str, str], frozenset[str]] = {}
+        self._skipped: dict[tuple[str, str], dict[str, str]] = {}
         self._inflight: dict[tuple[str, str], asyncio.Future[Snapshot]] = {}
         self.root.mkdir(parents=True, exist_ok=True)
         self._reindex()
@@ -70,7 +71,8 @@ class SnapshotCache:
             if not path.is_dir():
                 self._forget(key)
                 return None
-            snapshot = Snapshot.from_directory(path, sha, symlinks=self._symlinks.get(key, frozenset()))
+            snapshot = Snapshot.from_directory(path, sha, symlinks=self._symlinks.get(key, frozenset()),
+                                               skipped=self._skipped.get(key))
             self._entries[key] = snapshot
         self._entries.move_to_end(key)
         # Touch the sidecar so a restarted process rebuilds the same LRU order.
@@ -129,14 +131,17 @@ class SnapshotCache:
             if staging.exists():
                 await asyncio.to_thread(shutil.rmtree, staging, True)
         snapshot = Snapshot(
-            root=final, sha=fetched.sha, symlinks=fetched.symlinks, _paths=tuple(fetched.paths())
+            root=final, sha=fetched.sha, symlinks=fetched.symlinks, _paths=tuple(fetched.paths()),
+            skipped=dict(fetched.skipped),
         )
         _write_json(
             self._sidecar(final),
-            {"repo": repo, "sha": fetched.sha, "symlinks": sorted(fetched.symlinks)},
+            {"repo": repo, "sha": fetched.sha, "symlinks": sorted(fetched.symlinks),
+             "skipped": dict(fetched.skipped)},
         )
         self._entries[key] = snapshot
         self._symlinks[key] = fetched.symlinks
+        self._skipped[key] = dict(fetched.skipped)
         self._entries.move_to_end(key)
         await self._evict(keep=key)
         return snapshot
@@ -161,9 +166,10 @@ class SnapshotCache:
     def _forget(self, key: tuple[str, str]) -> None:
         self._entries.pop(key, None)
         self._symlinks.pop(key, None)
+        self._skipped.pop(key, None)
 
     def _reindex(self) -> None:
-        found: list[tuple[float, tuple[str, str], frozenset[str]]] = []
+        found: list[tuple[float, tuple[str, str], frozenset[str], dict[str, str]]] = []
         sidecars: set[str] = set()
         for entry in self.root.iterdir():
             tree = entry.with_name(entry.name.removesuffix(_SIDECAR))
@@ -173,13 +179,14 @@ class SnapshotCache:
                     key = (str(record["repo"]), str(record["sha"]))
                     valid = self.path_for(*key) == tree and tree.is_dir()
                     links = frozenset(str(p) for p in record.get("symlinks", []))
+                    skipped = {str(k): str(v) for k, v in dict(record.get("skipped", {})).items()}
                 except (KeyError, TypeError, ValueError):
                     valid = False
                 if not valid:
                     entry.unlink(missing_ok=True)
                     continue
                 sidecars.add(tree.name)
-                found.append((entry.stat().st_mtime, key, links))
+                found.append((entry.stat().st_mtime, key, links, skipped))
         for entry in self.root.iterdir():
             if _STAGING_RE.match(entry.name):  # an interrupted fetch: its dir, archive or extraction
                 _remove(entry)
@@ -188,9 +195,10 @@ class SnapshotCache:
             elif entry.name.endswith(".json.tmp") and _TREE_RE.fullmatch(entry.name[:-9]):
                 _remove(entry)
             # anything else is not ours: never delete what another component put here
-        for _, key, links in sorted(found):
+        for _, key, links, skipped in sorted(found, key=lambda item: (item[0], item[1])):
             self._entries[key] = None
             self._symlinks[key] = links
+            self._skipped[key] = skipped
         if len(self._entries) > self.max_entries:
             for key in list(self._entries)[: len(self._entries) - self.max_entries]:
                 path = self.path_for(*key)
