@@ -1,4 +1,8 @@
-"""The implementer's in-memory overlay over a snapshot, with change guards (path rules: bot.core.paths)."""
+"""The implementer's in-memory overlay over a snapshot, with change guards (path rules: bot.core.paths).
+
+With the commit's real tree (``bot.core.git_tree``) it also refuses what the snapshot cannot
+stand for: files the archive skipped or left out, and files it rewrote (export-subst).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Callable, Iterable
 
 from bot.core.changes import FileChange
 from bot.core.diff import file_line_stats
+from bot.core.git_tree import GitTree, TreeItem, why_not_editable
 from bot.core.paths import PathRefused, Refused, check_path, quote_path
 from bot.core.snapshot import Snapshot
 
@@ -32,8 +37,10 @@ class Workspace:
         max_files: int = 20,
         max_changed_lines: int = 1000,
         max_file_bytes: int = 1_000_000,
+        tree: GitTree | None = None,
     ) -> None:
         self.snapshot = snapshot
+        self.tree = tree  # the commit's real tree; None when unknown (then the snapshot is trusted)
         self.deny = deny
         self.max_files = max_files
         self.max_changed_lines = max_changed_lines
@@ -41,6 +48,7 @@ class Workspace:
         self._overlay: dict[str, str | None] = {}  # path -> new text, None = deleted
         self._stats: dict[str, tuple[int, int]] = {}  # changed path -> (added, removed)
         self._originals: dict[str, str | None] = {}
+        self._not_editable: dict[str, str | None] = {}
 
     @classmethod
     def from_changes(
@@ -92,6 +100,9 @@ class Workspace:
                 raise FileNotFoundError(f"{path} has been deleted")
             return content
         if not self.snapshot.has_file(path):
+            absent = self._absent_reason(path)
+            if absent is not None:
+                raise PathRefused(f"path {quote_path(path)} refused: {absent}")
             raise FileNotFoundError(f"{path} does not exist")
         text = self.snapshot.read_text(path)
         if text is None:
@@ -102,6 +113,9 @@ class Workspace:
         """Current size in bytes (UTF-8 for overlay files); FileNotFoundError if absent."""
         check_path(path, snapshot=self.snapshot)
         if not self.exists(path):
+            absent = None if path in self._overlay else self._absent_reason(path)
+            if absent is not None:
+                raise PathRefused(f"path {quote_path(path)} refused: {absent}")
             raise FileNotFoundError(f"{path} does not exist")
         content = self._overlay.get(path)
         if content is not None:
@@ -197,6 +211,10 @@ class Workspace:
         reason = self.deny(path)
         if reason is not None:
             raise PathRefused(f"path {quote_path(path)} refused: {reason}")
+        if path not in self._overlay:
+            reason = self._not_editable_reason(path)
+            if reason is not None:
+                raise PathRefused(f"path {quote_path(path)} refused: {reason}")
         # Overlay files are always text; only an untouched snapshot file can be binary.
         if path not in self._overlay and self.snapshot.has_file(path):
             if self._original(path) is None:
@@ -240,6 +258,28 @@ class Workspace:
             return
         self._overlay[path] = content
         self._stats[path] = file_line_stats(original, content)
+
+    def _absent_reason(self, path: str) -> str | None:
+        """Why a path the snapshot lacks is not simply absent from the commit, or None."""
+        skipped = self.snapshot.skipped_reason(path)
+        if skipped is not None:
+            return (f"this file is in the repository but not in the snapshot ({skipped}), "
+                    "so it cannot be read or edited")
+        if self.tree is not None:
+            item = self.tree.lookup(path)
+            if isinstance(item, TreeItem) and item.type == "blob":
+                return why_not_editable(path, tree=self.tree, snapshot_bytes=None)
+        return None
+
+    def _not_editable_reason(self, path: str) -> str | None:
+        """Why changing ``path`` would not change the commit's real file as the model sees it."""
+        if path not in self._not_editable:
+            reason = self._absent_reason(path) if not self.snapshot.has_file(path) else None
+            if reason is None and self.tree is not None:
+                data = self.snapshot.read_bytes(path) if self.snapshot.has_file(path) else None
+                reason = why_not_editable(path, tree=self.tree, snapshot_bytes=data)
+            self._not_editable[path] = reason
+        return self._not_editable[path]
 
     def _original(self, path: str) -> str | None:
         # The snapshot never changes, so each original is read from disk once.

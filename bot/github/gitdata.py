@@ -1,7 +1,9 @@
 """Commits, branches and pull requests through the Git Data API, safe to repeat after a failure.
 
 A change becomes one tree (base tree plus inline contents, ``sha: null`` for deletions),
-one commit and one ref.  Creating a ref or a pull request is not repeatable, so when such
+one commit and one ref.  The base is the commit's real tree, listed once with
+``GET git/trees/{sha}?recursive=1`` (``fetch_tree``): only changed entries are sent, so every
+other path keeps its exact blob and mode (symlinks stay 120000), whatever the tarball held.  Creating a ref or a pull request is not repeatable, so when such
 a call fails with a 5xx, a network error or a timeout (GitHub may have done the work and
 lost only the answer) the code first looks for what GitHub may already have made.
 """
@@ -17,6 +19,7 @@ import aiohttp
 import gidgethub
 
 from bot.core.changes import FileChange
+from bot.core.git_tree import GitTree
 from bot.github.client import GitHubClient, get_optional
 
 log = logging.getLogger(__name__)
@@ -26,14 +29,44 @@ MAX_BRANCH_SUFFIX = 20
 MAYBE_DONE = (gidgethub.GitHubBroken, aiohttp.ClientError, asyncio.TimeoutError, TimeoutError)
 
 
+async def fetch_tree(gh: GitHubClient, api: str, commit: str) -> GitTree:
+    """The real tree of ``commit``: one recursive listing (GitHub resolves a commit to its tree).
+
+    GitHub truncates a listing over 100,000 entries or 7 MB (``truncated: true``); the
+    directories a change touches are then listed one level at a time by ``complete_tree``.
+    """
+    return GitTree.from_api(await gh.getitem(f"{api}/git/trees/{commit}?recursive=1"))
+
+
+async def complete_tree(gh: GitHubClient, api: str, tree: GitTree, paths: Sequence[str]) -> GitTree:
+    """``tree`` with every directory above ``paths`` listed, when the recursive listing was truncated.
+
+    No request at all for a complete listing; otherwise one per directory not yet known.
+    """
+    for directory in tree.missing_dirs(paths):
+        if directory == "":
+            sha = tree.sha
+        else:
+            item = tree.items.get(directory)
+            if item is None or item.type != "tree":
+                tree = tree.with_directory(directory, {"tree": []})  # nothing can be below it
+                continue
+            sha = item.sha
+        tree = tree.with_directory(directory, await gh.getitem(f"{api}/git/trees/{sha}"))
+    return tree
+
+
 async def create_commit(gh: GitHubClient, api: str, *, parent: str, changes: Sequence[FileChange],
-                        message: str, mode_of: Callable[[str], str] = lambda path: "100644") -> str:
+                        message: str, mode_of: Callable[[str], str] = lambda path: "100644",
+                        base_tree: str | None = None) -> str:
     """One tree and one commit on top of ``parent``; returns the new commit sha.
 
     ``mode_of`` gives an existing file's git mode, so an edited script keeps its exec bit.
+    ``base_tree`` is the parent's root tree when already known (from ``fetch_tree``).
     """
-    # base_tree must be a tree id, not a commit id: GET trees resolves the commit's root tree.
-    base_tree = (await gh.getitem(f"{api}/git/trees/{parent}"))["sha"]
+    if base_tree is None:
+        # base_tree must be a tree id, not a commit id: GET trees resolves the commit's root tree.
+        base_tree = (await gh.getitem(f"{api}/git/trees/{parent}"))["sha"]
     entries: list[dict[str, Any]] = []
     for change in changes:
         if change.action == "delete":

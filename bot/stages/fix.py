@@ -16,13 +16,12 @@ import gidgethub
 from bot.core.changes import changes_between
 from bot.core.diff import unified_diff
 from bot.core.paths import Refused
-from bot.core.repo_config import is_path_denied
 from bot.core.snapshot_diff import snapshot_changes
 from bot.core.workspace import Workspace
-from bot.github.gitdata import advance_branch, create_commit, ref_sha
+from bot.github.gitdata import advance_branch, fetch_tree, ref_sha
 from bot.stages.context import IssueContext
 from bot.stages.errors import StageFailed
-from bot.stages.implement import run_implementer
+from bot.stages.implement import ci_aware_deny, commit_against_tree, run_implementer
 
 MAX_DIFF_CHARS_IN_PROMPT = 60_000
 FIX_AGAIN = "Comment `/fix <feedback>` again to work on the new head of the branch."
@@ -79,7 +78,13 @@ async def run_fix(ctx: IssueContext, *, feedback: str, stage: str = "fix",
     branch, head_sha = pull["head"]["ref"], pull["head"]["sha"]
     base = await ctx.snapshot(version.base_sha)
     head = await ctx.snapshot(head_sha)
+    base_tree = await fetch_tree(ctx.gh, api, version.base_sha)
+    head_tree = await fetch_tree(ctx.gh, api, head_sha)
     committed = await asyncio.to_thread(snapshot_changes, base, head)
+    # The tarballs differ where the commits do not (export-subst expands each commit's own id):
+    # a file whose blob is the same in both trees is not part of the pull request's change.
+    committed = [c for c in committed
+                 if c.path not in base_tree.items or base_tree.items.get(c.path) != head_tree.items.get(c.path)]
     diff = unified_diff(committed)
     if len(diff) > MAX_DIFF_CHARS_IN_PROMPT:
         diff = diff[:MAX_DIFF_CHARS_IN_PROMPT] + "\n… (diff truncated; read the files for the rest)"
@@ -92,7 +97,7 @@ async def run_fix(ctx: IssueContext, *, feedback: str, stage: str = "fix",
     config = ctx.config
     try:
         workspace = Workspace.from_changes(
-            base, committed, deny=lambda path: is_path_denied(config, path),
+            base, committed, deny=ci_aware_deny(ctx, base), tree=base_tree,
             max_files=config.max_files, max_changed_lines=config.max_changed_lines)
     except (ValueError, Refused) as exc:
         raise StageFailed(f"The pull request's change could not be loaded on top of the plan's base: {exc}") from exc
@@ -109,8 +114,7 @@ async def run_fix(ctx: IssueContext, *, feedback: str, stage: str = "fix",
     what = (f"Fix failing CI on #{state.pr_number} (round {ci_round[0]} of {ci_round[1]})" if ci_round
             else f"Address review feedback on #{state.pr_number}")
     message = f"{what}\n\n{implementation.summary.strip()}\n"
-    commit = await create_commit(ctx.gh, api, parent=head_sha, changes=added, message=message,
-                                 mode_of=head.git_mode)
+    commit = await commit_against_tree(ctx, parent=head_sha, tree=head_tree, changes=added, message=message)
     try:
         await advance_branch(ctx.gh, api, branch=branch, sha=commit)
     except gidgethub.BadRequest as exc:

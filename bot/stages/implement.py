@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.core.changes import FileChange
+from bot.core.ci_paths import ci_executed_in
 from bot.core.costs import PriceTable
+from bot.core.git_tree import GitTree, change_problems
 from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.plan_paths import planned_paths
@@ -23,7 +25,7 @@ from bot.core.repo_config import is_path_denied
 from bot.core.snapshot import Snapshot
 from bot.core.validate import make_validator
 from bot.core.workspace import Workspace
-from bot.github.gitdata import create_branch, create_commit, open_pull_request
+from bot.github.gitdata import complete_tree, create_branch, create_commit, fetch_tree, open_pull_request
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.prompts import Prompts
 from bot.stages.advice import TOOL_NAME as ADVISOR_TOOL
@@ -64,10 +66,41 @@ def implementer_tools() -> tuple[ToolSpec, ...]:
                  for t in IMPLEMENTER_TOOLS)
 
 
-def make_workspace(ctx: IssueContext, snapshot: Snapshot) -> Workspace:
+def make_workspace(ctx: IssueContext, snapshot: Snapshot, *, tree: GitTree | None = None) -> Workspace:
+    """The implementer's workspace: the repository's path policy, what CI runs, its limits.
+
+    ``tree`` is the base commit's real tree: paths the snapshot lacks or rewrote are refused.
+    """
     config = ctx.config
-    return Workspace(snapshot, deny=lambda path: is_path_denied(config, path),
+    return Workspace(snapshot, deny=ci_aware_deny(ctx, snapshot), tree=tree,
                      max_files=config.max_files, max_changed_lines=config.max_changed_lines)
+
+
+def ci_aware_deny(ctx: IssueContext, snapshot: Snapshot) -> Callable[[str], str | None]:
+    """``is_path_denied`` plus the files the snapshot's workflows run (``bot.core.ci_paths``)."""
+    config = ctx.config
+    executed = ci_executed_in(snapshot)
+
+    def deny(path: str) -> str | None:
+        return is_path_denied(config, path) or executed.denial(path, allowed_paths=config.allowed_paths)
+
+    return deny
+
+
+async def commit_against_tree(ctx: IssueContext, *, parent: str, tree: GitTree,
+                              changes: Sequence[FileChange], message: str) -> str:
+    """One commit of ``changes`` on ``parent`` whose tree is ``tree`` plus only those changes.
+
+    The change is checked against the real tree first (a truncated listing is completed for
+    the paths it touches): a path the snapshot did not hold as committed is never overwritten.
+    """
+    tree = await complete_tree(ctx.gh, ctx.api, tree, [change.path for change in changes])
+    problems = change_problems(changes, tree)
+    if problems:
+        raise StageFailed("The change does not fit the repository's committed files, so nothing "
+                          "was committed:\n" + "\n".join(f"- {p}" for p in problems))
+    return await create_commit(ctx.gh, ctx.api, parent=parent, changes=changes, message=message,
+                               mode_of=tree.mode_of, base_tree=tree.sha)
 
 
 async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Models,
@@ -248,17 +281,19 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
     else:
         await ctx.show_on_plan_comment(progress_body(ctx, models, "implementing…", state="implementing"))
         snapshot = await ctx.snapshot(version.base_sha)
+        # The real tree, not the tarball: its root sha is the commit's base tree (one call).
+        tree = await fetch_tree(ctx.gh, api, version.base_sha)
         implementation = await run_implementer(ctx, version=version, models=models,
-                                               workspace=make_workspace(ctx, snapshot),
+                                               workspace=make_workspace(ctx, snapshot, tree=tree),
                                                stage="implement", extra="")
         if ctx.cancelled():
             raise StageCancelled()
         state.served["implement"] = implementation.served
         if implementation.fallback:
             state.fallback_notes["implement"] = implementation.fallback
-        head = await create_commit(ctx.gh, api, parent=version.base_sha, changes=implementation.changes,
-                                   message=commit_message(ctx, version, implementation.summary),
-                                   mode_of=snapshot.git_mode)
+        head = await commit_against_tree(ctx, parent=version.base_sha, tree=tree,
+                                         changes=implementation.changes,
+                                         message=commit_message(ctx, version, implementation.summary))
         if ctx.cancelled():
             raise StageCancelled()  # only an unreferenced commit exists: nothing to undo
         # The intent is stored before the call: a crash while it is in flight leaves a commit and

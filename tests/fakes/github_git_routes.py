@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import secrets
 import urllib.parse
@@ -30,6 +31,8 @@ class GitRoutes(GitHubShapes):
 
     codeload_url: str
     _codeload_tokens: dict[str, tuple[str, float]]
+    tree_listing_max_entries: int
+    tree_listing_max_bytes: int
 
     def _git_routes(self) -> list[RouteSpec]:
         r = "/repos/{owner}/{repo}"
@@ -168,15 +171,21 @@ class GitRoutes(GitHubShapes):
 
     def _tree_json(self, repo: FakeRepo, tree: str, *, recursive: bool) -> dict[str, Any]:
         entries = []
+        size, truncated = 0, False
         for e in repo.ls_tree(tree, recursive=recursive):
             kind = "trees" if e.type == "tree" else "blobs"
             item = {"path": e.path, "mode": e.mode, "type": e.type, "sha": e.sha,
                     "url": f"{self._api(repo)}/git/{kind}/{e.sha}"}
             if e.size is not None:
                 item["size"] = e.size
+            size += len(json.dumps(item))
+            if recursive and (len(entries) >= self.tree_listing_max_entries
+                              or size > self.tree_listing_max_bytes):
+                truncated = True  # GitHub sends what fits and says so; the rest needs per-tree calls
+                break
             entries.append(item)
         return {"sha": tree, "url": f"{self._api(repo)}/git/trees/{tree}", "tree": entries,
-                "truncated": False}
+                "truncated": truncated}
 
     def _post_tree(self, call: Call) -> Reply:
         assert call.state is not None

@@ -73,6 +73,10 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes, CIRoutes):
         self.unknown_routes: list[str] = []
         self.schema_violations: list[str] = []
         self.installation_tokens_issued = 0
+        # GET git/trees/{sha}?recursive=1 stops at 100,000 entries or 7 MB and says
+        # "truncated": true (docs.github.com REST "Get a tree"); tests lower these.
+        self.tree_listing_max_entries = 100_000
+        self.tree_listing_max_bytes = 7 * 1024 * 1024
         self._checker = OpenAPIChecker() if validate else None
         self._repos: dict[tuple[str, str], RepoState] = {}
         self._tokens: dict[str, Token] = {}
