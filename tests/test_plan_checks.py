@@ -68,3 +68,19 @@ async def test_the_planner_sees_the_limits_and_gets_a_turn_to_fix_an_impossible_
     error = sc.anthropic_tool_results(anthropic.message_bodies[1])[-1]
     assert error["is_error"] is True and "calc/operations.py: no such file" in str(error["content"])
     assert "Guard the divisor" in sc.plan_comment(github)["body"]
+
+
+def test_a_script_ci_runs_and_a_skipped_file_go_back_to_the_planner(tmp_path):
+    for path, text in {".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n      - run: ./scripts/ci.sh\n",
+                       "scripts/ci.sh": "pytest\n"}.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    base = snapshot(tmp_path)
+    skipped = Snapshot.from_directory(tmp_path, SHA, skipped={"data/big.bin": "too large: 12000000 bytes"})
+    plan = plan_with([{"path": "scripts/ci.sh", "action": "modify", "why": "x"},
+                      {"path": "data/big.bin", "action": "modify", "why": "y"}])
+    problems = plan_problems(plan, snapshot=skipped, config=RepoConfig())
+    assert any("scripts/ci.sh" in p and "run by CI" in p for p in problems), problems
+    assert any("data/big.bin" in p and "not in the snapshot (too large" in p for p in problems), problems
+    allowed = RepoConfig.model_validate({"allowed_paths": ["scripts/**", "data/**"]})
+    assert not any("scripts/ci.sh" in p for p in plan_problems(plan, snapshot=base, config=allowed))
