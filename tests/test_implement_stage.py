@@ -104,19 +104,6 @@ async def test_symlink_in_the_repository_cannot_be_written_through(make_bot, git
     assert repo.tree_paths(head)["alias"] == "120000"  # the link itself is untouched
 
 
-async def test_a_repository_with_an_escaping_symlink_is_refused_safely(make_bot, github, anthropic, tmp_path):
-    github.create_repo(sc.OWNER, sc.REPO, sc.FILES, symlinks={"escape": "/etc"})
-    github.add_issue(sc.OWNER, sc.REPO, number=sc.ISSUE, title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY)
-    github.set_permission(sc.OWNER, sc.REPO, sc.MAINTAINER, "write")
-    bot = await make_bot()
-    await label(bot)
-    assert anthropic.calls == 0
-    body = github.comments(sc.OWNER, sc.REPO, sc.ISSUE)[-1]["body"]
-    assert "unsafe" in body and "escape" in body
-    snapshots = tmp_path / "snapshots"
-    assert not any(p.name == "passwd" for p in snapshots.rglob("*"))
-
-
 async def test_a_syntax_error_is_sent_back_and_fixed(make_bot, github, anthropic, openai):
     sc.seed(github)
     anthropic.responder = sc.anthropic_roles()
