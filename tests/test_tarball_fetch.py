@@ -359,11 +359,11 @@ async def test_restart_with_a_smaller_limit_evicts_the_oldest(tmp_path: Path) ->
     assert smaller.get("octo/repo", SHA) is not None and smaller.get("octo/repo", SHA2) is not None
 
 
-def test_sidecar_holds_repo_sha_and_symlinks(tmp_path: Path) -> None:
+def test_sidecar_holds_repo_sha_symlinks_and_skipped_files(tmp_path: Path) -> None:
     cache = SnapshotCache(tmp_path)
     asyncio.run(cache.get_or_fetch("octo/repo", SHA, _fetch_with_link([])))
     record = json.loads((tmp_path / f"octo+repo@{SHA}.json").read_text())
-    assert record == {"repo": "octo/repo", "sha": SHA, "symlinks": ["link"]}
+    assert record == {"repo": "octo/repo", "sha": SHA, "symlinks": ["link"], "skipped": {}}
 
 
 @pytest.mark.parametrize("repo", ["octo", "octo/repo/x", "../x", "octo/re po", ""])
