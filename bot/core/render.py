@@ -149,17 +149,29 @@ def render_help(*, where: Literal["issue", "pr"]) -> str:
     )
 
 
-def render_failure(*, stage: str, what: str, hint: str = "Comment `/retry` to try again.") -> str:
-    """A failed stage, said plainly, with what to do next.
+def render_failure(*, stage: str, what: str, hint: str = "Comment `/retry` to try again.",
+                   plan_url: str | None = None) -> str:
+    """A failed stage, said plainly, with what to do next and a link to the plan it worked on.
 
     ``what`` often quotes an exception from a provider or GitHub: credentials in it are
     masked before anyone can read them.
     """
     what, hint = redact_secrets(what), redact_secrets(hint)
+    plan = f"\n\nThe plan and its progress: [plan comment]({plan_url})." if plan_url else ""
     return (
         f"{make_marker('reply', {'for': 'failure', 'stage': stage})}\n"
         f"**route-me: the {_defuse(stage)} stage failed.**\n\n"
-        f"{_clip(_defuse(what), 4000)}\n\n{hint}\n"
+        f"{_clip(_defuse(what), 4000)}\n\n{hint}{plan}\n"
+    )
+
+
+def render_resolved_failure(*, stage: str, what: str) -> str:
+    """A failure comment once the stage succeeded on a later run: resolved, the old text folded away."""
+    return (
+        f"{make_marker('reply', {'for': 'failure', 'stage': stage, 'resolved': True})}\n"
+        f"✅ **Resolved:** the {_defuse(stage)} stage succeeded when it ran again.\n\n"
+        f"<details><summary>What had failed</summary>\n\n{_clip(_defuse(redact_secrets(what)), 4000)}\n\n"
+        "</details>\n"
     )
 
 

@@ -123,3 +123,17 @@ def render_rounds_spent(view: CIView, *, issue_number: int, head_sha: str) -> st
         f"- Close this pull request, then `/variant OO` and `/approve` on #{issue_number} to let the strong "
         "model implement the plan.\n"
     )
+
+
+def ci_box(view: CIView) -> str | None:
+    """The CI box of the plan comment's checklist (None before any CI report)."""
+    if view.ci in FAILED or (view.failing and view.ci not in PENDING and view.ci != "success"):
+        if view.phase == "running":
+            return f"⏳ CI failing: fix round {view.round} of {view.rounds}"
+        suffix = f" after {_rounds_done(view.round)}" if view.round else ""
+        return f"❌ CI failing{suffix}"
+    if view.ci == "success":
+        return "✅ CI passing" + (f" after {_rounds_done(view.round)}" if view.round else "")
+    if view.ci in PENDING or view.phase == "pushed":
+        return "⏳ CI running" if view.ci in PENDING else f"⏳ CI: waiting on fix round {view.round}"
+    return None

@@ -70,6 +70,30 @@ def render_plan_progress(*, state_line: str, issue_number: int, variant: str, pl
     )
 
 
+def render_checklist(*, version: int, approved: bool, working: str | None, pull_request: int | None,
+                     ci: str | None, score: float | None, scored: bool, failed_stage: str | None) -> str:
+    """The stage checklist at the top of the plan comment: planned → approved → implementing → PR → CI → scored.
+
+    ``working`` is what the implementer is doing now ("turn 3 of 30, 2 files touched");
+    ``ci`` is the CI box as ``bot/core/render_ci.py`` words it (None: nothing to show yet).
+    """
+    def box(text: str, *, done: bool, now: bool = False, failed: bool = False) -> str:
+        return f"{'❌' if failed else '✅' if done else '⏳' if now else '⬜'} {text}"
+
+    implemented = pull_request is not None
+    steps = [
+        box("planned", done=version > 0),
+        box("approved", done=approved),
+        box(f"implementing: {_defuse(working)}" if working else "implemented" if implemented else "implementing",
+            done=implemented, now=working is not None, failed=failed_stage == "implement" and not implemented),
+        box(f"PR #{pull_request}" if implemented else "PR", done=implemented),
+        ci or box("CI", done=False),
+        box(f"scored {score:.1f}/5" if scored and score is not None else "scored", done=scored,
+            failed=failed_stage == "judge"),
+    ]
+    return " → ".join(steps)
+
+
 def _next_step(*, state: str, require_approval: bool, pull_request: int | None) -> str:
     if pull_request is not None and state == "cancelled":
         # Cancelling does not close the pull request, and /revise is refused while it is open.
@@ -108,7 +132,7 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
                         split_estimates: Mapping[str, float | None], fallback_note: str | None,
                         notes: Sequence[str] = (), require_approval: bool,
                         pull_request: int | None = None, next_planner: str | None = None,
-                        state_line: str | None = None) -> str:
+                        state_line: str | None = None, checklist: str | None = None) -> str:
     """The plan comment for ``version``.
 
     ``planner`` is the model that wrote this version (for a human version, the split's
@@ -128,6 +152,8 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
     ]
     if next_planner and not version.human and next_planner != planner:
         head[-1] += f" · the next `/revise` is planned by {code_span(next_planner)}"
+    if checklist:
+        head.append(f"\n{checklist}")
     # A fallback note says which model wrote the plan: it means nothing on a human's version.
     quoted = [f"**Fallback:** {fallback_note}"] if fallback_note and not version.human else []
     quoted += list(notes)

@@ -22,6 +22,7 @@ from bot.github.ci_reads import CIPicture, failing_checks, read_ci
 from bot.stages.context import IssueContext
 from bot.stages.fix import run_fix
 from bot.stages.flow import guarded
+from bot.stages.plan import refresh_checklist
 from bot.stages.score import record_ci, rerender_review
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ async def ci_reported(ctx: IssueContext, *, head_sha: str,
             state.ci_phase = "passed"
         ctx.save_state()
         await rerender_review(ctx)
+        await refresh_checklist(ctx)
         return
     limit = ctx.config.ci_fix_rounds
     state.ci_round_head = head_sha
@@ -56,6 +58,7 @@ async def ci_reported(ctx: IssueContext, *, head_sha: str,
         state.ci_phase = "off" if limit == 0 else "exhausted"
         ctx.save_state()
         await rerender_review(ctx)
+        await refresh_checklist(ctx)
         if limit > 0:
             view = CIView.of(state, rounds=limit)
             await ctx.post_comment(render_rounds_spent(view, issue_number=ctx.number, head_sha=head_sha),
@@ -89,6 +92,7 @@ async def run_round(ctx: IssueContext, *, picture: CIPicture, limit: int) -> Non
     round_number = state.ci_rounds
     ctx.save_state()
     await rerender_review(ctx)
+    await refresh_checklist(ctx)
     log.info("%s#%s: CI fix round %s of %s on %s", ctx.repo, ctx.number, round_number, limit, picture.sha[:7])
     report = render_ci_report(checks)
     pushed = []
@@ -102,6 +106,7 @@ async def run_round(ctx: IssueContext, *, picture: CIPicture, limit: int) -> Non
             state.ci_phase = "exhausted" if state.ci_rounds >= limit else None
             ctx.save_state()
             await rerender_review(ctx)
+            await refresh_checklist(ctx)
         return
     commit = pushed[0]
     version = ctx.plan_version(state.approved_version)
@@ -119,3 +124,4 @@ async def run_round(ctx: IssueContext, *, picture: CIPicture, limit: int) -> Non
         state.state, state.failed_stage = "pr_open", None
     ctx.save_state()
     await rerender_review(ctx)
+    await refresh_checklist(ctx)

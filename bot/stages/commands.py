@@ -10,7 +10,7 @@ from bot.core.render_plan import render_cancelled_reply
 from bot.stages.context import IssueContext
 from bot.stages.fix import run_fix
 from bot.stages.flow import approve, cancel, guarded, implement_and_score, new_human_version
-from bot.stages.plan import run_plan, show_plan
+from bot.stages.plan import refresh_checklist, run_plan, show_plan
 from bot.stages.runtime import stage_costs
 from bot.stages.score import run_judge
 
@@ -93,10 +93,23 @@ async def run_command(ctx: IssueContext, command: Command, *, where: str, login:
             return
         state.pending_feedback = feedback
         ctx.save_state()
-        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback), report_on=report_on):
-            await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)
+        if await guarded(ctx, "fix", lambda: run_fix(ctx, feedback=feedback), report_on=report_on) \
+                and await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on):
+            await reply(review_updated_reply(ctx, "fix"))
+            await refresh_checklist(ctx)
     elif name == "rescore":
-        await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on)
+        if await guarded(ctx, "judge", lambda: run_judge(ctx), report_on=report_on):
+            await reply(review_updated_reply(ctx, "rescore"))
+            await refresh_checklist(ctx)
+
+
+def review_updated_reply(ctx: IssueContext, command: str) -> str:
+    """The answer that ends `/fix` and `/rescore`: a review edit notifies no one, so say where it is."""
+    state = ctx.state
+    assert state is not None
+    review = f"[the review]({state.review_url})" if state.review_url else "the review"
+    pushed = f"Pushed `{state.head_sha[:7]}` and updated" if command == "fix" and state.head_sha else "Updated"
+    return render_reply(command, f"{pushed} {review}.")
 
 
 async def retry(ctx: IssueContext, *, reply: Callable[[str], Awaitable[object]],

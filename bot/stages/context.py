@@ -16,7 +16,7 @@ from bot import logcontext
 from bot.core.archive import extract_snapshot, is_full_sha
 from bot.core.markers import find_marker
 from bot.core.plan import Plan, PlanVersion
-from bot.core.render import render_failure
+from bot.core.render import render_failure, render_resolved_failure
 from bot.core.render_plan import render_plan_progress
 from bot.core.repo_config import RepoConfig, parse_repo_config
 from bot.core.snapshot import Snapshot
@@ -235,7 +235,8 @@ class IssueContext:
             state.plan_comment_posting = True
             self.save_state()
             try:
-                found = int((await self.post_comment(body))["id"])
+                posted = await self.post_comment(body)
+                found, state.plan_comment_url = int(posted["id"]), posted.get("html_url")
             except MAYBE_DONE:
                 found = await self.find_own_plan_comment()
                 if found is None:
@@ -260,6 +261,19 @@ class IssueContext:
                 found = int(comment["id"])
         return found
 
+    async def resolve_failure(self, stage: str) -> None:
+        """The stage that failed last succeeded now: mark its failure comment resolved (one edit)."""
+        state = self.state
+        if state is None or not state.failure_comment or state.failure_comment[2] != stage:
+            return
+        _, comment_id, _ = state.failure_comment
+        state.failure_comment = None
+        self.save_state()
+        try:
+            await self.edit_comment(int(comment_id), render_resolved_failure(stage=stage, what=state.failure or ""))
+        except gidgethub.HTTPException as exc:  # deleted meanwhile: nothing left to mark
+            log.info("could not mark the failure comment %s resolved: %s", comment_id, exc)
+
     async def report_failure(self, stage: str, what: str, *, hint: str | None = None,
                              number: int | None = None) -> None:
         """Every failure ends in a comment saying what failed and what to do."""
@@ -270,9 +284,14 @@ class IssueContext:
             self.state.failure = what[:2000]
             if not self.save_state():
                 return  # cancelled meanwhile: the cancellation is the last word, not this failure
-        body = render_failure(stage=stage, what=what, **({"hint": hint} if hint else {}))
+        plan_url = self.state.plan_comment_url if self.state is not None else None
+        body = render_failure(stage=stage, what=what, plan_url=plan_url, **({"hint": hint} if hint else {}))
         try:
-            await self.post_comment(body, number=number)
+            posted = await self.post_comment(body, number=number)
+            if self.state is not None:
+                # Remembered so that a later success marks this comment resolved.
+                self.state.failure_comment = [number or self.number, int(posted["id"]), stage]
+                self.save_state()
             state = self.state
             if state is not None and state.plan_comment_id is not None and state.version > 0 \
                     and state.pr_number is None and stage != "plan":

@@ -82,7 +82,6 @@ async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[ob
     """
     try:
         await work()
-        return True
     except StageCancelled:
         log.info("%s stage on %s#%s stopped: the issue was cancelled", stage, ctx.repo, ctx.number)
         return False
@@ -95,6 +94,8 @@ async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[ob
         ):
             raise
         return False
+    await ctx.resolve_failure(stage)
+    return True
 
 
 async def start_plan(ctx: IssueContext) -> None:
@@ -133,6 +134,18 @@ async def implement_and_score(ctx: IssueContext) -> None:
 
     if await guarded(ctx, "implement", implement):
         await guarded(ctx, "judge", lambda: run_judge(ctx, changes=made[0]))
+        await show_after_pull_request(ctx)
+
+
+async def show_after_pull_request(ctx: IssueContext) -> None:
+    """The plan comment once the pull request is open and judged (or the judge failed): one edit."""
+    state = ctx.load_state()
+    if state is None or state.pr_number is None or state.approved_version is None:
+        return
+    version = ctx.plan_version(state.approved_version)
+    note = state.fallback_notes.get("implement")
+    if version is not None:
+        await show_plan(ctx, version, notes=(f"**Implementer fallback:** {note}",) if note else ())
 
 
 async def approve(ctx: IssueContext, *, resumed: bool = False) -> None:

@@ -34,7 +34,7 @@ from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.history import TrimPolicy, trim_history, trim_pays
 from bot.stages.loop import Answer, LoopResult, run_tool_loop
-from bot.stages.plan import progress_body, show_plan
+from bot.stages.plan import progress_body
 from bot.stages.pull_request import drop_branch_after_cancel, keep_pull_after_cancel, pull_made_anyway
 from bot.stages.rereads import PreloadedRereads
 from bot.stages.runtime import stage_costs
@@ -50,6 +50,16 @@ PROGRESS_EVERY_SECONDS = 20.0
 HISTORY_TRIM = TrimPolicy(keep_recent_turns=4, trigger_tokens=24_000, min_savings_tokens=8_000)
 # The implementer is warned before its last this-many turns to wrap up (prompts/implementer_turns_left.md).
 LAST_TURNS_WARNED = 2
+
+
+class TurnLimitReached(StageFailed):
+    """The implementer used all its turns; what helps depends on why, so all three ways are named."""
+
+    def __init__(self, message: str, *, max_turns: int) -> None:
+        super().__init__(message)
+        self.hint = (f"What would help: raise `max_turns` in `.github/route-me.yml` (now {max_turns}) if it was "
+                     "close, `/variant OO` to let the strong model implement, or a more specific "
+                     "`/revise <feedback>` if the plan left it searching; then comment `/retry`.")
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
             files = len(workspace.changes())
             await ctx.show_on_plan_comment(progress_body(
                 ctx, models, f"implementing… (turn {turn}/{config.max_turns}, {files} file(s) changed)",
-                state="implementing"))
+                state="implementing", working=f"turn {turn} of {config.max_turns}, {files} file(s) touched"))
 
     choice = preload_choice(version, workspace)
     user = prompts.render(
@@ -178,10 +188,9 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
         changed = ", ".join(c.path for c in workspace.changes()) or "none"
         tried = "; ".join(f"{name} ×{n}" for name, n in sorted(executor.calls.items()))
         why = f"\n\nThe last `finish` was refused with:\n{last_errors[0]}" if last_errors else ""
-        raise StageFailed(
+        raise TurnLimitReached(
             f"The implementer did not finish within {config.max_turns} turns "
-            f"(tool calls: {tried or 'none'}; files changed so far: {changed}).{why}"
-        )
+            f"(tool calls: {tried or 'none'}; files changed so far: {changed}).{why}", max_turns=config.max_turns)
     if result.ignored_after_done:
         log.warning("%s#%s: the implementer sent %s after finish in the same reply; not run",
                     ctx.repo, ctx.number, ", ".join(result.ignored_after_done))
@@ -279,7 +288,8 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
         head = state.head_sha
         branch = state.branch or await reconcile_branch(ctx, name=state.branch_wanted or "", head=head)
     else:
-        await ctx.show_on_plan_comment(progress_body(ctx, models, "implementing…", state="implementing"))
+        await ctx.show_on_plan_comment(progress_body(ctx, models, "implementing…", state="implementing",
+                                                     working=f"starting, {ctx.config.max_turns} turns at most"))
         snapshot = await ctx.snapshot(version.base_sha)
         # The real tree, not the tarball: its root sha is the commit's base tree (one call).
         tree = await fetch_tree(ctx.gh, api, version.base_sha)
@@ -330,6 +340,6 @@ async def run_implement(ctx: IssueContext) -> list[FileChange] | None:
     state.state = "pr_open"
     if not ctx.save_state():
         await keep_pull_after_cancel(ctx, version, pr_number=pr_number, branch=branch, head=head)
-    note = state.fallback_notes.get("implement")
-    await show_plan(ctx, version, notes=(f"**Implementer fallback:** {note}",) if note else ())
+    # The plan comment is shown again once the judge has run (``implement_and_score``): one edit
+    # for "PR #n" and "scored" keeps the plain flow within its REST budget.
     return implementation.changes if implementation is not None else None

@@ -20,7 +20,9 @@ from bot.core.plan import (
     validation_feedback,
 )
 from bot.core.plan_checks import limits_lines, plan_problems
-from bot.core.render_plan import render_plan_comment, render_plan_progress
+from bot.core.render_ci import CIView, ci_box
+from bot.core.render_plan import render_checklist, render_plan_comment, render_plan_progress
+from bot.core.scorecard import accept_partial, overall
 from bot.core.snapshot import Snapshot
 from bot.core.usage import Usage
 from bot.core.workspace import Workspace
@@ -55,13 +57,14 @@ def read_only_tools() -> tuple[ToolSpec, ...]:
     )
 
 
-def progress_body(ctx: IssueContext, models: Models, line: str, *, state: str = "planning") -> str:
+def progress_body(ctx: IssueContext, models: Models, line: str, *, state: str = "planning",
+                  working: str | None = None) -> str:
     """The plan comment while a stage runs: the plan itself once one exists, with ``line`` as its state."""
     assert ctx.state is not None
     version = ctx.plan_version() if state != "planning" and ctx.state.version else None
     if version is not None:
         # Implementing: the maintainer must still see which plan (and whose) is being built.
-        return plan_comment_body(ctx, version, state=state, state_line=line)
+        return plan_comment_body(ctx, version, state=state, state_line=line, working=working)
     return render_plan_progress(
         state_line=line, issue_number=ctx.number, variant=models.variant, planner=models.planner,
         implementer=models.implementer, version=ctx.state.version + (1 if state == "planning" else 0),
@@ -81,10 +84,37 @@ def split_estimates(ctx: IssueContext, models: Models) -> dict[str, float | None
     )
 
 
+def checklist_for(ctx: IssueContext, *, working: str | None = None) -> str:
+    """The plan comment's stage checklist from the issue's state."""
+    state = ctx.state
+    assert state is not None
+    inputs = state.review_inputs or {}
+    scorecard = accept_partial(inputs["scorecard"]) if inputs.get("scorecard") is not None else None
+    return render_checklist(
+        version=state.version, approved=state.approved_version is not None, working=working,
+        pull_request=state.pr_number, ci=ci_box(CIView.of(state, rounds=ctx.config.ci_fix_rounds)),
+        score=overall(scorecard) if scorecard else None, scored=state.review_id is not None,
+        failed_stage=state.failed_stage if state.state == "failed" else None)
+
+
+async def refresh_checklist(ctx: IssueContext) -> None:
+    """Edit the plan comment when its checklist would read differently (one edit, else none)."""
+    state = ctx.state
+    if state is None or state.plan_comment_id is None or not state.version:
+        return
+    if checklist_for(ctx) == state.checklist_shown:
+        return
+    version = ctx.plan_version()
+    if version is not None:
+        await show_plan(ctx, version)
+
+
 def plan_comment_body(ctx: IssueContext, version: PlanVersion, *, state: str | None = None,
-                      notes: tuple[str, ...] = (), state_line: str | None = None) -> str:
-    """The plan comment for ``version`` with the costs so far."""
+                      notes: tuple[str, ...] = (), state_line: str | None = None, working: str | None = None) -> str:
+    """The plan comment for ``version`` with the costs so far and the stage checklist."""
     assert ctx.state is not None
+    checklist = checklist_for(ctx, working=working)
+    ctx.state.checklist_shown = checklist
     models = ctx.models(planned_paths=version.plan.planned_paths() if version.plan else None)
     # The model that wrote this version, not the one a later /variant picked.
     writer = models.planner if version.human else version.author.removeprefix("planner:")
@@ -94,7 +124,7 @@ def plan_comment_body(ctx: IssueContext, version: PlanVersion, *, state: str | N
         judge=models.judge, costs=stage_costs(ctx.services.store, ctx.repo, ctx.number),
         split_estimates=split_estimates(ctx, models),
         fallback_note=ctx.state.fallback_notes.get("plan"), notes=notes,
-        require_approval=ctx.config.require_approval, pull_request=ctx.state.pr_number,
+        require_approval=ctx.config.require_approval, pull_request=ctx.state.pr_number, checklist=checklist,
     )
 
 

@@ -193,7 +193,8 @@ async def post_review(ctx: IssueContext, *, scorecard: Scorecard | None, facts: 
     state.review_intent_pr = state.pr_number
     ctx.save_state()  # the intent, before the call: a restart after it looks for the review first
     try:
-        state.review_id = int((await ctx.gh.post(reviews, data={"body": body, "event": "COMMENT"}))["id"])
+        made = await ctx.gh.post(reviews, data={"body": body, "event": "COMMENT"})
+        state.review_id, state.review_url = int(made["id"]), made.get("html_url")
     except MAYBE_DONE:
         # GitHub may have made the review and lost only the answer: a second POST would make
         # a second review, and reporting a failure would be false.  The marker tells.

@@ -60,6 +60,14 @@ class IssueState:
     """App name → its check suite's outcome, for the commit ``ci_head``."""
     ci_head: str | None = None
     review_inputs: dict[str, Any] | None = None
+    plan_comment_url: str | None = None
+    """The plan comment's html_url as GitHub gave it, for comments that link it."""
+    failure_comment: list[Any] | None = None
+    """[thread, comment id, stage] of the last failure comment, marked resolved when that stage succeeds."""
+    checklist_shown: str | None = None
+    """The stage checklist the plan comment shows now: it is edited only when that would change."""
+    review_url: str | None = None
+    """The review's html_url as GitHub gave it, for replies that link it."""
     review_intent_pr: int | None = None
     """The pull request a review POST was (about to be) sent for: a retry looks for that review first."""
     ci_failing: list[list[str | None]] = field(default_factory=list)
