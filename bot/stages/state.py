@@ -24,11 +24,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from bot.core.workflow import State, check_state
 from bot.store import Store
 
-State = Literal[
-    "planning", "planned", "implementing", "pr_open", "scoring", "failed", "cancelled"
-]
 Stage = Literal["plan", "implement", "judge", "fix"]
 
 
@@ -38,7 +36,7 @@ class IssueState:
 
     repo: str
     number: int
-    state: str = "planning"
+    state: State = "planning"
     plan_comment_id: int | None = None
     version: int = 0
     approved_version: int | None = None
@@ -90,6 +88,12 @@ class IssueState:
     plan_comment_posting: bool = False
     """Set just before the plan comment is posted: a job resumed after a crash looks for the
     comment by its marker before posting (GitHub may have made it and lost only the answer)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The State literal is enforced where states are written: a typo'd state fails at once.
+        if name == "state":
+            check_state(value)
+        super().__setattr__(name, value)
 
     @classmethod
     def load(cls, store: Store, repo: str, number: int) -> IssueState | None:
