@@ -11,9 +11,12 @@ package on PYTHONPATH; it is not a project dependency).
 
 The run: label → plan (the strong model overloaded, a fallback serves) → ``/variant KK`` and
 back → ``/revise`` → ``/edit`` a human plan → ``/approve`` (the implementer hits max_turns)
-→ ``/retry`` → progress edits → pull request → review → a failing check suite → ``/fix`` →
+→ ``/retry`` → progress edits → pull request → review → CI fails (a GitHub Actions check run
+whose job log names the failing test) → a CI fix round, in which the implementer asks the
+strong model once (``ask_advisor``) and pushes one commit → CI passes → ``/fix`` →
 ``/rescore`` → ``/status`` → ``/help`` (issue and pull request) → an outsider's command → an
-unknown command → ``/cancel``.  Nothing here talks to the internet.
+unknown command → ``/cancel``.  Every maintainer comment exists on the fake GitHub, so the
+bot's acknowledging reactions show in ``final/``.  Nothing here talks to the internet.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.core.usage import Usage  # noqa: E402
 from tests import scenario as sc  # noqa: E402
 from tests.fakes import anthropic_server  # noqa: E402
 from tests.fakes.anthropic_server import FakeAnthropic  # noqa: E402
@@ -38,6 +42,7 @@ from tests.fakes.deliveries import issue_comment, issue_labeled  # noqa: E402
 from tests.fakes.github_server import FakeGitHub  # noqa: E402
 from tests.fakes.harness import BotHarness, bot_env  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+from tests.test_ci_rounds import check_run_completed  # noqa: E402
 from tests.test_score_stage import check_suite_completed  # noqa: E402
 
 CONFIG = "max_turns: 6\nbudget_usd: 5\n"
@@ -49,6 +54,20 @@ HUMAN_PLAN = """## Plan (edited by hand)
 
 Keep the signature; do not touch other operations.
 """
+CI_LOG = "".join(f"2026-11-25T10:00:{i:02d}.0000000Z {line}\n" for i, line in enumerate([
+    "##[group]Run python -m pytest -q", "##[endgroup]", "..F", "=================== FAILURES ===================",
+    "_____________ test_divide_by_zero _____________", "    def test_divide_by_zero():",
+    ">       with pytest.raises(ValueError):", "E       NameError: name 'pytest' is not defined",
+    "tests/test_ops.py:9: NameError", "FAILED tests/test_ops.py::test_divide_by_zero - NameError: name 'pytest' is "
+    "not defined", "1 failed, 1 passed in 0.02s", "##[error]Process completed with exit code 1."]))
+QUESTION = ("CI fails with NameError: name 'pytest' is not defined in tests/test_ops.py::test_divide_by_zero, "
+            "which imports pytest inside the function. Import it at module level instead?")
+ADVICE = ("Yes: add `import pytest` at the top of tests/test_ops.py, above `from calc.ops import divide`, and "
+          "drop the import inside the test. Do not change calc/ops.py.")
+CI_FIX_TURNS = [("ask_advisor", {"question": QUESTION}),
+                ("replace_in_file", {"path": "tests/test_ops.py", "old": "from calc.ops import divide\n",
+                                     "new": "import pytest\n\nfrom calc.ops import divide\n"}),
+                ("finish", {"summary": "Imported pytest at module level in tests/test_ops.py."})]
 FIX_TURNS = [("replace_in_file", {"path": "calc/ops.py", "old": '    """a divided by b."""\n',
                                   "new": '    """a divided by b; b must not be zero."""\n'}),
              ("finish", {"summary": "Documented the zero rule in the docstring."})]
@@ -67,6 +86,15 @@ def overloaded_once(roles: Callable[[dict[str, Any]], Any]) -> Callable[[dict[st
     return respond
 
 
+def with_advisor(roles: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """The strong model also answers ``ask_advisor`` (a request offering no tools)."""
+    def respond(body: dict[str, Any]) -> Any:
+        if not body.get("tools"):
+            return anthropic_server.text_reply(ADVICE, usage=Usage(input_tokens=1_800, output_tokens=150))
+        return roles(body)
+    return respond
+
+
 def kind_of(method: str, path: str) -> str | None:
     """What a request carrying a ``body`` wrote, as a file-name fragment (None: not a post)."""
     patterns = [
@@ -76,6 +104,7 @@ def kind_of(method: str, path: str) -> str | None:
         ("PATCH", r"/pulls/(\d+)$", "pr-body-edit-{}"),
         ("POST", r"/pulls/(\d+)/reviews$", "review-on-{}"),
         ("PUT", r"/pulls/\d+/reviews/(\d+)$", "review-edit-{}"),
+        ("POST", r"/issues/comments/(\d+)/reactions$", "reaction-on-{}"),
     ]
     for wanted, pattern, name in patterns:
         match = re.search(pattern, path)
@@ -96,6 +125,8 @@ class Recorder:
         self.index.append(f"\n## {title}\n")
         for request in self.github.requests[self.seen:]:
             body = request.json.get("body") if isinstance(request.json, dict) else None
+            if isinstance(request.json, dict) and "content" in request.json:
+                body = f"(reaction) :{request.json['content']}:"
             kind = kind_of(request.method, request.path)
             if kind is None or not isinstance(body, str):
                 continue
@@ -106,16 +137,23 @@ class Recorder:
         self.seen = len(self.github.requests)
 
 
+def _with_reactions(github: FakeGitHub, comment: dict[str, Any]) -> str:
+    """A comment as the thread shows it: who wrote it, its text, and the reactions under it."""
+    reactions = " ".join(f":{r['content']}: by {r['user']['login']}" for r in github.reactions(comment["id"]))
+    under = f"\n\n_Reactions: {reactions}_" if reactions else ""
+    return f"**@{comment['user']['login']}:**\n\n{comment['body']}{under}"
+
+
 def final_threads(github: FakeGitHub) -> dict[str, str]:
     """The issue and each pull request as a reader sees them at the end: bodies in order."""
     threads = {}
-    issue = "\n\n---\n\n".join(c["body"] for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE))
+    issue = "\n\n---\n\n".join(_with_reactions(github, c) for c in github.comments(sc.OWNER, sc.REPO, sc.ISSUE))
     threads[f"issue-{sc.ISSUE}"] = issue
     for pull in github.pulls(sc.OWNER, sc.REPO):
         number = pull["number"]
         parts = [f"<!-- PR body -->\n{pull['body']}"]
         parts += [f"<!-- review -->\n{r['body']}" for r in github.reviews(sc.OWNER, sc.REPO, number)]
-        parts += [c["body"] for c in github.comments(sc.OWNER, sc.REPO, number)]
+        parts += [_with_reactions(github, c) for c in github.comments(sc.OWNER, sc.REPO, number)]
         threads[f"pull-{number}"] = "\n\n---\n\n".join(parts)
     return threads
 
@@ -139,12 +177,13 @@ async def run(out: Path) -> None:
 
                 def said(body: str, *, user: str = sc.MAINTAINER, number: int = sc.ISSUE,
                          on_pull_request: bool = False) -> dict[str, Any]:
+                    made = github.add_comment(sc.OWNER, sc.REPO, number, body=body, user=user)
                     payload = issue_comment(owner=sc.OWNER, repo=sc.REPO, number=number, body=body, user=user,
-                                            on_pull_request=on_pull_request)
+                                            comment_id=made["id"], on_pull_request=on_pull_request)
                     payload["issue"].update(title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY)
                     return payload
 
-                anthropic.responder = overloaded_once(sc.anthropic_roles())
+                anthropic.responder = with_advisor(overloaded_once(sc.anthropic_roles()))
                 await send("issues", issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE,
                                                    title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY,
                                                    sender=sc.MAINTAINER), "label, strong model overloaded")
@@ -158,7 +197,17 @@ async def run(out: Path) -> None:
                 await send("issue_comment", said("/retry"), "retry, pull request and review")
                 pull = github.pulls(sc.OWNER, sc.REPO)[0]
                 number = pull["number"]
-                await send("check_suite", check_suite_completed(pull, conclusion="failure"), "check suite failed")
+                repo = github.repo(sc.OWNER, sc.REPO)
+                head = repo.head_sha(pull["head"]["ref"])
+                run = github.add_ci_run(sc.OWNER, sc.REPO, head, check_name="test (3.12)", title="1 failed, 1 passed",
+                                        summary="pytest found a failing test.", log=CI_LOG)
+                openai.responder = sc.implementer_replies(CI_FIX_TURNS)
+                await send("check_run", check_run_completed(run, pull),
+                           "CI fails, a fix round asks the advisor and pushes a commit")
+                fixed = {**pull, "head": {**pull["head"], "sha": repo.head_sha(pull["head"]["ref"])}}
+                github.add_ci_run(sc.OWNER, sc.REPO, fixed["head"]["sha"], check_name="test (3.12)",
+                                  conclusion="success")
+                await send("check_suite", check_suite_completed(fixed, conclusion="success"), "CI passes")
                 openai.responder = sc.implementer_replies(FIX_TURNS)
                 await send("issue_comment", said("/fix mention the zero rule in the docstring", number=number,
                                                  on_pull_request=True), "fix on the pull request")

@@ -120,7 +120,7 @@ async def test_a_failing_check_leads_to_one_commit_made_from_its_log_with_no_hum
     assert repo.text("rev-parse", f"{new_head}^") == head  # exactly one commit on top
     assert "CI on #" in repo.text("log", "-1", "--format=%s", new_head)
     body = review(github, pull)
-    assert first_line(body).startswith("**CI:** no checks reported yet on fix round 1's commit")
+    assert first_line(body).startswith("⏳ **CI:** waiting for checks on fix round 1's commit")
     assert "Round 1 of 2: commit" in body and "outside the plan" not in body.split("### CI fix rounds")[1]
     # The round's model calls are their own ledger stage.
     assert "| ci_fix |" in body
@@ -214,3 +214,15 @@ async def test_a_round_that_touches_a_file_outside_the_plan_is_flagged(opened, g
     await fail_ci(bot, github, pull, github.repo(sc.OWNER, sc.REPO).head_sha(BRANCH))
     rounds = review(github, pull).split("### CI fix rounds")[1]
     assert "⚠️ **outside the plan:** `NOTES.md`" in rounds
+
+
+async def test_a_fix_pushed_after_green_ci_does_not_keep_the_old_verdict(opened, github, openai):
+    bot, pull = await opened()
+    head = github.repo(sc.OWNER, sc.REPO).head_sha(BRANCH)
+    github.add_ci_run(sc.OWNER, sc.REPO, head, check_name="test (3.12)", conclusion="success")
+    await bot.send("check_suite", check_suite_completed(pull, conclusion="success"))
+    await bot.settle()
+    assert first_line(review(github, pull)).startswith("✅ **CI passing**")
+    openai.responder = sc.implementer_replies(FIX_TURNS)
+    await comment(bot, "/fix document the zero rule", number=pull["number"], on_pull_request=True)
+    assert first_line(review(github, pull)).startswith("**CI:** no checks reported yet")  # the new head's CI

@@ -70,7 +70,7 @@ def test_a_huge_pull_request_body_fits() -> None:
     body = render_pr_body(issue_number=7, version=version, variant="OK", costs=COSTS,
                           models={"planner": OPUS, "implementer": KIMI}, implementer_summary="I" * 100_000)
     assert len(body) <= GITHUB_LIMIT
-    assert body.splitlines()[1] == "Closes #7" and "#### Tokens and cost" in body
+    assert body.splitlines()[1] == "Closes #7" and "Tokens and cost when this pull request was opened: " in body
 
 
 def test_a_huge_failure_fits() -> None:

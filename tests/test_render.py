@@ -376,4 +376,6 @@ def test_pr_body_names_the_plans_author_once_and_dates_its_cost_table() -> None:
     line = next(line for line in text.splitlines() if line.startswith("Implements plan v3"))
     assert line == (f"Implements plan v3 by @alice (split `OK`: implementer `{KIMI}`, judge `{OPUS}`),"
                     " based on `0123456`.")  # not "planner opus" beside a plan a human wrote
-    assert "#### Tokens and cost when this pull request was opened" in text  # /fix and the judge come later
+    assert "Tokens and cost when this pull request was opened: " in text  # /fix and the judge come later
+    assert "| Stage |" not in text  # the full table is the review's
+    assert text.count("`calc/ops.py`") <= 1 or "Plan v3</summary>" in text

@@ -96,3 +96,14 @@ def costs_table(costs: Sequence[StageCost], *, configured: Mapping[str, str] | N
     if always_compare or (saved is not None and saved[0] > 0):
         rows.append(f"\n{saving_sentence(costs)}")
     return "\n".join(rows)
+
+
+def cost_line(costs: Sequence[StageCost]) -> str:
+    """The one-line form of the cost table, for everywhere but the review (which has the table)."""
+    if not costs:
+        return "no model calls yet"
+    parts = " · ".join(f"{table_cell(cost.stage)} {format_usd(cost.usd)}" for cost in costs)
+    saved = saving(costs)
+    less = (f"; {saved[1]:.0f}% less than the same tokens at the strong model's prices"
+            if saved is not None and saved[0] > 0 and saved[1] is not None else "")
+    return f"{total_usd(costs)} — {parts}{less}"

@@ -11,7 +11,7 @@ from typing import Literal
 
 from bot.core.commands import COMMAND_SCOPE, COMMAND_USAGE, KNOWN_COMMANDS
 from bot.core.markers import make_marker
-from bot.core.money import costs_table, format_tokens, format_usd, total_usd  # noqa: F401 - format_tokens re-exported
+from bot.core.money import cost_line, costs_table, format_tokens, format_usd, total_usd  # noqa: F401 - re-exported
 from bot.core.plan import PlanVersion, code_span, plan_text, table_cell
 from bot.core.secrets_scan import redact_secrets
 from bot.core.usage import StageCost
@@ -134,9 +134,10 @@ def render_status(*, state: str, issue_number: int, version: int | None, variant
         f"- Cost so far: {total_usd(costs)}"
         + (f" of the {format_usd(budget_usd)} budget" if budget_usd is not None else ""),
     ]
+    lines.append(f"- By stage: {cost_line(costs)}")
     if pull_request is not None:
-        lines.append(f"- Pull request: #{pull_request}")
-    return "\n".join(lines) + f"\n\n{costs_table(costs)}\n"
+        lines.append(f"- Pull request: #{pull_request} (its review has the full cost table)")
+    return "\n".join(lines) + "\n"
 
 
 def render_help(*, where: Literal["issue", "pr"]) -> str:
@@ -234,14 +235,12 @@ def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
     """The pull request description: summary, `Closes #N`, what the implementer did, split, models, cost."""
     marker = make_marker("pr", {"issue": issue_number, "version": version.number,
                                 "variant": variant, "base_sha": version.base_sha})
-    if version.plan is not None:
-        summary = version.plan.summary
-    else:
-        summary = _first_paragraph(plan_text(version))
+    # A hand-written plan has no summary apart from its text, which follows folded: said once.
+    summary = version.plan.summary if version.plan is not None else ""
     # The plan's author (a model or a maintainer) is named once; the other roles follow it.
     roles = ", ".join(f"{table_cell(role)} {code_span(spec)}" for role, spec in models.items() if role != "planner")
     head = (
-        f"{marker}\nCloses #{issue_number}\n\n{_clip(_defuse(summary), 3000)}\n\n"
+        f"{marker}\nCloses #{issue_number}\n\n" + (f"{_clip(_defuse(summary), 3000)}\n\n" if summary else "")
         + (f"**What the implementer did:** {_clip(_defuse(implementer_summary.strip()), 4000)}\n\n"
            if implementer_summary and implementer_summary.strip() else "")
         + f"Implements plan v{version.number} by {_author(version)} (split {code_span(variant)}"
@@ -249,7 +248,8 @@ def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
     )
     # The body is written once; `/fix` and the judge cost more later, and the scorecard
     # review keeps the running total, so this table must not pass for the final figure.
-    tail = f"#### Tokens and cost when this pull request was opened\n{costs_table(costs)}"
+    tail = (f"Tokens and cost when this pull request was opened: {cost_line(costs)}. "
+            "The review keeps the running total, with the full table.")
     room = MAX_BODY_CHARS - len(head) - len(tail) - 80
     plan = _clip(_defuse(plan_text(version)), room)
     return (

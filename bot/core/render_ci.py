@@ -39,9 +39,12 @@ class CIView:
     @classmethod
     def of(cls, state: Any, *, rounds: int) -> CIView:
         """From an ``IssueState`` (duck-typed: core does not import stages)."""
-        return cls(ci=state.ci, failing=tuple((str(n), u) for n, u in state.ci_failing),
-                   tests=tuple(state.ci_tests), phase=state.ci_phase, round=state.ci_rounds, rounds=rounds,
-                   round_log=tuple(state.ci_round_log))
+        # CI recorded for an older head (a /fix pushed since) says nothing about the current one.
+        current = state.ci_head is not None and state.ci_head == state.head_sha
+        return cls(ci=state.ci if current else None,
+                   failing=tuple((str(n), u) for n, u in state.ci_failing) if current else (),
+                   tests=tuple(state.ci_tests) if current else (), phase=state.ci_phase, round=state.ci_rounds,
+                   rounds=rounds, round_log=tuple(state.ci_round_log))
 
 
 def failing_checks_text(view: CIView) -> str:
@@ -83,7 +86,12 @@ def ci_verdict(view: CIView, *, score: float | None) -> str:
         pushed = view.round_log[-1] if view.phase == "pushed" and view.round_log else None
         where = f" on fix round {pushed['round']}'s commit `{str(pushed['commit'])[:7]}`" if pushed else ""
         # Nothing reported is not "running": a repository may have no CI at all.
-        ci = f"⏳ **CI running**{where}" if view.ci in PENDING else f"**CI:** no checks reported yet{where}"
+        if view.ci in PENDING:
+            ci = f"⏳ **CI running**{where}"
+        elif pushed:
+            ci = f"⏳ **CI:** waiting for checks{where}"
+        else:
+            ci = "**CI:** no checks reported yet"
     else:
         ci = f"⚠️ **CI:** {_plain(view.ci)}"
     judged = f"judge's score {score:.1f}/5" if score is not None else "not scored"

@@ -19,10 +19,9 @@ from bot.core.render import (
     _defuse,
     _models_line,
     _short,
-    costs_table,
+    cost_line,
     format_usd,
     render_reply,
-    total_usd,
 )
 from bot.core.usage import StageCost
 
@@ -160,8 +159,8 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
     if quoted:
         head.append("\n" + "\n>\n".join("> " + _defuse(n).replace("\n", "\n> ") for n in quoted))
     start, end = plan_body_markers(version.number)
-    tail = [f"<details><summary>Tokens and cost so far: {total_usd(costs)}</summary>\n\n"
-            f"{costs_table(costs)}\n\n</details>"]
+    where = " The pull request's review has the full table." if pull_request is not None else ""
+    tail = [f"Tokens and cost so far: {cost_line(costs)}.{where}"]
     estimates = _estimates_line(variant, split_estimates) if pull_request is None else ""
     if estimates:
         tail.append(estimates)
