@@ -114,3 +114,16 @@ async def test_combined_status_keeps_the_latest_per_context_and_fails_on_error(g
                                                                         "security/scan": "error"}
     with pytest.raises(ValueError):
         gh.add_status(OWNER, NAME, sha, context="x", state="broken")
+
+
+async def test_the_client_reads_a_job_log_through_the_redirect_keeping_both_ends(gh, repo, session, token):
+    from bot.github.client import GitHubClient
+
+    middle = "".join(f"noise line {n}\n" for n in range(200_000))  # ~3 MB
+    log = "FIRST-LINE\n" + middle + "FAILED tests/test_x.py::test_y - LAST-LINE\n"
+    run = gh.add_ci_run(OWNER, NAME, repo.head_sha("main"), check_name="test", log=log)
+    client = GitHubClient(session, base_url=gh.url, oauth_token=token)
+    text = await client.download_redirected(f"{R}/actions/jobs/{run['id']}/logs", keep_bytes=64 * 1024)
+    assert text is not None and text.startswith("FIRST-LINE") and text.rstrip().endswith("LAST-LINE")
+    assert "middle of the log not read" in text and len(text) < 70 * 1024
+    assert await client.download_redirected(f"{R}/actions/jobs/999/logs") is None  # 404: no download
