@@ -138,8 +138,19 @@ def stage_costs(store: Store, repo: str, issue: int) -> list[StageCost]:
             usage = usage + entry.usage
         models = tuple(dict.fromkeys(e.model for e in entries if e.outcome == "ok"))
         usd = None if any(e.cost_usd is None for e in entries) else sum(e.cost_usd or 0.0 for e in entries)
-        strong = (None if any(e.strong_cost_usd is None for e in entries)
-                  else sum(e.strong_cost_usd or 0.0 for e in entries))
+        strong = (None if any(_compared(e) is None for e in entries)
+                  else sum(_compared(e) or 0.0 for e in entries))
         costs.append(StageCost(stage=stage, models=models, usage=usage, usd=usd, strong_usd=strong))
     return costs
 
+
+
+def _compared(entry: LedgerEntry) -> float | None:
+    """What a call counts as in the all-strong comparison.
+
+    A call a fallback served (the requested model was rate-limited or down) counts at what it
+    cost: landing on a cheaper model by accident is not a saving the split earned.
+    """
+    if entry.requested_model != entry.model:
+        return entry.cost_usd
+    return entry.strong_cost_usd
