@@ -66,12 +66,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    settings = _settings_or_exit(_environment(args.env_file))
-    print(f"settings ok: app {settings.github_app_id}, API {settings.github_api_url}")
-    print(f"models: strong={settings.strong} cheap={settings.cheap} judge={settings.judge}")
-    print(f"fallbacks: {', '.join(settings.fallbacks) or '(none)'}")
-    print(f"state: {settings.db}; snapshots: {settings.data_dir}")
-    return 0
+    import asyncio
+
+    from bot import doctor
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(_environment(args.env_file))
+    except SettingsError as exc:
+        checks = doctor.settings_checks(exc.problems)
+    else:
+        checks = asyncio.run(doctor.run_checks(settings))
+    text, code = doctor.report(checks)
+    print(text)
+    return code
 
 
 def cmd_costs(args: argparse.Namespace) -> int:
@@ -152,19 +160,35 @@ def cmd_bench_tasks(args: argparse.Namespace) -> int:
                              concurrency=args.concurrency, only=args.only or None)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("route-me")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="route-me", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"route-me {_version()}")
     parser.add_argument("--env-file", help="read settings from this file as well (default: .env)")
+    # Also accepted after the command (`route-me doctor --env-file prod.env`), where people type it.
+    env_file = argparse.ArgumentParser(add_help=False)
+    env_file.add_argument("--env-file", default=argparse.SUPPRESS,
+                          help="read settings from this file as well (default: .env)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the webhook service").set_defaults(func=cmd_serve)
-    commands.add_parser("doctor", help="check the settings and exit").set_defaults(func=cmd_doctor)
-    costs = commands.add_parser("costs", help="print the cost ledger's totals")
+    commands.add_parser("serve", help="run the webhook service", parents=[env_file]).set_defaults(func=cmd_serve)
+    commands.add_parser("doctor", help="check that the settings work (GitHub, providers, prices, store); "
+                        "exit 1 on any problem", parents=[env_file]).set_defaults(func=cmd_doctor)
+    costs = commands.add_parser("costs", help="print the cost ledger's totals", parents=[env_file])
     costs.add_argument("--db", help="state file (default: ROUTE_ME_DB or ./route-me.db)")
     costs.add_argument("--repo", help="only this owner/name")
     costs.add_argument("--by", choices=["repo", "issue", "stage", "model", "all"], default="all")
     costs.set_defaults(func=cmd_costs)
     bench = commands.add_parser("bench", help="run the splits side by side on local tasks with hidden checks "
-                                "(--tasks) or on real issues (--repo/--issue); posts nothing")
+                                "(--tasks) or on real issues (--repo/--issue); posts nothing",
+                                parents=[env_file])
     bench.add_argument("--tasks", help="a folder of tasks (task.toml, repo/, hidden/): run offline")
     bench.add_argument("--out", help="with --tasks: results.json, report.md, chart.png go here; finished "
                        "cells are kept and skipped on a re-run (default: ./bench-out)")

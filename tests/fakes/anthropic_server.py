@@ -261,6 +261,8 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         super().__init__(api_key=api_key, strict=strict, billing=billing)
         self.count_tokens: int | Callable[[dict[str, Any]], int] | Failure | None = None
         self.prompt_cache = prompt_cache or AnthropicPromptCache()
+        # What GET /v1/models lists (route-me doctor's cheapest real request).
+        self.models: list[str] = ["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5"]
 
     # -- scripting ---------------------------------------------------------------------
     def drop_midstream(self, *, times: int = 1) -> FakeAnthropic:
@@ -288,6 +290,19 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
     def _routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/messages", self._messages)
         router.add_post("/v1/messages/count_tokens", self._count_tokens)
+        router.add_get("/v1/models", self._list_models)
+
+    async def _list_models(self, request: web.Request) -> web.Response:
+        """GET /v1/models as the Models API answers it (docs.anthropic.com, "List Models")."""
+        _, refused = await self._admit(request)
+        if refused is not None and refused.status == 401:
+            return refused
+        if not request.headers.get("anthropic-version"):
+            return self._error(failure(400, "invalid_request_error", message="anthropic-version header is required"))
+        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2026-01-01T00:00:00Z"}
+                for m in self.models]
+        return web.json_response({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                                  "last_id": data[-1]["id"] if data else None})
 
     async def _admit(self, request: web.Request) -> tuple[Any, web.Response | None]:
         """Record the request; the body, and the refusal a real API would send (or None)."""

@@ -181,6 +181,7 @@ class GitHubAuth(GitHubShapes):
             ("POST", "/app/installations/{installation_id}/access_tokens", "jwt",
              self._create_token, None),
             ("GET", "/repos/{owner}/{repo}/installation", "jwt", self._get_installation, None),
+            ("GET", "/app/installations", "jwt", self._list_installations, None),
         ]
 
     def _installation_ids(self) -> set[int]:
@@ -217,9 +218,18 @@ class GitHubAuth(GitHubShapes):
                                     for n in names]
         return Reply(201, data)
 
+    def _list_installations(self, call: Call) -> Reply:
+        """GET /app/installations: one entry per account the App is installed on (one page)."""
+        first: dict[int, Any] = {}
+        for state in self._repos.values():
+            first.setdefault(state.repo.installation_id, state.repo)
+        return Reply(200, [self._installation_json(repo) for _, repo in sorted(first.items())])
+
     def _get_installation(self, call: Call) -> Reply:
         assert call.state is not None
-        repo = call.state.repo
+        return Reply(200, self._installation_json(call.state.repo))
+
+    def _installation_json(self, repo: Any) -> dict[str, Any]:
         data = rebase(example("installation"), self._pairs(repo))
         data.update(id=repo.installation_id, account=self._user(repo.owner), app_id=self.app_id,
                     app_slug=self.app_slug, target_type="User", target_id=self._user(repo.owner)["id"],
@@ -228,4 +238,4 @@ class GitHubAuth(GitHubShapes):
                     repositories_url=f"{self.url}/installation/repositories",
                     permissions=self._app_json()["permissions"], events=self._app_json()["events"],
                     single_file_name=None, has_multiple_single_files=False, single_file_paths=[])
-        return Reply(200, data)
+        return data

@@ -203,6 +203,8 @@ class FakeOpenAI(ScriptedServer[Reply, Failure]):
         self.thinking = thinking
         self.prompt_cache = prompt_cache or OpenAIPromptCache()
         self.cache_report: CacheReport = cache_report
+        # What GET /v1/models lists (route-me doctor's cheapest real request).
+        self.models: list[str] = ["kimi-k2.6", "gpt-5.5-mini"]
 
     def _billed(self, body: dict[str, Any], scripted: Usage) -> Usage:
         """The reply's usage under ``self.billing`` (see the module docstring)."""
@@ -226,6 +228,17 @@ class FakeOpenAI(ScriptedServer[Reply, Failure]):
     # -- handlers --------------------------------------------------------------------------
     def _routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/chat/completions", self._completions)
+        router.add_get("/v1/models", self._list_models)
+
+    async def _list_models(self, request: web.Request) -> web.Response:
+        """GET /v1/models as OpenAI-compatible APIs answer it (platform.openai.com, "List models")."""
+        await self._record(request)
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self._error(
+                failure(401, "invalid_request_error", message="Incorrect API key provided", code="invalid_api_key")
+            )
+        return web.json_response({"object": "list", "data": [
+            {"id": m, "object": "model", "created": 1767225600, "owned_by": "fake"} for m in self.models]})
 
     def _error_payload(self, item: Failure) -> dict[str, Any]:
         error = {"message": item.message, "type": item.error_type, "param": None, "code": item.code}
