@@ -1,10 +1,11 @@
-"""Command line: ``route-me serve | doctor | costs | bench``."""
+"""Command line: ``route-me serve | doctor | register | costs | bench``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,12 +83,49 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_register(args: argparse.Namespace) -> int:
+    import asyncio
+    import webbrowser
+
+    from bot.register import DEFAULT_GITHUB_URL, Options, RegisterError, api_url_for, next_steps, register
+
+    env = _environment(args.env_file)
+    github_url = (args.github_url or env.get("GITHUB_URL", "").strip() or DEFAULT_GITHUB_URL).rstrip("/")
+    options = Options(manifest=Path(args.manifest), out=Path(args.out or args.env_file or ".env"),
+                      github_url=github_url, api_url=api_url_for(github_url, env), org=args.org, name=args.name,
+                      webhook_url=args.webhook_url, allow_workflows=args.allow_workflows, force=args.force,
+                      host=args.host, port=args.port)
+
+    def ready(url: str) -> None:
+        print(f"Open {url} in your browser to register route-me on {github_url}"
+              + (f" for the organization {args.org}" if args.org else "") + " (Ctrl-C to stop).", flush=True)
+        if not args.no_browser:
+            webbrowser.open(url)
+
+    try:
+        registered = asyncio.run(register(options, on_ready=ready))
+    except RegisterError as exc:
+        print(f"route-me register: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("route-me register: stopped; nothing was written", file=sys.stderr)
+        return 130
+    print("\n".join(next_steps(registered, options=options)))
+    return 0
+
+
 def cmd_costs(args: argparse.Namespace) -> int:
     from bot.costs_report import print_costs
 
+    if args.repo is not None:
+        try:
+            parse_repo(args.repo)
+        except ValueError as exc:
+            print(f"route-me costs: {exc}", file=sys.stderr)
+            return 2
     env = _environment(args.env_file)
     db = args.db or env.get("ROUTE_ME_DB") or "./route-me.db"
-    return print_costs(db, repo=args.repo, by=args.by)
+    return print_costs(db, repo=args.repo, by=args.by, as_json=args.json)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -109,7 +147,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     try:
         splits = split_bench.parse_splits(args.splits)
-        owner, name = args.repo.split("/", 1)
+        owner, name = parse_repo(args.repo)
     except ValueError as exc:
         print(f"route-me bench: {exc}", file=sys.stderr)
         return 2
@@ -128,7 +166,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             finally:
                 await close_runtime(services)
 
-    results = asyncio.run(run())
+    try:
+        results = asyncio.run(run())
+    except Exception as exc:  # noqa: BLE001 - one readable line; the cause names the fix
+        print(f"route-me bench: {unreachable(exc, settings.github_api_url)}", file=sys.stderr)
+        return 1
     print(split_bench.render_table(results))
     if args.json:
         Path(args.json).write_text(split_bench.to_json(results))
@@ -160,6 +202,30 @@ def cmd_bench_tasks(args: argparse.Namespace) -> int:
                              concurrency=args.concurrency, only=args.only or None)
 
 
+_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+
+
+def parse_repo(value: str) -> tuple[str, str]:
+    """``owner/name`` as GitHub spells repositories, or ValueError saying what is wrong."""
+    value = value.strip().removeprefix("https://github.com/").removesuffix(".git").strip("/")
+    if not _REPO.match(value) or value.split("/", 1)[1] in (".", ".."):
+        raise ValueError(f"--repo '{value}' is not owner/name (for example octo-org/calc)")
+    owner, name = value.split("/", 1)
+    return owner, name
+
+
+def unreachable(exc: BaseException, api_url: str) -> str:
+    """What an error from talking to GitHub means to the operator, in one line."""
+    import aiohttp
+    import gidgethub
+
+    if isinstance(exc, (aiohttp.ClientConnectionError, TimeoutError, OSError)):
+        return f"cannot reach GitHub at {api_url} ({type(exc).__name__}); check GITHUB_API_URL and the network"
+    if isinstance(exc, gidgethub.HTTPException):
+        return f"GitHub answered {int(exc.status_code)} ({exc}); run route-me doctor to check the App's settings"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -181,10 +247,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("serve", help="run the webhook service", parents=[env_file]).set_defaults(func=cmd_serve)
     commands.add_parser("doctor", help="check that the settings work (GitHub, providers, prices, store); "
                         "exit 1 on any problem", parents=[env_file]).set_defaults(func=cmd_doctor)
+    register = commands.add_parser(
+        "register", parents=[env_file],
+        help="register the GitHub App from app.yml through GitHub's manifest flow and write .env (mode 0600)")
+    register.add_argument("--org", help="register it for this organization (default: your personal account)")
+    register.add_argument("--github-url", help="GitHub's web address, for Enterprise Server "
+                          "(default: GITHUB_URL or https://github.com; the API is GITHUB_API_URL or derived)")
+    register.add_argument("--manifest", default="app.yml", help="the App manifest (default: ./app.yml)")
+    register.add_argument("--out", help="the file to write (default: --env-file or .env)")
+    register.add_argument("--name", help="the App's name (default: app.yml's; GitHub names are unique)")
+    register.add_argument("--webhook-url", help="where GitHub delivers events (your host's /api/github/webhooks "
+                          "or a webhook proxy); without it the webhook starts inactive")
+    register.add_argument("--allow-workflows", action="store_true",
+                          help="also ask for workflows: write (only if repositories allow workflow edits)")
+    register.add_argument("--force", action="store_true", help="replace the App settings of an existing file")
+    register.add_argument("--host", default="127.0.0.1", help="where the local page listens (default 127.0.0.1)")
+    register.add_argument("--port", type=int, default=3000, help="its port (default 3000; 0 picks a free one)")
+    register.add_argument("--no-browser", action="store_true", help="print the page's address, do not open it")
+    register.set_defaults(func=cmd_register)
     costs = commands.add_parser("costs", help="print the cost ledger's totals", parents=[env_file])
     costs.add_argument("--db", help="state file (default: ROUTE_ME_DB or ./route-me.db)")
     costs.add_argument("--repo", help="only this owner/name")
     costs.add_argument("--by", choices=["repo", "issue", "stage", "model", "all"], default="all")
+    costs.add_argument("--json", action="store_true", help="print the totals as JSON (for scripts)")
     costs.set_defaults(func=cmd_costs)
     bench = commands.add_parser("bench", help="run the splits side by side on local tasks with hidden checks "
                                 "(--tasks) or on real issues (--repo/--issue); posts nothing",

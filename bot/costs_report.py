@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from bot.models.ledger import LedgerEntry, LedgerTotal, is_priced, summarize
 from bot.stages.runtime import ledger_entry
-from bot.store import open_store
+from bot.store import is_postgres_url, open_store
 
 GROUPS: tuple[str, ...] = ("repo", "issue", "stage", "model")
 
@@ -47,14 +50,34 @@ def report(entries: Iterable[LedgerEntry], *, by: str = "all") -> str:
     return "\n".join(lines)
 
 
-def print_costs(db: str, *, repo: str | None = None, by: str = "all") -> int:
-    if db != ":memory:" and not Path(db).exists():
-        print(f"no state file at {db} (set ROUTE_ME_DB or pass --db)")
+def to_json(entries: Sequence[LedgerEntry], *, by: str = "all") -> str:
+    """The same totals as ``report``, as JSON: {"by": {group: [rows]}, "total": {...}}."""
+    groups: dict[str, list[dict[str, object]]] = {}
+    for group in GROUPS if by == "all" else (by,):
+        groups[group] = [{"key": t.key, "calls": t.calls, **asdict(t.usage), "cost_usd": round(t.cost_usd, 6),
+                          "all_strong_usd": round(t.strong_cost_usd, 6), "unpriced_calls": t.unpriced_calls}
+                         for t in summarize(entries, by=group)]
+    priced = [e for e in entries if is_priced(e)]
+    actual = sum(e.cost_usd or 0.0 for e in priced)
+    strong = sum(e.strong_cost_usd or 0.0 for e in priced)
+    total = {"calls": len(entries), "priced_calls": len(priced), "cost_usd": round(actual, 6),
+             "all_strong_usd": round(strong, 6), "saving_usd": round(strong - actual, 6)}
+    return json.dumps({"by": groups, "total": total}, indent=2)
+
+
+def print_costs(db: str, *, repo: str | None = None, by: str = "all", as_json: bool = False) -> int:
+    if db != ":memory:" and not is_postgres_url(db) and not Path(db).exists():
+        print(f"no state file at {db} (set ROUTE_ME_DB or pass --db)", file=sys.stderr)
         return 1
     store = open_store(db)
     try:
         entries = [ledger_entry(row) for row in store.ledger_rows(repo=repo)]
+        if repo is not None and not entries:
+            known = sorted({row["repo"] for row in store.ledger_rows()})
+            hint = f"; the ledger has {', '.join(known[:10])}" if known else "; the ledger is empty"
+            print(f"no model calls recorded for {repo}{hint}", file=sys.stderr)
+            return 1
     finally:
         store.close()
-    print(report(entries, by=by))
+    print(to_json(entries, by=by) if as_json else report(entries, by=by))
     return 0

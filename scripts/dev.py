@@ -39,7 +39,7 @@ def ensure_environment() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("serve", "test", "doctor", "costs", "bench"):
+    if not argv or argv[0] not in ("serve", "test", "doctor", "register", "costs", "bench"):
         print(__doc__.strip().splitlines()[0])
         return 2
     ensure_environment()

@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 from aiohttp import web
 
+from tests.fakes.app_keys import generate_app_key
 from tests.fakes.github_shapes import GitHubShapes
 from tests.fakes.github_types import (
     DOCS,
@@ -44,6 +45,8 @@ class GitHubAuth(GitHubShapes):
 
     public_key_pem: str
     installation_tokens_issued: int
+    manifest_codes: dict[str, dict[str, Any]]
+    manifest_conversions: list[dict[str, Any]]
     _tokens: dict[str, Token]
     _faults: list[Fault]
     _holds: list[Hold]
@@ -143,6 +146,8 @@ class GitHubAuth(GitHubShapes):
         if route.auth == "jwt":
             if scheme.lower() != "bearer" or not self._jwt_ok(credential):
                 raise ApiError(401, "Bad credentials")
+        elif route.auth == "none":
+            pass  # the manifest code itself is the credential
         else:
             token = self._tokens.get(credential) if scheme.lower() in ("token", "bearer") else None
             if token is None or token.expires_at <= self.clock():
@@ -182,6 +187,7 @@ class GitHubAuth(GitHubShapes):
              self._create_token, None),
             ("GET", "/repos/{owner}/{repo}/installation", "jwt", self._get_installation, None),
             ("GET", "/app/installations", "jwt", self._list_installations, None),
+            ("POST", "/app-manifests/{code}/conversions", "none", self._convert_manifest, None),
         ]
 
     def _installation_ids(self) -> set[int]:
@@ -217,6 +223,25 @@ class GitHubAuth(GitHubShapes):
             data["repositories"] = [self._repo_json(mine[n.lower()].repo, full=False)
                                     for n in names]
         return Reply(201, data)
+
+    def _convert_manifest(self, call: Call) -> Reply:
+        """POST /app-manifests/{code}/conversions: the App made from a confirmed manifest, once per code
+        (shape: GitHub's "Create a GitHub App from a manifest"; the key is this fake's App key, so
+        what register writes works against this fake)."""
+        pending = self.manifest_codes.pop(call.params["code"], None)
+        if pending is None:
+            raise ApiError(404)
+        manifest = pending["manifest"]
+        private_pem = self.private_key_pem or generate_app_key()[0]
+        app = self._app_json()
+        app.update(name=manifest.get("name") or app["name"], description=manifest.get("description"),
+                   external_url=manifest.get("url"), owner=self._user(pending["account"]),
+                   permissions=manifest.get("default_permissions") or {},
+                   events=manifest.get("default_events") or [],
+                   client_id="Iv23li" + secrets.token_hex(7), client_secret=secrets.token_hex(20),
+                   webhook_secret=secrets.token_hex(20), pem=private_pem)
+        self.manifest_conversions.append({"code": call.params["code"], "webhook_secret": app["webhook_secret"]})
+        return Reply(201, app)
 
     def _list_installations(self, call: Call) -> Reply:
         """GET /app/installations: one entry per account the App is installed on (one page)."""

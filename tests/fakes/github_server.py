@@ -77,6 +77,10 @@ class FakeGitHub(GitHubAuth, GitRoutes, IssueRoutes, PullRoutes, CIRoutes):
         # "truncated": true (docs.github.com REST "Get a tree"); tests lower these.
         self.tree_listing_max_entries = 100_000
         self.tree_listing_max_bytes = 7 * 1024 * 1024
+        # The App manifest flow: codes handed out by tests/fakes/github_manifest.py, and the
+        # conversions made with them.
+        self.manifest_codes: dict[str, dict[str, Any]] = {}
+        self.manifest_conversions: list[dict[str, Any]] = []
         self._checker = OpenAPIChecker() if validate else None
         self._repos: dict[tuple[str, str], RepoState] = {}
         self._tokens: dict[str, Token] = {}
