@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.core import events
 from bot.core.json_body import parse_json
 from bot.intake_limits import read_body
 from bot.recorder import DeliveryRecorder
@@ -28,28 +29,9 @@ from bot.store import NewJob, Store
 
 log = logging.getLogger(__name__)
 
-# (event, action) pairs that can lead to work; everything else is acknowledged with 200.
-WORK_EVENTS = frozenset({
-    ("issues", "labeled"),
-    ("issues", "unlabeled"),
-    ("issues", "closed"),
-    ("issue_comment", "created"),
-    ("issue_comment", "edited"),
-    ("check_suite", "completed"),
-    ("check_run", "completed"),
-    ("status", None),
-    ("pull_request", "closed"),
-})
-# Cheap pre-checks so chatter never becomes a job: a new comment matters only if some line
-# starts with "/word"; an edit only if it is of a plan comment (which carries our marker).
-# It must pass every comment parse_commands finds a command in (it may pass more): the
-# parser also splits lines at a lone \r and allows any Unicode space before the slash.
-_COMMAND_LINE = re.compile(r"(?:^|\r)[\s>]*/[A-Za-z]", re.MULTILINE)
-PLAN_MARKER = "<!-- route-me:plan "
-# CI reports that can lead to work: a failed check run (its suite may never report, e.g. another
-# app's), and a finished commit status on a branch named like route-me's ("<prefix>issue-N").
-_FAILED_RUNS = frozenset({"failure", "timed_out", "startup_failure"})
-_BOT_BRANCH = re.compile(r"(?:^|/)issue-\d+(?:-\d+)?$")
+# What can lead to work is decided in one place, bot/core/events.py (re-exported for callers).
+WORK_EVENTS = events.WORK_EVENTS
+PLAN_MARKER = events.PLAN_MARKER
 
 
 def _printable(value: str | None, limit: int = 64) -> str:
@@ -67,60 +49,22 @@ def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, header)
 
 
-def is_bot(account: Any) -> bool:
-    return isinstance(account, dict) and account.get("type") == "Bot"
-
-
 def job_for(event: str, payload: dict[str, Any], body: bytes,
             trigger_label: Callable[[str], str | None] = lambda repo: None) -> NewJob | None:
     """The background job a delivery asks for, or None when it needs no work.
 
-    ``trigger_label(repo)`` is the repository's trigger label when its config was read in
-    the last minute (else None): a label event for another label is then known to need
+    The delivery is classified once (``events.classify``) and its intent is stored with the
+    job.  ``trigger_label(repo)`` is the repository's trigger label when its config was read
+    in the last minute (else None): a label event for another label is then known to need
     nothing, which is most label traffic, and is not made a job (nor fsynced).
     """
-    action = payload.get("action")
-    if (event, action) not in WORK_EVENTS:
-        return None
-    installation = payload.get("installation")
     repository = payload.get("repository")
-    if not isinstance(installation, dict) or not isinstance(repository, dict):
-        # A delivery to a GitHub App always names its installation; without one there is
-        # no token to act with.
+    repo = str(repository.get("full_name", "")) if isinstance(repository, dict) else ""
+    intent = events.classify(event, payload, trigger_label=trigger_label(repo.lower()) if repo else None)
+    if intent is None:
         return None
-    if event == "issues" and action == "labeled" and is_bot(payload.get("sender")):
-        return None  # a label only starts a paid plan when a maintainer adds it; bots never do
-    if event == "issues" and action in ("labeled", "unlabeled"):
-        trigger = trigger_label(str(repository.get("full_name", "")).lower())
-        name = (payload.get("label") or {}).get("name")
-        if trigger is not None and isinstance(name, str) and name.lower() != trigger:
-            return None
-    if event == "issue_comment":
-        if is_bot(payload.get("sender")):
-            return None  # never answer ourselves or another bot
-        # A new comment by a bot is never a command; an edit is judged by who edited it,
-        # since a maintainer editing the bot's own plan comment is how plans get edited.
-        comment = payload.get("comment") or {}
-        text = comment.get("body") or ""
-        if action == "created":
-            if is_bot(comment.get("user")) or not _COMMAND_LINE.search(text):
-                return None
-        elif PLAN_MARKER not in text:
-            return None
-    if event == "check_run" and (payload.get("check_run") or {}).get("conclusion") not in _FAILED_RUNS:
-        return None  # a green or neutral run: its check suite's completion reports the outcome
-    if event == "status" and (payload.get("state") == "pending" or not any(
-            _BOT_BRANCH.search(str(branch.get("name", ""))) for branch in payload.get("branches") or ()
-            if isinstance(branch, dict))):
-        return None  # still running, or a commit on no branch route-me made
-    issue = (payload.get("issue") or {}).get("number")
-    return NewJob(
-        event=event,
-        installation_id=installation.get("id"),
-        repo=str(repository.get("full_name", "")),
-        issue=issue if isinstance(issue, int) else None,
-        payload=body,
-    )
+    return NewJob(event=event, installation_id=intent.installation_id, repo=intent.repo, issue=intent.issue,
+                  payload=body, intent=intent.to_json())
 
 
 def signature_shape(header: str | None) -> str:

@@ -117,10 +117,10 @@ class PostgresStore(SqlStore):
                 cursor.execute(
                     "WITH seen AS (INSERT INTO deliveries (id, event, received_at) VALUES (%s, %s, %s)"
                     " ON CONFLICT (id) DO NOTHING RETURNING id)"
-                    " INSERT INTO jobs (delivery_id, event, installation_id, repo, issue, payload, created_at,"
-                    " updated_at) SELECT id, %s, %s, %s, %s, %s, %s, %s FROM seen RETURNING id",
+                    " INSERT INTO jobs (delivery_id, event, installation_id, repo, issue, payload, intent,"
+                    " created_at, updated_at) SELECT id, %s, %s, %s, %s, %s, %s, %s, %s FROM seen RETURNING id",
                     (delivery_id, event, now, job.event, job.installation_id, job.repo, job.issue,
-                     zlib.compress(job.payload, 1), now, now))
+                     zlib.compress(job.payload, 1), job.intent, now, now))
             cursors.append((cursor, job))
         return cursors
 

@@ -19,6 +19,8 @@ class NewJob:
     repo: str
     issue: int | None
     payload: bytes
+    # The delivery's Intent (bot/core/events.py) as JSON: what it asks for, decided at intake.
+    intent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Job:
     attempts: int
     # The instance process holding the job's lease while it runs (None when not claimed).
     owner: str | None = None
+    intent: str | None = None
 
 
 class Unschedulable(Exception):

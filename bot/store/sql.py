@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from bot.store.protocol import Job, NewJob, Unschedulable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-JOB_COLUMNS = "id, delivery_id, event, installation_id, repo, issue, payload, status, attempts, owner"
+JOB_COLUMNS = "id, delivery_id, event, installation_id, repo, issue, payload, status, attempts, owner, intent"
 # How many claimable jobs one claim looks at; jobs of busy issues are skipped in SQL already.
 CLAIM_WINDOW = 64
 _VERSION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -136,10 +136,10 @@ class SqlStore:
                     results.append(None)
                 else:
                     results.append(int(execute(
-                        "INSERT INTO jobs (delivery_id, event, installation_id, repo, issue, payload,"
-                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        "INSERT INTO jobs (delivery_id, event, installation_id, repo, issue, payload, intent,"
+                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                         (delivery_id, job.event, job.installation_id, job.repo, job.issue,
-                         zlib.compress(job.payload, 1), now, now),
+                         zlib.compress(job.payload, 1), job.intent, now, now),
                     ).fetchone()[0]))
         return results
 
@@ -308,10 +308,11 @@ class SqlStore:
 
     @staticmethod
     def _job(row: Sequence[Any]) -> Job:
-        job_id, delivery_id, event, installation_id, repo, issue, payload, status, attempts, owner = row
+        job_id, delivery_id, event, installation_id, repo, issue, payload, status, attempts, owner, intent = row
         return Job(id=int(job_id), delivery_id=delivery_id, event=event,
                    installation_id=installation_id, repo=repo, issue=issue,
-                   payload=zlib.decompress(bytes(payload)), status=status, attempts=attempts, owner=owner)
+                   payload=zlib.decompress(bytes(payload)), status=status, attempts=attempts, owner=owner,
+                   intent=intent)
 
     # -- issue state and plan versions ------------------------------------------------
 
