@@ -14,6 +14,7 @@ from gidgethub import sansio
 
 from bot import handlers, logcontext
 from bot.core.json_body import parse_json
+from bot.github.client import GitHubClient
 from bot.intake_limits import GUARD, make_guard
 from bot.metrics import Metrics, metrics_handler
 from bot.services import Services, open_services
@@ -177,6 +178,24 @@ async def run_job(services: Services, job: Job, attempt: int) -> None:
         # such as the config read or the permission check, would otherwise go unanswered.
         if not failure_reported.get():
             await handlers.report_failed_job(services, job, exc)
+        if not made_changes(gh):
+            # Nothing was done (say, the token request or the config read failed): GitHub's
+            # "Redeliver" of this delivery must run it again, not be ignored as a duplicate.
+            forget_delivery(services, job)
         raise
     finally:
         failure_reported.reset(reset)
+
+
+def made_changes(gh: GitHubClient) -> bool:
+    """Whether a job's client sent GitHub anything but reads (tried, even if it failed: a write
+    may take effect and lose its answer).  The failure report uses a client of its own."""
+    return any(method not in ("GET", "HEAD") for method, _, _ in gh.calls)
+
+
+def forget_delivery(services: Services, job: Job) -> None:
+    try:
+        services.store.forget_delivery(job.delivery_id)
+        log.info("job %s failed without effect; delivery %s may be redelivered", job.id, job.delivery_id)
+    except Exception:  # noqa: BLE001 - the job's own failure is what the worker records
+        log.exception("could not forget delivery %s", job.delivery_id)

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from bot import logcontext
+from bot.github.client import is_transient
 from bot.store import Job, Store, Unschedulable
 
 log = logging.getLogger(__name__)
@@ -245,7 +246,10 @@ class Worker:
                 return
             raise  # shutting down: shutdown() releases the job
         except Exception as exc:  # noqa: BLE001 - one bad job must not stop the pool
-            log.exception("job failed: %s", context)
+            if is_transient(exc):  # a network hiccup is expected: one line, no traceback
+                log.error("job failed: %s: %s: %s", context, type(exc).__name__, exc)
+            else:
+                log.exception("job failed: %s", context)
             self._finish(job, error=f"{type(exc).__name__}: {exc}"[:2000])
             self.failed += 1
             self._ended(job, "failed")

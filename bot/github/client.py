@@ -32,12 +32,23 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
 MAX_WAIT_SECONDS = 60.0
-_SAFE_POST = re.compile(r"/git/(blobs|trees|commits)$")
+# Content-addressed git objects, and installation tokens (minting one more token changes nothing).
+_SAFE_POST = re.compile(r"/git/(blobs|trees|commits)$|/app/installations/\d+/access_tokens$")
 USER_AGENT = "route-me"
 # A CI job log can be hundreds of megabytes: read at most this much, keep its two ends.
 LOG_MAX_BYTES = 32 * 1024 * 1024
 LOG_KEEP_BYTES = 1024 * 1024
 LOG_SECONDS = 60.0
+
+
+# Errors of the network or of GitHub's side that a later try may not meet: expected in a
+# long-running service, so they are logged as one line, without a traceback.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, gidgethub.GitHubBroken)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_ERRORS)
 
 
 def is_repeatable(method: str, url: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.core.events import Intent, describe
 from bot.core.json_body import parse_json
+from bot.github.client import is_transient
 from bot.services import Services
 from bot.stages import job_failures
 from bot.stages.runtime import build_runtime, close_runtime
@@ -81,5 +82,6 @@ async def report_failed_job(services: Services, job: Job, exc: Exception) -> Non
     answer the maintainer anyway; a report that fails itself is only logged."""
     try:
         await job_failures.report_unhandled(services, job, exc)
-    except Exception:  # noqa: BLE001 - the original failure is what the worker records
-        log.exception("could not report the failure of job %s", job.id)
+    except Exception as report_exc:  # noqa: BLE001 - the original failure is what the worker records
+        log.warning("could not report the failure of job %s: %s: %s", job.id, type(report_exc).__name__,
+                    report_exc, exc_info=not is_transient(report_exc))

@@ -19,6 +19,7 @@ from bot.core.money import format_usd
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.render import render_reply
 from bot.core.render_plan import render_cancelled_reply, render_plan_progress
+from bot.github.client import is_transient
 from bot.github.tarball import TarballError
 from bot.models.errors import (
     AllModelsFailed,
@@ -87,7 +88,8 @@ async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[ob
         return False
     except Exception as exc:
         what, hint = describe_failure(exc)
-        log.warning("%s stage failed on %s#%s: %s", stage, ctx.repo, ctx.number, exc, exc_info=True)
+        log.warning("%s stage failed on %s#%s: %s", stage, ctx.repo, ctx.number, exc,
+                    exc_info=not is_transient(exc))  # a network hiccup needs no traceback
         await ctx.report_failure(stage, what, hint=hint, number=report_on)
         if type(exc) is Exception or not isinstance(
             exc, (ModelError, StageFailed, gidgethub.HTTPException, TarballError, UnsafeArchive)

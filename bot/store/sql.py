@@ -143,6 +143,11 @@ class SqlStore:
                     ).fetchone()[0]))
         return results
 
+    def forget_delivery(self, delivery_id: str) -> None:
+        """Drop a delivery id, so that a redelivery of it is recorded as new (its job failed
+        without doing anything); the failed job's row stays."""
+        self._run("DELETE FROM deliveries WHERE id=?", (delivery_id,))
+
     def unfinished_jobs(self) -> list[Job]:
         """Jobs queued or running (on any instance, or interrupted)."""
         rows = self._all(f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ('pending', 'running') ORDER BY id")
