@@ -98,12 +98,22 @@ def create_app(
     async def healthz(request: web.Request) -> web.Response:
         body: dict[str, object] = {"status": "ok", "uptime_s": round(time.time() - started, 1)}
         worker = request.app.get(WORKER)
+        services = request.app.get(SERVICES)
+        problem = services.store.health() if services is not None else None
         if worker is not None:
-            body.update(queued=worker.pending, completed=worker.completed, failed=worker.failed)
+            try:
+                body["queued"] = worker.pending
+            except Exception as exc:  # noqa: BLE001 - health must answer, and say why
+                problem = problem or f"the state store cannot be read: {exc}"
+            body.update(completed=worker.completed, failed=worker.failed)
             if not worker.alive:
                 # Deliveries would still get 202 while nothing runs them: say so.
                 body["status"] = "worker stopped"
                 return web.json_response(body, status=503)
+        if problem is not None:
+            # Deliveries are refused (5xx) while the store cannot record them: say why.
+            body["status"] = problem
+            return web.json_response(body, status=503)
         return web.json_response(body)
 
     async def webhook(request: web.Request) -> web.Response:

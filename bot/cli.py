@@ -56,6 +56,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot import logcontext
 
     logcontext.configure(settings.log_level, fmt=settings.log_format, secrets=logcontext.secret_values(env))
+    import faulthandler
+
+    from bot.store.sqlite import StoreUnwritable
+
+    # A fatal signal (SIGBUS from a memory-mapped file, SIGSEGV) leaves a traceback in the log
+    # instead of a silent death.
+    faulthandler.enable()
+    try:
+        from bot.store import is_postgres_url
+        from bot.store.sqlite import check_writable
+
+        if not is_postgres_url(settings.db):
+            check_writable(settings.db)
+    except StoreUnwritable as exc:
+        print(f"route-me cannot start: {exc}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     # SIGTERM: aiohttp stops listening and gives in-flight deliveries (answered within 1 s) a
     # moment; the app's cleanup then drains the worker within ROUTE_ME_SHUTDOWN_GRACE.

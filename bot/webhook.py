@@ -119,7 +119,14 @@ def make_webhook_handler(
             observe(event, "bad_request")
             return web.json_response({"error": "body is not a JSON object"}, status=400)
         job = job_for(event, payload, body, trigger_label) if event != "ping" else None
-        outcome = await recorder.record(delivery, event, job)
+        try:
+            outcome = await recorder.record(delivery, event, job)
+        except Exception as exc:  # noqa: BLE001 - the store failed (disk full, read-only…)
+            # Never a 202 for a delivery that is not recorded: a 5xx shows it failed on GitHub's
+            # side, where it can be redelivered once the store works again (/healthz says why).
+            log.error("delivery %s (%s) could not be recorded: %s: %s", delivery, event, type(exc).__name__, exc)
+            return web.json_response({"error": "the delivery could not be recorded; redeliver it later"},
+                                     status=503)
         if outcome is False:
             log.info("delivery %s (%s) seen before; ignored", delivery, event)
             observe(event, "duplicate")

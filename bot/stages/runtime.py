@@ -23,6 +23,7 @@ from bot.models.shared_budget import StoreBudgetGate
 from bot.prompts import Prompts, load_prompts
 from bot.services import Services
 from bot.store import Store
+from bot.store.ledger_writer import LedgerWriter
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,13 @@ async def build_runtime(services: Services) -> None:
     settings = services.settings
     prices = load_prices(services)
     clients = build_clients(providers_from_env(settings.env), timeout=settings.model_timeout)
+    # Retried with backoff, kept when the store stays unwritable: a paid call is never uncounted.
     store = services.store
+    ledger = LedgerWriter(store, sleep=services.sleep)
+    services.extras["ledger"] = ledger
 
     async def record(entry: LedgerEntry) -> None:
-        store.add_ledger_row(ledger_row(entry))
+        await ledger.write(ledger_row(entry))
         services.metrics.ledger(entry)
         logcontext.model.set(entry.model)
 
@@ -96,6 +100,9 @@ async def build_runtime(services: Services) -> None:
 
 
 async def close_runtime(services: Services) -> None:
+    ledger = services.extras.pop("ledger", None)
+    if ledger is not None:
+        ledger.flush()
     current = services.extras.pop("runtime", None)
     if current is None:
         return

@@ -143,6 +143,10 @@ class SqlStore:
                     ).fetchone()[0]))
         return results
 
+    def health(self) -> str | None:
+        """Why the store is failing (for /healthz), or None; backends that can tell override it."""
+        return None
+
     def forget_delivery(self, delivery_id: str) -> None:
         """Drop a delivery id, so that a redelivery of it is recorded as new (its job failed
         without doing anything); the failed job's row stays."""

@@ -9,15 +9,66 @@ IMMEDIATE``, which is what makes claims and budget reservations atomic here.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
+import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from bot.store.protocol import NewJob
 from bot.store.sql import Execute, SqlStore
 
+log = logging.getLogger(__name__)
+
 CHECKPOINT_SECONDS = 0.5
+PROBE_SECONDS = 1.0
+LOW_SPACE_BYTES = 1024 * 1024
+# A delivery id GitHub never sends (its are GUIDs); the probe row is pruned like any other.
+PROBE_ID = "route-me:write-probe"
+
+
+class StoreUnwritable(RuntimeError):
+    """The state file (or its -wal / -shm companion, or its directory) cannot be written by this process."""
+
+
+def _free_bytes(path: str) -> int | None:
+    try:
+        info = os.statvfs(Path(path).parent)
+    except OSError:
+        return None
+    return info.f_bavail * info.f_frsize
+
+
+def check_writable(path: str) -> None:
+    """Refuse to start on a state file this process cannot write, with a message saying which file
+    and why.  SQLite maps the -shm file into memory: an unwritable one fails every write later, or
+    (on some filesystems) kills the process with SIGBUS and no log line."""
+    directory = Path(path).resolve().parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnwritable(f"cannot create the state file's directory {directory}: {exc.strerror}") from exc
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StoreUnwritable(f"the directory of the state file, {directory}, is not writable by uid {os.geteuid()}")
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            fd = os.open(name, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            try:
+                info = os.stat(name)
+                owner = f"owner uid {info.st_uid}, mode {stat.filemode(info.st_mode)}"
+            except OSError:
+                owner = "unreadable"
+            raise StoreUnwritable(
+                f"{name} is not writable by this process (uid {os.geteuid()}; {owner}): {exc.strerror}. "
+                "Give it to the service's user, or remove the -wal/-shm files while no route-me process "
+                "runs.") from exc
+        os.close(fd)
 
 
 class SqliteStore(SqlStore):
@@ -31,7 +82,13 @@ class SqliteStore(SqlStore):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            check_writable(self.path)
+        # Why writes fail now (set by a failed write, cleared by one that changed rows), and the
+        # checkpoint thread's last error: /healthz reports them (see health).
+        self.write_error: str | None = None
+        self.checkpoint_error: str | None = None
+        self.checkpoints = 0
+        self._probed = 0.0
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a commit survives a crash of this process; batches that carry
@@ -52,20 +109,80 @@ class SqliteStore(SqlStore):
             self._checkpointer.start()
 
     def _checkpoint_loop(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # The thread must outlive any error (a full disk, an I/O error): if it died, the WAL would
+        # grow without bound once the disk had room again.
+        db: sqlite3.Connection | None = None
         try:
             while not self._stop.wait(CHECKPOINT_SECONDS):
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                db = self._checkpoint(db)
+            db = self._checkpoint(db)
         finally:
-            db.close()
+            if db is not None:
+                db.close()
+
+    def _checkpoint(self, db: sqlite3.Connection | None) -> sqlite3.Connection | None:
+        try:
+            if db is None:
+                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception as exc:  # noqa: BLE001 - logged once per failing spell, retried
+            if self.checkpoint_error is None:
+                log.error("WAL checkpoint failed (%s); retrying every %.1f s", exc, CHECKPOINT_SECONDS)
+            self.checkpoint_error = str(exc)
+            return db
+        if self.checkpoint_error is not None:
+            log.warning("WAL checkpoints work again")
+            self.checkpoint_error = None
+        self.checkpoints += 1
+        return db
+
+    def health(self) -> str | None:
+        """Why the store is failing (for /healthz), or None.  After a failed write, a small real
+        write (at most once a second) tells whether the store has recovered."""
+        if self.write_error is not None and time.monotonic() - self._probed >= PROBE_SECONDS:
+            self._probed = time.monotonic()
+            with contextlib.suppress(sqlite3.Error), self._connect() as execute:
+                execute("INSERT INTO deliveries (id, event, received_at) VALUES (?, 'probe', ?)"
+                        " ON CONFLICT (id) DO UPDATE SET received_at=excluded.received_at",
+                        (PROBE_ID, time.time()))
+        problems = []
+        if self.write_error is not None:
+            problems.append(f"the state store cannot write: {self.write_error}")
+        if self.path != ":memory:":
+            # A full disk can still take a small write into pages the WAL already holds, so the
+            # free space is asked too: below this, the next delivery may be refused.
+            free = _free_bytes(self.path)
+            if free is not None and free < LOW_SPACE_BYTES:
+                problems.append(f"the state store's disk is full ({free} bytes free)")
+        if self.checkpoint_error is not None:
+            problems.append(f"WAL checkpoints are failing: {self.checkpoint_error}")
+        return "; ".join(problems) or None
+
+    @contextlib.contextmanager
+    def _watch(self) -> Iterator[None]:
+        """Note a failing write (the disk is full, the file read-only…) and a write that worked."""
+        before = self._db.total_changes
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if self.write_error is None:
+                log.error("the state store failed: %s", exc)
+            self.write_error = str(exc)
+            raise
+        if self.write_error is not None and self._db.total_changes != before:
+            log.warning("the state store writes again")
+            self.write_error = None
 
     @contextlib.contextmanager
     def _connect(self, *, transaction: bool = False) -> Iterator[Execute]:
-        if not transaction or self._depth:
-            # Autocommit, or a call made inside an open transaction (a budget check reading
-            # the ledger): it joins that transaction on the one connection.
+        if self._depth:
+            # A call made inside an open transaction (a budget check reading the ledger): it
+            # joins that transaction on the one connection.
             yield self._db.execute
+            return
+        if not transaction:
+            with self._watch():
+                yield self._db.execute
             return
         # IMMEDIATE: a transaction that reads before it writes never meets SQLITE_BUSY half-way
         # when another process shares the file; it waits for the write lock up front instead.
@@ -83,16 +200,18 @@ class SqliteStore(SqlStore):
 
     @contextlib.contextmanager
     def _begin(self, statement: str) -> Iterator[None]:
-        self._db.execute(statement)
-        self._depth += 1
-        try:
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        finally:
-            self._depth -= 1
+        with self._watch():
+            self._db.execute(statement)
+            self._depth += 1
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # a failed COMMIT may have rolled back already
+                    self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth -= 1
 
     def record_deliveries(self, batch: list[tuple[str, str, NewJob | None]]) -> list[int | None | bool]:
         """Record several deliveries in one transaction (group commit); results in order."""
