@@ -4,15 +4,18 @@ outlives a full disk, the store says what is wrong, and ledger rows are retried,
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
-from bot.store import SqliteStore
+from bot.store import NewJob, SqliteStore
 from bot.store.ledger_writer import LedgerWriter
+from bot.worker import Worker
 from tests.fakes.small_disk import small_disk
 
 
@@ -195,3 +198,46 @@ async def test_an_unwritable_shm_file_stops_the_start_with_a_clear_message(tmp_p
         assert "Traceback" not in done.stderr
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+def exhaust(store: SqliteStore) -> int:
+    """Commit small rows until SQLite answers "database or disk is full": the WAL's reusable pages
+    are taken too, so every later write needs a block the disk does not have."""
+    n = 0
+    while True:
+        try:
+            store.add_ledger_row({"at": 0.0, "repo": "filler/filler", "stage": "filler", "n": n, "pad": "x" * 2000})
+        except sqlite3.OperationalError as exc:
+            assert "full" in str(exc)
+            return n
+        n += 1
+
+
+async def test_a_job_recorded_before_the_disk_filled_runs_once_space_is_back(tmp_path):
+    with small_disk(tmp_path / "disk", size_kib=8192) as disk:
+        store = SqliteStore(disk.path / "state.db")
+        try:
+            payload = json.dumps({"action": "labeled"}).encode()
+            job_id = store.record_delivery("before-the-fault", "issues",
+                                           NewJob(event="issues", installation_id=1, repo="o/r", issue=1, payload=payload))
+            disk.fill()
+            exhaust(store)
+            ran: list[int] = []
+
+            async def run(job, attempt):
+                ran.append(job.id)
+
+            worker = Worker(store=store, run=run, poll_seconds=0.1)
+            await worker.start()
+            try:
+                worker.submit(job_id)
+                await asyncio.sleep(0.5)
+                assert ran == []  # the claim cannot be written
+                disk.free()
+                async with asyncio.timeout(5):
+                    while ran != [job_id]:
+                        await asyncio.sleep(0.05)
+            finally:
+                await worker.stop()
+        finally:
+            store.close()
