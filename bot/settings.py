@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.core.repo_config import validate_reasoning
+
 DEFAULT_STRONG = "anthropic:claude-opus-5-5"
 DEFAULT_CHEAP = "openai:kimi-k2.6"
 MAX_GITHUB_PAYLOAD = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
@@ -41,6 +43,8 @@ class Settings:
     cheap: str = DEFAULT_CHEAP
     judge: str = DEFAULT_STRONG
     fallbacks: tuple[str, ...] = ()
+    reasoning: Mapping[str, str | int] = field(default_factory=lambda: dict(DEFAULT_REASONING))
+    """Role → reasoning level (SPEC 8, ``ROUTE_ME_REASONING``); a repository's ``reasoning`` overrides it."""
     db: str = "./route-me.db"
     data_dir: Path = Path("./route-me-data")
     host: str = "0.0.0.0"
@@ -74,6 +78,28 @@ def _model_spec(env: Mapping[str, str], name: str, default: str, problems: list[
     if not _SPEC_RE.match(value):
         problems.append(f"{name}: '{value}' is not a model spec of the form provider:model")
     return value
+
+
+# A thinking planner (the plan is where a wrong turn costs most, and it is called a few times per
+# issue), a non-thinking implementer (many turns of mechanical edits: thinking there multiplies the
+# bill for little), and a judge that thinks a little before scoring.
+DEFAULT_REASONING: dict[str, str | int] = {"planner": "high", "implementer": "off", "judge": "low"}
+
+
+def _reasoning(env: Mapping[str, str], problems: list[str]) -> dict[str, str | int]:
+    """``ROUTE_ME_REASONING=planner=high,implementer=off,judge=low``; roles left out keep the default."""
+    setting = dict(DEFAULT_REASONING)
+    raw = env.get("ROUTE_ME_REASONING", "").strip()
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        role, sep, value = part.partition("=")
+        if not sep:
+            problems.append(f"ROUTE_ME_REASONING: '{part}' is not role=level (e.g. planner=high)")
+            continue
+        try:
+            setting.update(validate_reasoning({role.strip().lower(): value.strip()}))
+        except ValueError as exc:
+            problems.append(f"ROUTE_ME_REASONING: {exc}")
+    return setting
 
 
 def _int(env: Mapping[str, str], name: str, default: int, problems: list[str], *, low: int = 1) -> int:
@@ -231,6 +257,8 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True,
         if not _SPEC_RE.match(spec):
             problems.append(f"ROUTE_ME_FALLBACKS: '{spec}' is not a model spec of the form provider:model")
 
+    reasoning = _reasoning(env, problems)
+
     db = env.get("ROUTE_ME_DB", "").strip() or "./route-me.db"
     if db.startswith(("postgres://", "postgresql://")):
         problems.extend(_postgres_url_problems(db))
@@ -287,6 +315,7 @@ def load_settings(env: Mapping[str, str], *, require_model_keys: bool = True,
         cheap=cheap,
         judge=judge,
         fallbacks=fallbacks,
+        reasoning=reasoning,
         db=db,
         data_dir=Path(env.get("ROUTE_ME_DATA_DIR", "").strip() or "./route-me-data"),
         host=env.get("HOST", "").strip() or "0.0.0.0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from bot.core.plan import code_span, table_cell
+from bot.core.plan import model_span, table_cell
 from bot.core.usage import StageCost, Usage
 
 
@@ -67,7 +67,9 @@ def total_usd(costs: Sequence[StageCost]) -> str:
 
 
 def _usage_cells(usage: Usage) -> str:
-    return (f"{format_tokens(usage.input_tokens)} | {format_tokens(usage.output_tokens)} | "
+    # Thinking is billed as output and already inside it; the part it took is shown beside it.
+    thinking = f" (thinking {format_tokens(usage.reasoning_tokens)})" if usage.reasoning_tokens else ""
+    return (f"{format_tokens(usage.input_tokens)} | {format_tokens(usage.output_tokens)}{thinking} | "
             f"{format_tokens(usage.cache_write_tokens)} | {format_tokens(usage.cache_read_tokens)}")
 
 
@@ -88,7 +90,7 @@ def costs_table(costs: Sequence[StageCost], *, configured: Mapping[str, str] | N
         # The ledger names every model that served the stage (a fallback or a /rescore may
         # have used several); the configured one only stands in when it names none.
         names = cost.models or tuple(filter(None, [(configured or {}).get(cost.stage)]))
-        models = ", ".join(code_span(model) for model in names) or "unknown"
+        models = ", ".join(model_span(model) for model in names) or "unknown"
         rows.append(f"| {table_cell(cost.stage)} | {table_cell(models)} | {_usage_cells(cost.usage)}"
                     f" | {format_usd(cost.usd)} |")
     rows.append(f"| **Total** | | {_usage_cells(total)} | **{total_usd(costs)}** |")

@@ -150,6 +150,16 @@ class PlanVersion:
 # --- Markdown -------------------------------------------------------------------------
 
 
+REASONING_SUFFIX = " (reasoning: "
+
+
+def model_span(name: str) -> str:
+    """A model as comments name it: the spec as a code span, then the reasoning level it ran with
+    when it had one ("`anthropic:claude-opus-4-1` (reasoning: high)", SPEC 8)."""
+    spec, found, rest = name.partition(REASONING_SUFFIX)
+    return code_span(spec) + (f"{REASONING_SUFFIX}{rest}" if found else "")
+
+
 def code_span(text: str) -> str:
     """``text`` as an inline code span, safe even when it contains backticks."""
     text = text.replace("\n", " ")

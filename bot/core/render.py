@@ -12,7 +12,7 @@ from typing import Literal
 from bot.core.commands import COMMAND_SCOPE, COMMAND_USAGE, KNOWN_COMMANDS
 from bot.core.markers import make_marker
 from bot.core.money import cost_line, costs_table, format_tokens, format_usd, total_usd  # noqa: F401 - re-exported
-from bot.core.plan import PlanVersion, code_span, plan_text, table_cell
+from bot.core.plan import PlanVersion, code_span, model_span, plan_text, table_cell
 from bot.core.secrets_scan import redact_secrets
 from bot.core.usage import StageCost
 
@@ -91,10 +91,10 @@ def _short(sha: str | None) -> str:
 
 def _models_line(*, variant: str, planner: str, implementer: str, judge: str | None = None) -> str:
     line = (
-        f"Split {code_span(variant)}: planner {code_span(planner)}"
-        f" → implementer {code_span(implementer)}"
+        f"Split {code_span(variant)}: planner {model_span(planner)}"
+        f" → implementer {model_span(implementer)}"
     )
-    return line + (f", judge {code_span(judge)}" if judge else "")
+    return line + (f", judge {model_span(judge)}" if judge else "")
 
 
 def _commands_list(where: Literal["issue", "pr"], names: Sequence[str] = KNOWN_COMMANDS) -> str:
@@ -107,7 +107,7 @@ def _commands_list(where: Literal["issue", "pr"], names: Sequence[str] = KNOWN_C
 
 def _author_text(author: str) -> str:
     author = author.removeprefix("planner:")
-    return author if author.startswith("@") else code_span(author)
+    return author if author.startswith("@") else model_span(author)
 
 
 def _author(version: PlanVersion) -> str:
@@ -238,7 +238,7 @@ def render_pr_body(*, issue_number: int, version: PlanVersion, variant: str,
     # A hand-written plan has no summary apart from its text, which follows folded: said once.
     summary = version.plan.summary if version.plan is not None else ""
     # The plan's author (a model or a maintainer) is named once; the other roles follow it.
-    roles = ", ".join(f"{table_cell(role)} {code_span(spec)}" for role, spec in models.items() if role != "planner")
+    roles = ", ".join(f"{table_cell(role)} {model_span(spec)}" for role, spec in models.items() if role != "planner")
     head = (
         f"{marker}\nCloses #{issue_number}\n\n" + (f"{_clip(_defuse(summary), 3000)}\n\n" if summary else "")
         + (f"**What the implementer did:** {_clip(_defuse(implementer_summary.strip()), 4000)}\n\n"

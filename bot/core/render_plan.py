@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.core.markers import make_marker, plan_body_markers
-from bot.core.plan import PlanVersion, code_span, plan_text
+from bot.core.plan import REASONING_SUFFIX, PlanVersion, code_span, plan_text
 from bot.core.render import (
     MAX_BODY_CHARS,
     STATE_LABELS,
@@ -149,7 +149,8 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
         f"Split {code_span(variant)} · implementer {code_span(implementer)} · judge {code_span(judge)}"
         f" · base {_short(version.base_sha)}",
     ]
-    if next_planner and not version.human and next_planner != planner:
+    # A planner named with its reasoning ("spec (reasoning: high)") is still the same model.
+    if next_planner and not version.human and next_planner != planner.partition(REASONING_SUFFIX)[0]:
         head[-1] += f" · the next `/revise` is planned by {code_span(next_planner)}"
     if checklist:
         head.append(f"\n{checklist}")

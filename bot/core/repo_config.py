@@ -65,6 +65,46 @@ ModelSpec = Annotated[str, AfterValidator(validate_model_spec)]
 Glob = Annotated[str, AfterValidator(_validate_glob)]
 PositiveInt = Annotated[int, Field(gt=0)]
 
+REASONING_ROLES: tuple[str, ...] = ("planner", "implementer", "judge")
+REASONING_LEVELS: tuple[str, ...] = ("off", "low", "medium", "high")
+
+
+def validate_reasoning_value(value: object) -> str | int:
+    """One role's reasoning: off/low/medium/high (any case) or a whole token budget (0 = off)."""
+    if value is False:
+        return "off"  # YAML 1.1 reads a bare `off` (or `no`) as false: that is what the user wrote
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"must be off, low, medium, high or a token budget, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"a token budget cannot be negative, got {value}")
+        return value
+    text = value.strip().lower()
+    if text in REASONING_LEVELS:
+        return text
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"must be off, low, medium, high or a token budget, got {value!r}")
+
+
+def validate_reasoning(mapping: dict[str, Any]) -> dict[str, str | int]:
+    """The ``reasoning`` key (SPEC 8): role → level, roles from a closed set, one message per problem."""
+    problems: list[str] = []
+    cleaned: dict[str, str | int] = {}
+    for role, value in mapping.items():
+        if role not in REASONING_ROLES:
+            close = difflib.get_close_matches(str(role).lower(), REASONING_ROLES, n=1, cutoff=0.6)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            problems.append(f"unknown role {role!r}{hint}; roles: {', '.join(REASONING_ROLES)}")
+            continue
+        try:
+            cleaned[role] = validate_reasoning_value(value)
+        except ValueError as exc:
+            problems.append(f"{role} {exc}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return cleaned
+
 
 class ImplementerRoute(BaseModel):
     """Send the implementer to another model when every file the plan touches matches ``paths``."""
@@ -111,6 +151,10 @@ class RepoConfig(BaseModel):
     )
     max_advice: Annotated[int, Field(ge=0, le=10)] = Field(
         2, description="ask_advisor calls (answered by the strong model) per implementer run; 0 = off."
+    )
+    reasoning: Annotated[dict[str, Any], AfterValidator(validate_reasoning)] = Field(
+        {}, description="Role (planner, implementer, judge) → off|low|medium|high|token budget; "
+                        "a role left out takes the server's ROUTE_ME_REASONING."
     )
 
 

@@ -24,7 +24,7 @@ from bot.github.client import GitHubClient
 from bot.github.gitdata import MAYBE_DONE
 from bot.github.tarball import TarballError, download_tarball, retry_download
 from bot.models.ledger import CallContext
-from bot.models.port import ModelSpec
+from bot.models.port import ModelSpec, Reasoning
 from bot.models.routing import Budget
 from bot.services import Services
 from bot.stages import model_choice
@@ -126,6 +126,10 @@ class IssueContext:
     def models(self, *, planned_paths: list[str] | None = None) -> Models:
         return model_choice.choose_models(settings=self.services.settings, config=self.config,
                                           state=self.state, planned_paths=planned_paths)
+
+    def reasoning(self, role: str) -> Reasoning:
+        """How much ``role`` (planner, implementer, judge, advisor) may think: repo config, else server."""
+        return model_choice.reasoning_for(role, settings=self.services.settings, config=self.config)
 
     def fallbacks_for(self, primary: str, models: Models, *, strong_role: bool) -> list[ModelSpec]:
         return model_choice.fallbacks_for(primary, models, strong_role=strong_role, config=self.config,

@@ -171,7 +171,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     request = ModelRequest(system=prompts.text("implementer_system"),
                            messages=(Message(role="user", text=user),),
                            tools=implementer_tools() + ((advisor_tool(config.max_advice),) if config.max_advice else ()),
-                           max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS)
+                           max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS, reasoning=ctx.reasoning("implementer"))
     policy = history_trim_for(ctx.runtime.prices, models.implementer)
 
     def compact(messages: Sequence[Message]) -> Sequence[Message]:
@@ -194,7 +194,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     if result.ignored_after_done:
         log.warning("%s#%s: the implementer sent %s after finish in the same reply; not run",
                     ctx.repo, ctx.number, ", ".join(result.ignored_after_done))
-    served = result.served_by[-1] if result.served_by else models.implementer
+    served = result.served_label(models.implementer)
     fallback = "; ".join(result.fallback_notes) or None
     return Implementation(changes=accepted[-1], summary=str(result.value or ""), served=served,
                           fallback=f"{fallback}; served by {served}." if fallback else None,

@@ -80,6 +80,13 @@ class LoopResult:
         """How a comment names the reasoning that served: "high", "high, then off"."""
         return ", then ".join(self.reasoning_levels) or "off"
 
+    def served_label(self, default: str) -> str:
+        """The model that served last, with the reasoning it ran with when any was on:
+        "anthropic:claude-opus-4-1 (reasoning: high)"; the plain spec when none was."""
+        served = self.served_by[-1] if self.served_by else default
+        label = self.reasoning_label()
+        return served if label == "off" else f"{served} (reasoning: {label})"
+
 
 def _plus(total: float | None, value: float | None) -> float | None:
     return None if total is None or value is None else total + value

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.core.costs import PriceTable
 from bot.core.repo_config import RepoConfig, implementer_route_for
 from bot.models.chain import fallback_chain, merged_fallbacks, no_cheaper_than
-from bot.models.port import ModelSpec
+from bot.models.port import ModelSpec, Reasoning
 from bot.models.routing import Budget
 from bot.settings import Settings
 from bot.stages.state import IssueState
@@ -50,6 +50,15 @@ def choose_models(*, settings: Settings, config: RepoConfig, state: IssueState |
         strong=strong,
         cheap=cheap,
     )
+
+
+def reasoning_for(role: str, *, settings: Settings, config: RepoConfig) -> Reasoning:
+    """The reasoning a role is called with (SPEC 8): the repository's setting for that role, else
+    the server's ``ROUTE_ME_REASONING``.  The advisor is asked like the planner (same question
+    depth: how to approach the code), so it takes the planner's setting."""
+    key = "planner" if role == "advisor" else role
+    value = config.reasoning.get(key, settings.reasoning.get(key, "off"))
+    return Reasoning.parse(value)
 
 
 def fallbacks_for(primary: str, models: Models, *, strong_role: bool, config: RepoConfig,

@@ -218,6 +218,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
     request = ModelRequest(
         system=system, messages=(Message(role="user", text=user),),
         tools=(*read_only_tools(), SUBMIT_PLAN), max_tokens=PLANNER_MAX_OUTPUT_TOKENS,
+        reasoning=ctx.reasoning("planner"),
     )
     fixed = request_tokens(request)
     pack = build_context_pack(
@@ -261,7 +262,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
     )
     if not result.finished:
         raise StageFailed(f"The planner did not call submit_plan within {PLANNER_MAX_TURNS} turns.")
-    served = result.served_by[-1] if result.served_by else models.planner
+    served = result.served_label(models.planner)
     fallback = "; ".join(result.fallback_notes) or None
     if fallback:
         fallback = f"{fallback}; the plan was written by {served}."

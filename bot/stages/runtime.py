@@ -143,7 +143,11 @@ def stage_costs(store: Store, repo: str, issue: int) -> list[StageCost]:
         usage = Usage()
         for entry in entries:
             usage = usage + entry.usage
-        models = tuple(dict.fromkeys(e.model for e in entries if e.outcome == "ok"))
+        # A model that ran with reasoning on is named with its level (SPEC 8), e.g.
+        # "anthropic:claude-opus-4-1 (reasoning: high)"; off or unknown (older rows): the spec alone.
+        models = tuple(dict.fromkeys(
+            e.model if e.reasoning in (None, "", "off") else f"{e.model} (reasoning: {e.reasoning})"
+            for e in entries if e.outcome == "ok"))
         usd = None if any(e.cost_usd is None for e in entries) else sum(e.cost_usd or 0.0 for e in entries)
         strong = (None if any(_compared(e) is None for e in entries)
                   else sum(_compared(e) or 0.0 for e in entries))

@@ -102,7 +102,7 @@ async def judge_change(ctx: IssueContext, *, version: PlanVersion, changes: list
                       + "\n- ".join(problems), is_error=True)
 
     request = ModelRequest(system=prompts.text("judge_system"), messages=(Message(role="user", text=user),),
-                           tools=(SUBMIT_SCORECARD,), max_tokens=4_000)
+                           tools=(SUBMIT_SCORECARD,), max_tokens=4_000, reasoning=ctx.reasoning("judge"))
     result = await run_tool_loop(
         router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.judge),
         fallbacks=ctx.fallbacks_for(models.judge, models, strong_role=True),
@@ -116,7 +116,7 @@ async def judge_change(ctx: IssueContext, *, version: PlanVersion, changes: list
         # Two invalid answers: show the valid part honestly, never invent the rest.
         scorecard = accept_partial(attempts[-1]) if attempts else None
         judge_error = "; ".join(problems_seen) or "the judge did not call submit_scorecard"
-    served = result.served_by[-1] if result.served_by else models.judge
+    served = result.served_label(models.judge)
     fallback = "; ".join(result.fallback_notes) or None
     return Judgement(scorecard=scorecard, facts=facts, judge_error=judge_error,
                      last_submission=attempts[-1] if attempts else None, served=served,
