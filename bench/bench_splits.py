@@ -1,6 +1,7 @@
 """The four splits side by side (OO, OK, KO, KK): what each costs with route-me's real prompts.
 
     .venv/bin/python bench/bench_splits.py [--explore 8] [--billing cached|bytes]
+        [--planner-thinking off|high|both] [--thinking-tokens 4000]
 
 Each split runs the whole flow (label → plan → /approve → pull request → review) through
 the real app against the fake GitHub and fake model servers.  The fakes play the roles
@@ -19,6 +20,13 @@ source file by N lines of ordinary code (the toy files are a few lines; real one
 and ``--no-preload`` / ``--no-trim`` turn the implementer's preloading and history trimming
 off, to measure what each one moves.  Scores are scripted here;
 run the same flow against real providers to compare quality.
+
+``--planner-thinking both`` runs every split twice, the planner called with reasoning off and
+with ``high`` (SPEC 8; implementer and judge off in both, so the difference is the planner's
+thinking alone).  A thinking planner's scripted replies carry ``--thinking-tokens`` of thinking
+per call (an assumption: real models choose how much of the 16k budget to use), billed as
+output as the providers bill it, and sent back within its tool loop as the API requires, so
+the re-sent thinking is billed as input (cached or not) on the turns after it.
 """
 
 from __future__ import annotations
@@ -66,10 +74,20 @@ def without_preloaded_reads(turns: list[tuple[str, dict[str, Any]]], body: dict[
             if not (name == "read_file" and set(args) == {"path"} and f'<file path="{args["path"]}">' in shown)]
 
 
-def role_player(module: Any, turns: list[tuple[str, dict[str, Any]]]):
+THOUGHT = ("The issue asks for a guard on the divisor; ops.divide is the only caller path, the tests "
+           "cover the happy case only, so the plan adds the check and a test for zero. ")
+
+
+def thinking_text(tokens: int) -> str:
+    """About ``tokens`` tokens of plausible planning thought."""
+    return (THOUGHT * (1 + tokens * 4 // len(THOUGHT)))[: int(tokens * 3.5)]
+
+
+def role_player(module: Any, turns: list[tuple[str, dict[str, Any]]], *, thinking_tokens: int = 0):
     """A responder for either fake: picks the role from the tools offered.
 
-    Output tokens are billed by the size of the call returned; the fake itself bills the input.
+    Output tokens are billed by the size of the call returned (plus the thinking, when the
+    request asked for it); the fake itself bills the input.
     """
     def respond(body: dict[str, Any]) -> Any:
         tools = {t.get("name") or t.get("function", {}).get("name") for t in body.get("tools", [])}
@@ -80,8 +98,16 @@ def role_player(module: Any, turns: list[tuple[str, dict[str, Any]]]):
         else:
             script = without_preloaded_reads(turns, body)
             name, args = script[min(sc.turn_number(body), len(script) - 1)]
-        billed = Usage(output_tokens=estimate_tokens(json.dumps(args)) + 40)
-        return module.tool_reply(name, args, usage=billed)
+        # Only the planner thinks here, and only when its request asked to (thinking / reasoning_effort).
+        thinks = thinking_tokens > 0 and name == "submit_plan" and bool(
+            body.get("thinking") or body.get("reasoning_effort"))
+        thought = thinking_text(thinking_tokens) if thinks else ""
+        billed = Usage(output_tokens=estimate_tokens(json.dumps(args)) + 40 + estimate_tokens(thought))
+        if not thought:
+            return module.tool_reply(name, args, usage=billed)
+        if module is anthropic_server:
+            return module.tool_reply(name, args, usage=billed, thinking=(thought,))
+        return module.tool_reply(name, args, usage=billed, reasoning=thought)
     return respond
 
 
@@ -101,7 +127,8 @@ def padded_files(pad_lines: int) -> dict[str, str]:
 
 
 async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]], billing: Billing,
-                    pad_lines: int = 0) -> dict[str, Any]:
+                    pad_lines: int = 0, *, planner_reasoning: str = "off", thinking_tokens: int = 0
+                    ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         private, public = generate_app_key()
@@ -109,11 +136,12 @@ async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]], billi
                 FakeAnthropic(api_key="sk-ant-bench", billing=billing) as anthropic, \
                 FakeOpenAI(api_key="sk-oai-bench", billing=billing, cache_report="moonshot") as openai:
             sc.seed(github, files=padded_files(pad_lines), config=f"variant: {variant}\n")
-            anthropic.responder = role_player(anthropic_server, turns)
-            openai.responder = role_player(openai_server, turns)
+            anthropic.responder = role_player(anthropic_server, turns, thinking_tokens=thinking_tokens)
+            openai.responder = role_player(openai_server, turns, thinking_tokens=thinking_tokens)
             env = bot_env(work, github_url=github.url, private_key=private, anthropic_url=anthropic.base_url,
                           openai_url=openai.base_url, ANTHROPIC_API_KEY="sk-ant-bench",
-                          OPENAI_API_KEY="sk-oai-bench")
+                          OPENAI_API_KEY="sk-oai-bench",
+                          ROUTE_ME_REASONING=f"planner={planner_reasoning},implementer=off,judge=off")
             async with BotHarness(env) as bot:
                 await bot.send("issues", issue_labeled(owner=sc.OWNER, repo=sc.REPO, number=sc.ISSUE,
                                                        title=sc.ISSUE_TITLE, body=sc.ISSUE_BODY,
@@ -124,7 +152,8 @@ async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]], billi
                 await bot.settle(timeout=300)
                 rows = bot.services.store.ledger_rows(repo=f"{sc.OWNER}/{sc.REPO}")
             pulls = github.pulls(sc.OWNER, sc.REPO)
-            result: dict[str, Any] = {"variant": variant, "pull_requests": len(pulls),
+            result: dict[str, Any] = {"variant": variant, "planner_reasoning": planner_reasoning,
+                                      "pull_requests": len(pulls),
                                       "rest_calls": len(github.rest_calls())}
             for stage in STAGES:
                 stage_rows = [r for r in rows if r["stage"] == stage]
@@ -132,6 +161,7 @@ async def run_split(variant: str, turns: list[tuple[str, dict[str, Any]]], billi
                 result[f"{stage}_tokens"] = sum(_total_tokens(r["usage"]) for r in stage_rows)
                 result[f"{stage}_cache_read"] = sum(r["usage"].get("cache_read_tokens", 0) for r in stage_rows)
                 result[f"{stage}_calls"] = len(stage_rows)
+                result[f"{stage}_thinking"] = sum(r["usage"].get("reasoning_tokens", 0) for r in stage_rows)
                 result[f"{stage}_model"] = ",".join(sorted({r["model"] for r in stage_rows}))
             result["total_usd"] = sum(result[f"{s}_usd"] for s in STAGES)
             return result
@@ -159,20 +189,34 @@ def switch_off(*, preload: bool, trim: bool) -> None:
         implement.HISTORY_TRIM = TrimPolicy(trigger_tokens=10**12)
 
 
-async def main_async(explore: int, billing: Billing, pad_lines: int) -> int:
+async def main_async(explore: int, billing: Billing, pad_lines: int, *, planner_thinking: str,
+                     thinking_tokens: int) -> int:
     turns = exploration_turns(explore)
-    results = [await run_split(v, turns, billing, pad_lines) for v in ("OO", "OK", "KO", "KK")]
-    oo = results[0]["total_usd"]
-    print(f"scripted implementer turns: {len(turns)}; billing: {billing}; pad lines: {pad_lines}")
-    print(f"{'split':<6}{'plan $':>10}{'implement $':>13}{'judge $':>10}{'total $':>10}{'vs OO':>8}"
-          f"{'tokens':>10}{'impl calls':>11}{'impl cached':>12}  models (plan / implement / judge)")
+    levels = ("off", "high") if planner_thinking == "both" else (planner_thinking,)
+    results = [await run_split(v, turns, billing, pad_lines, planner_reasoning=level,
+                               thinking_tokens=thinking_tokens)
+               for level in levels for v in ("OO", "OK", "KO", "KK")]
+    oo = {r["planner_reasoning"]: r["total_usd"] for r in results if r["variant"] == "OO"}
+    print(f"scripted implementer turns: {len(turns)}; billing: {billing}; pad lines: {pad_lines}; "
+          f"thinking per planner call: {thinking_tokens} tokens")
+    print(f"{'split':<6}{'planner':>8}{'plan $':>10}{'thinking':>9}{'implement $':>13}{'judge $':>10}"
+          f"{'total $':>10}{'vs OO':>8}{'tokens':>10}{'impl calls':>11}{'impl cached':>12}"
+          "  models (plan / implement / judge)")
     for r in results:
         tokens = sum(r[f"{s}_tokens"] for s in STAGES)
-        print(f"{r['variant']:<6}{r['plan_usd']:>10.4f}{r['implement_usd']:>13.4f}{r['judge_usd']:>10.4f}"
-              f"{r['total_usd']:>10.4f}{r['total_usd'] / oo:>8.2f}{tokens:>10,}{r['implement_calls']:>11}"
-              f"{r['implement_cache_read']:>12,}  "
+        print(f"{r['variant']:<6}{r['planner_reasoning']:>8}{r['plan_usd']:>10.4f}{r['plan_thinking']:>9,}"
+              f"{r['implement_usd']:>13.4f}{r['judge_usd']:>10.4f}"
+              f"{r['total_usd']:>10.4f}{r['total_usd'] / oo[r['planner_reasoning']]:>8.2f}{tokens:>10,}"
+              f"{r['implement_calls']:>11}{r['implement_cache_read']:>12,}  "
               f"{r['plan_model']} / {r['implement_model']} / {r['judge_model']}")
         assert r["pull_requests"] == 1, r
+    if len(levels) == 2:
+        for variant in ("OO", "OK", "KO", "KK"):
+            off, on = (next(r for r in results if r["variant"] == variant and r["planner_reasoning"] == level)
+                       for level in levels)
+            print(f"{variant}: the planner's thinking adds ${on['total_usd'] - off['total_usd']:.4f} "
+                  f"(plan ${off['plan_usd']:.4f} -> ${on['plan_usd']:.4f}, "
+                  f"total x{on['total_usd'] / off['total_usd']:.2f})")
     return 0
 
 
@@ -184,9 +228,14 @@ def main() -> int:
     parser.add_argument("--pad-lines", type=int, default=0, help="grow each seeded source file by N lines")
     parser.add_argument("--no-preload", action="store_true", help="the implementer's first message shows no files")
     parser.add_argument("--no-trim", action="store_true", help="never trim the implementer's history")
+    parser.add_argument("--planner-thinking", choices=("off", "high", "both"), default="both",
+                        help="the planner's reasoning (SPEC 8); both: every split with it off, then high")
+    parser.add_argument("--thinking-tokens", type=int, default=4000,
+                        help="thinking tokens a thinking planner writes per call (an assumption)")
     args = parser.parse_args()
     switch_off(preload=not args.no_preload, trim=not args.no_trim)
-    return asyncio.run(main_async(args.explore, args.billing, args.pad_lines))
+    return asyncio.run(main_async(args.explore, args.billing, args.pad_lines,
+                                  planner_thinking=args.planner_thinking, thinking_tokens=args.thinking_tokens))
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def render_plan_comment(*, version: PlanVersion, state: str, variant: str, plann
     ("implementing… (turn 3/30)"): the plan being implemented stays readable meanwhile.
     """
     marker = _plan_marker(version=version.number, state=state, base_sha=version.base_sha,
-                          planner=planner, implementer=implementer, variant=variant,
+                          planner=planner.partition(REASONING_SUFFIX)[0], implementer=implementer, variant=variant,
                           author=version.author, pull_request=pull_request)
     label = _defuse(state_line) if state_line else STATE_LABELS.get(state, state)
     head = [

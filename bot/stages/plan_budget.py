@@ -114,6 +114,9 @@ class PlannerBudget:
         if self.exploring and self.budget - request_tokens(request) < self.reserve:
             self.stop_exploring(SUBMIT_NOW)
         if not self.exploring:
+            # Only the terminal tool is offered, with tool_choice left "auto": forcing it is refused
+            # by Anthropic with extended thinking on (and by thinking models elsewhere), and a
+            # thinking planner is the default (SPEC 8); the note tells the model to submit.
             request = replace(request, tools=tuple(t for t in request.tools if t.name == self.terminal),
                               messages=_with_note(request.messages, self.stop_note))
         messages = list(request.messages)
