@@ -60,7 +60,7 @@ class Advisor:
             issue_body=ctx.issue_body or "(no description)", plan_version=self.version.number,
             plan=plan_text(self.version), question=question.strip()[:MAX_QUESTION_CHARS])
         request = ModelRequest(system=prompts.text("advisor_system"), messages=(Message(role="user", text=user),),
-                               max_tokens=ADVICE_MAX_TOKENS, reasoning=ctx.reasoning("advisor"))
+                               max_tokens=ADVICE_MAX_TOKENS, reasoning=ctx.role_reasoning("advisor"))
         strong = self.models.strong
         try:
             routed = await ctx.runtime.router.call(

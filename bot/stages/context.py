@@ -127,7 +127,7 @@ class IssueContext:
         return model_choice.choose_models(settings=self.services.settings, config=self.config,
                                           state=self.state, planned_paths=planned_paths)
 
-    def reasoning(self, role: str) -> Reasoning:
+    def role_reasoning(self, role: str) -> Reasoning:
         """How much ``role`` (planner, implementer, judge, advisor) may think: repo config, else server."""
         return model_choice.reasoning_for(role, settings=self.services.settings, config=self.config)
 

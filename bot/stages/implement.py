@@ -171,7 +171,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     request = ModelRequest(system=prompts.text("implementer_system"),
                            messages=(Message(role="user", text=user),),
                            tools=implementer_tools() + ((advisor_tool(config.max_advice),) if config.max_advice else ()),
-                           max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS, reasoning=ctx.reasoning("implementer"))
+                           max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS, reasoning=ctx.role_reasoning("implementer"))
     policy = history_trim_for(ctx.runtime.prices, models.implementer)
 
     def compact(messages: Sequence[Message]) -> Sequence[Message]:

@@ -218,7 +218,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
     request = ModelRequest(
         system=system, messages=(Message(role="user", text=user),),
         tools=(*read_only_tools(), SUBMIT_PLAN), max_tokens=PLANNER_MAX_OUTPUT_TOKENS,
-        reasoning=ctx.reasoning("planner"),
+        reasoning=ctx.role_reasoning("planner"),
     )
     fixed = request_tokens(request)
     pack = build_context_pack(

@@ -102,7 +102,7 @@ async def judge_change(ctx: IssueContext, *, version: PlanVersion, changes: list
                       + "\n- ".join(problems), is_error=True)
 
     request = ModelRequest(system=prompts.text("judge_system"), messages=(Message(role="user", text=user),),
-                           tools=(SUBMIT_SCORECARD,), max_tokens=4_000, reasoning=ctx.reasoning("judge"))
+                           tools=(SUBMIT_SCORECARD,), max_tokens=4_000, reasoning=ctx.role_reasoning("judge"))
     result = await run_tool_loop(
         router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.judge),
         fallbacks=ctx.fallbacks_for(models.judge, models, strong_role=True),

@@ -94,7 +94,7 @@ def run_tasks_command(settings: Settings, *, tasks_dir: Path, out: Path, splits:
         tasks = load_tasks(tasks_dir, only=only)
         settings_per_cell = [parse_reasoning(text) for text in reasonings] or [None]
         for setting in settings_per_cell:
-            with_reasoning(RepoConfig(), setting)  # refused here, once, when this build cannot apply it
+            with_reasoning(RepoConfig(), setting)  # a setting the config refuses is refused here, once
         if repeats < 1 or concurrency < 1:
             raise ValueError("--repeat and --concurrency must be at least 1")
     except (TaskError, ValueError) as exc:

@@ -70,9 +70,6 @@ def with_reasoning(config: RepoConfig, setting: dict[str, str | int] | None) -> 
     """The repository config with the cell's reasoning per role (the SPEC 8 ``reasoning`` key)."""
     if not setting:
         return config
-    if "reasoning" not in RepoConfig.model_fields:
-        raise ValueError("this build of route-me has no per-role `reasoning` setting yet (SPEC section 8), "
-                         "so --reasoning cannot be applied")
     data = config.model_dump(exclude_unset=True)
     data["reasoning"] = {**(data.get("reasoning") or {}), **setting}
     return RepoConfig.model_validate(data)
