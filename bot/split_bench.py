@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.core.changes import FileChange
 from bot.core.diff import line_stats
-from bot.core.plan import PlanVersion
+from bot.core.plan import REASONING_SUFFIX, PlanVersion
 from bot.core.scorecard import Scorecard, overall
 from bot.models.errors import ModelError
 from bot.models.ledger import CallContext
@@ -134,19 +134,19 @@ async def run_cell(ctx: BenchContext, split: str, ref: str) -> CellRun:
         run.sha = snapshot.sha
         models = ctx.models()
         plan, planner, _ = await call_planner(ctx, models, snapshot, feedback=None, previous=None)
-        result.models["plan"] = planner
+        result.models["plan"] = planner.partition(REASONING_SUFFIX)[0]  # the spec; its reasoning is in the ledger
         version = PlanVersion(number=1, plan=plan, markdown=None, author=f"planner:{planner}",
                               base_sha=snapshot.sha, created_at=time.time())
         models = ctx.models(planned_paths=plan.planned_paths())
         implementation = await run_implementer(ctx, version=version, models=models,
                                                workspace=make_workspace(ctx, snapshot), stage="implement",
                                                extra="")
-        result.models["implement"] = implementation.served
+        result.models["implement"] = implementation.served.partition(REASONING_SUFFIX)[0]
         run.changes = implementation.changes
         result.files_changed = len(implementation.changes)
         result.lines = line_stats(implementation.changes)
         judged = await judge_change(ctx, version=version, changes=implementation.changes, pr_number=None)
-        result.models["judge"] = judged.served
+        result.models["judge"] = judged.served.partition(REASONING_SUFFIX)[0]
         if judged.scorecard is not None:
             run.scorecard = judged.scorecard
             result.overall = overall(judged.scorecard)
