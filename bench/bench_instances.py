@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_intake import LUA, SECRET, payload_of  # noqa: E402
+from bench.bench_intake import LUA, SECRET, payload_of, wait_for  # noqa: E402
 from tests.fakes.app_keys import generate_app_key  # noqa: E402
 from tests.fakes.deliveries import issue_labeled, sign  # noqa: E402
 from tests.pg import Cluster  # noqa: E402
@@ -52,17 +52,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the service did not answer {url}")
 
 
 def start_instances(count: int, *, db: str, work: Path, github_url: str, **extra: str) -> list[tuple[Any, int]]:
@@ -78,7 +67,7 @@ def start_instances(count: int, *, db: str, work: Path, github_url: str, **extra
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started.append((process, port))
     for _, port in started:
-        wait_for(f"http://127.0.0.1:{port}/healthz")
+        wait_for(f"http://127.0.0.1:{port}/healthz", timeout=60.0)
     return started
 
 

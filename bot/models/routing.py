@@ -60,6 +60,15 @@ class RoutedReply:
     strong_cost_usd: float | None
 
 
+def _charge(budgets: Sequence[Budget], cost_usd: float | None) -> None:
+    """Count one billed call against every budget it ran under; an unpriced call is counted apart."""
+    for budget in budgets:
+        if cost_usd is None:
+            budget.unpriced_calls += 1
+        else:
+            budget.spent_usd += cost_usd
+
+
 def _describe(error: ModelError, spec: ModelSpec, attempts: int, *, cap: float) -> str:
     times = f" {attempts} times" if attempts > 1 else ""
     if isinstance(error, Refused):
@@ -157,19 +166,12 @@ class ModelRouter:
                 # A half-open trial that ended without a verdict must not keep the model skipped.
                 self.breaker.release(candidate)
             if isinstance(outcome, RoutedReply):
-                for budget in budgets:
-                    if outcome.cost_usd is None:
-                        budget.unpriced_calls += 1
-                    else:
-                        budget.spent_usd += outcome.cost_usd
+                _charge(budgets, outcome.cost_usd)
                 return outcome
             reason, last_error = outcome
             if isinstance(last_error, Refused):
-                for budget in budgets:
-                    if last_error.cost_usd is None:
-                        budget.unpriced_calls += 1
-                    else:
-                        budget.spent_usd += last_error.cost_usd
+                # A refusal was billed all the same.
+                _charge(budgets, last_error.cost_usd)
             attempts.append((str(candidate), reason))
         summary = "; ".join(reason for _, reason in attempts) or "no model to try"
         raise AllModelsFailed(
