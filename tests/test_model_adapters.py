@@ -345,7 +345,9 @@ async def test_openai_text_usage_and_cached_tokens(openai_fake: FakeOpenAI) -> N
     body = openai_fake.completion_bodies[0]
     assert body["messages"][0] == {"role": "system", "content": "You plan.\n\nREPO CONTEXT"}
     assert body["messages"][1] == {"role": "user", "content": "Fix issue 7"}
-    assert body["max_tokens"] == 1000 and "max_completion_tokens" not in body
+    # Kimi ids take max_completion_tokens (max_tokens is deprecated there; tests/test_kimi_reasoning.py).
+    assert body["max_completion_tokens"] == 1000 and "max_tokens" not in body
+    assert body["thinking"] == {"type": "disabled"}  # no reasoning asked: a Kimi K2.x must not think
     assert body["tools"][0] == {"type": "function", "function": {"name": "read_file", "description": "Read a file", "parameters": TOOL.input_schema}}
     assert body["tool_choice"] == "auto"
     assert "stream" not in body or body["stream"] is False

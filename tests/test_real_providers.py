@@ -241,7 +241,7 @@ async def test_a_truncated_openai_call_and_an_answer_spent_on_reasoning(rig: Rig
     bodies = rig.kimi.completion_bodies
     assert bodies[1]["messages"][-1]["content"].startswith("error: your output was truncated")
     assert "all of it went to reasoning" in bodies[2]["messages"][-1]["content"]
-    assert [b["max_tokens"] for b in bodies] == [1000, 2000, 4000]
+    assert [b["max_completion_tokens"] for b in bodies] == [1000, 2000, 4000]
 
 
 async def test_a_dropped_stream_is_retried_then_falls_back(rig: Rig) -> None:

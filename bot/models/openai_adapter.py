@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx2
@@ -34,6 +35,7 @@ from bot.models.port import (
     Message,
     ModelReply,
     ModelRequest,
+    Reasoning,
     ReasoningPart,
     ToolCall,
     estimate_tokens,
@@ -118,6 +120,65 @@ def _wire_messages(message: Message, *, source: str, needs_reasoning: bool) -> l
     return [wire]
 
 
+# How reasoning is asked for on the wire.  Most OpenAI-compatible servers take
+# ``reasoning_effort``.  Moonshot's own Kimi ids differ (platform.kimi.ai, "Model Parameter
+# Reference" and the chat API reference; seen live by others as quoted in public issue threads):
+# K2.5/K2.6 think unless the request carries ``"thinking": {"type": "disabled"}`` and ignore
+# ``reasoning_effort`` without an error; the K2 "thinking" and K2.7 code models always think and
+# refuse "disabled"; K3 takes a top-level ``reasoning_effort`` of low/high/max and cannot stop
+# thinking.  ``max_tokens`` is deprecated there in favour of ``max_completion_tokens``.
+_KIMI_SWITCH = re.compile(r"^kimi-k2\.\d")
+_KIMI_ALWAYS = re.compile(r"^kimi-k2(\.7-code|-thinking)")
+_KIMI_EFFORT = re.compile(r"^kimi-k3")
+_KIMI_K3_EFFORT = {"low": "low", "medium": "high", "high": "max"}
+# What a model that thinks whatever it is asked gets on top of the answer's own limit.
+_ALWAYS_THINKING_BUDGET = Reasoning("medium").thinking_budget()
+
+
+@dataclass(frozen=True)
+class ReasoningWire:
+    """What one request sends for its reasoning setting, and what that amounts to.
+
+    ``params`` go into the request body; ``thinking_tokens`` is added to the output limit
+    (reasoning shares it here); ``thinks`` says the model will reason, so its tool-call turns
+    must carry ``reasoning_content`` back; ``label`` is how comments name what served.
+    """
+
+    params: dict[str, Any]
+    thinking_tokens: int
+    thinks: bool
+    label: str
+
+
+def reasoning_wire(reasoning: Reasoning | None, *, model: str) -> ReasoningWire:
+    """The wire form of ``reasoning`` for ``model`` (pure).  Model ids with a vendor prefix
+    (``moonshotai/kimi-k2.6`` at a gateway) follow the gateway's generic parameters."""
+    asked = reasoning or Reasoning()
+    name = model.lower()
+    if _KIMI_ALWAYS.match(name):
+        budget = asked.thinking_budget() if asked.on else _ALWAYS_THINKING_BUDGET
+        return ReasoningWire({}, budget, True, asked.label() if asked.on else "always on")
+    if _KIMI_EFFORT.match(name):
+        effort = _KIMI_K3_EFFORT[asked.effort()] if asked.on else "low"
+        budget = asked.thinking_budget() if asked.on else Reasoning("low").thinking_budget()
+        # Thinking cannot be turned off there: the lowest effort is what serves.
+        return ReasoningWire({"reasoning_effort": effort}, budget, True, asked.label() if asked.on else "low")
+    if _KIMI_SWITCH.match(name):
+        if not asked.on:
+            return ReasoningWire({"thinking": {"type": "disabled"}}, 0, False, "off")
+        # No graduated control: the level only sizes the room left for thinking, so comments say "on".
+        return ReasoningWire({"thinking": {"type": "enabled"}}, asked.thinking_budget(), True, "on")
+    if not asked.on:
+        return ReasoningWire({}, 0, False, "off")
+    return ReasoningWire({"reasoning_effort": asked.effort()}, asked.thinking_budget(), False, asked.label())
+
+
+def _limit_key(provider: str, model: str) -> str:
+    # OpenAI's newer models refuse max_tokens and Moonshot's Kimi ids deprecate it; other
+    # compatible servers mostly know only max_tokens.
+    return "max_completion_tokens" if provider == "openai" or model.lower().startswith("kimi-") else "max_tokens"
+
+
 def to_openai_params(
     request: ModelRequest, *, model: str, provider: str, reasoning_model: bool = False
 ) -> dict[str, Any]:
@@ -129,7 +190,8 @@ def to_openai_params(
     it back on every tool-call turn); the history showing its own reasoning says so too.
     """
     source = f"{provider}:{model}"
-    needs_reasoning = reasoning_model or any(
+    wire = reasoning_wire(request.reasoning, model=model)
+    needs_reasoning = wire.thinks or reasoning_model or any(
         _own_reasoning(m, source) is not None for m in request.messages if m.role == "assistant"
     )
     system = "\n\n".join(text for text in (request.system, request.cached_context) if text)
@@ -137,14 +199,14 @@ def to_openai_params(
     for message in request.messages:
         messages.extend(_wire_messages(message, source=source, needs_reasoning=needs_reasoning))
     params: dict[str, Any] = {"model": model, "messages": messages}
-    # OpenAI's own newer models refuse max_tokens; compatible servers mostly know only max_tokens.
-    params["max_completion_tokens" if provider == "openai" else "max_tokens"] = request.max_tokens
-    if request.reasoning is not None and request.reasoning.on:
-        # Reasoning tokens count against the same output limit here, so the limit grows by the
-        # thinking budget, as Anthropic's does.
-        key = "max_completion_tokens" if provider == "openai" else "max_tokens"
-        params[key] = request.max_tokens + request.reasoning.thinking_budget()
-        params["reasoning_effort"] = request.reasoning.effort()
+    # Reasoning tokens count against the same output limit here, so the limit grows by the
+    # thinking budget, as Anthropic's does.
+    params[_limit_key(provider, model)] = request.max_tokens + wire.thinking_tokens
+    for key, value in wire.params.items():
+        if key == "thinking":  # not a parameter the openai SDK knows: it goes in the body as is
+            params.setdefault("extra_body", {})[key] = value
+        else:
+            params[key] = value
     if request.tools:
         params["tools"] = [
             {
@@ -316,8 +378,7 @@ class OpenAICompatClient:
             raise map_openai_error(exc, provider=self.provider, model=model, secrets=self._secrets) from None
         if reply.reasoning:
             self._reasoning_models.add(model)
-        level = request.reasoning.label() if request.reasoning is not None else "off"
-        return replace(reply, reasoning_level=level)
+        return replace(reply, reasoning_level=reasoning_wire(request.reasoning, model=model).label)
 
     async def count_input_tokens(self, request: ModelRequest, *, model: str) -> int:
         """OpenAI-compatible servers have no common counting endpoint: a conservative byte estimate."""

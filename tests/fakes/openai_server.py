@@ -37,7 +37,9 @@ The queue, responder, request record, strict check and server lifecycle live in
 Like the real servers it refuses (400 invalid_request_error): a ``tool`` message whose
 ``tool_call_id`` is not a call of the preceding assistant turn (OpenAI's wording) and, with
 ``thinking=True`` (a Kimi K2.x thinking model), an assistant tool-call turn sent back without
-``reasoning_content`` (Moonshot's wording, quoted in bytedance/deer-flow#3043).  ``Reply.refusal``
+``reasoning_content`` (Moonshot's wording, quoted in bytedance/deer-flow#3043) unless the request
+turned thinking off with ``"thinking": {"type": "disabled"}``, and a ``thinking.type`` other than
+enabled/disabled (that error's wording is ours).  ``Reply.refusal``
 sends ``message.refusal``; ``Failure.extra`` adds fields to the error object (OpenRouter's
 ``metadata.raw`` relaying the upstream provider's body).
 """
@@ -141,7 +143,16 @@ MISSING_REASONING = "thinking is enabled but reasoning_content is missing in ass
 
 
 def request_problem(body: dict[str, Any], *, thinking: bool) -> str | None:
-    """What a real OpenAI-compatible server would refuse in this body, or None."""
+    """What a real OpenAI-compatible server would refuse in this body, or None.
+
+    ``thinking`` is a Kimi K2.x model, which thinks unless the body says
+    ``"thinking": {"type": "disabled"}`` (and accepts only "enabled" or "disabled" there).
+    """
+    switch = body.get("thinking")
+    if switch is not None:
+        if not isinstance(switch, dict) or switch.get("type") not in ("enabled", "disabled"):
+            return "Invalid request: thinking.type must be one of enabled, disabled"
+        thinking = thinking and switch["type"] == "enabled"
     pending: set[str] = set()
     for index, message in enumerate(body.get("messages") or []):
         role = message.get("role")
