@@ -10,16 +10,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from gidgethub import sansio
 
-from bot import handlers, logcontext
-from bot.core.json_body import parse_json
-from bot.github.client import GitHubClient
+from bot import handlers, logcontext, runner
 from bot.intake_limits import GUARD, make_guard
 from bot.metrics import Metrics, metrics_handler
 from bot.services import Services, open_services
 from bot.settings import Settings
-from bot.stages.context import failure_reported
 from bot.stages.runtime import runtime
 from bot.store import Job, Store
 from bot.webhook import make_webhook_handler
@@ -49,10 +45,10 @@ def create_app(
             store = services.store
 
             async def run(job: Job, attempt: int) -> None:
-                await run_job(services, job, attempt)
+                await runner.run_job(services, job, attempt)
 
             async def give_up(job: Job, what: str) -> None:
-                await handlers.report_abandoned(services, job, what=what)
+                await runner.give_up(services, job, what)
 
             metrics = services.metrics
 
@@ -60,7 +56,7 @@ def create_app(
                 metrics.job_ended(job.event, logcontext.stage.get() or "-", state)
 
             worker = Worker(store=store, run=run, give_up=give_up, concurrency=settings.workers,
-                            unlocked=handlers.runs_unlocked, lock_key=handlers.lock_key_for(store),
+                            lock_key=runner.lock_key_for(store),
                             instance=settings.instance, lease_seconds=settings.lease_seconds,
                             ended=ended)
             metrics.probes.queue_depth = lambda: worker.pending
@@ -169,43 +165,3 @@ async def prune_periodically(store: Store) -> None:
         except Exception:  # noqa: BLE001 - pruning must never stop the service
             log.exception("pruning the state file failed")
         await asyncio.sleep(PRUNE_EVERY_SECONDS)
-
-
-async def run_job(services: Services, job: Job, attempt: int) -> None:
-    """Turn a recorded delivery back into an event and dispatch it with an installation client."""
-    event = sansio.Event(parse_json(job.payload), event=job.event, delivery_id=job.delivery_id)
-    log.info("%s.%s on %s#%s (attempt %d)", job.event, event.data.get("action"), job.repo, job.issue, attempt)
-    if job.installation_id is None:
-        log.warning("delivery %s has no installation; skipped", job.delivery_id)
-        return
-    gh = services.installation_client(job.installation_id)
-    reset = failure_reported.set(False)
-    try:
-        # The job id orders a job against cancels that overtook it (bot/stages/state.py).
-        await handlers.router.dispatch(event, gh, services=services, attempt=attempt, job_id=job.id)
-    except Exception as exc:
-        # A stage reports its own failures; one that struck before (or outside) any stage,
-        # such as the config read or the permission check, would otherwise go unanswered.
-        if not failure_reported.get():
-            await handlers.report_failed_job(services, job, exc)
-        if not made_changes(gh):
-            # Nothing was done (say, the token request or the config read failed): GitHub's
-            # "Redeliver" of this delivery must run it again, not be ignored as a duplicate.
-            forget_delivery(services, job)
-        raise
-    finally:
-        failure_reported.reset(reset)
-
-
-def made_changes(gh: GitHubClient) -> bool:
-    """Whether a job's client sent GitHub anything but reads (tried, even if it failed: a write
-    may take effect and lose its answer).  The failure report uses a client of its own."""
-    return any(method not in ("GET", "HEAD") for method, _, _ in gh.calls)
-
-
-def forget_delivery(services: Services, job: Job) -> None:
-    try:
-        services.store.forget_delivery(job.delivery_id)
-        log.info("job %s failed without effect; delivery %s may be redelivered", job.id, job.delivery_id)
-    except Exception:  # noqa: BLE001 - the job's own failure is what the worker records
-        log.exception("could not forget delivery %s", job.delivery_id)

@@ -65,8 +65,7 @@ class Worker:
         run: Callable[[Job, int], Awaitable[None]],
         give_up: Callable[[Job, str], Awaitable[None]] | None = None,
         concurrency: int = 4,
-        unlocked: Callable[[Job], bool] = lambda job: False,
-        lock_key: Callable[[Job], IssueKey] = issue_key,
+        lock_key: Callable[[Job], IssueKey | None] = issue_key,
         instance: str | None = None,
         lease_seconds: float = 30.0,
         poll_seconds: float = POLL_SECONDS,
@@ -76,7 +75,7 @@ class Worker:
         self._run = run
         self._give_up = give_up
         self._concurrency = concurrency
-        self._unlocked = unlocked
+        # The job's issue lock, or None for a job that must reach a running stage (a cancel).
         self._lock_key = lock_key
         self.instance = instance or socket.gethostname() or "route-me"
         # One owner per process: a restart of this instance is a new owner, and expires the
@@ -169,7 +168,8 @@ class Worker:
     # claiming ------------------------------------------------------------------------
 
     def _key(self, job: Job) -> str | None:
-        return None if self._unlocked(job) else key_text(self._lock_key(job))
+        key = self._lock_key(job)
+        return None if key is None else key_text(key)
 
     async def _claim_loop(self) -> None:
         while self._claiming:

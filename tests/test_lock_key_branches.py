@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.handlers.common import lock_key_for
+from bot.runner import lock_key_for
 from bot.store import Job, SqliteStore
 
 

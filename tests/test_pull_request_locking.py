@@ -6,7 +6,7 @@ import asyncio
 import copy
 import json
 
-from bot.handlers.common import lock_key_for
+from bot.runner import lock_key_for
 from bot.store import Job, SqliteStore
 from tests import scenario as sc
 from tests.fakes.deliveries import issue_comment, load_payload, retarget

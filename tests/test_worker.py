@@ -7,7 +7,7 @@ import json
 import logging
 
 from bot.store import Job, NewJob, SqliteStore
-from bot.worker import Worker
+from bot.worker import Worker, issue_key
 
 
 def record(store: SqliteStore, issue: int | None, *, n: int, repo: str = "o/r", cancel: bool = False) -> int:
@@ -95,7 +95,7 @@ async def test_an_unlocked_job_reaches_a_busy_issue(tmp_path):
             await gate.wait()
 
     worker = Worker(store=store, run=run, concurrency=2,
-                    unlocked=lambda job: json.loads(job.payload)["cancel"])
+                    lock_key=lambda job: None if json.loads(job.payload)["cancel"] else issue_key(job))
     await worker.start()
     try:
         worker.submit(record(store, 7, n=1))

@@ -3,7 +3,9 @@
 ``classify(event, payload)`` reads the few parts of a delivery route-me uses (typed by the
 pydantic models below, everything else ignored) and returns an ``Intent``, or None when the
 delivery needs no work.  The webhook classifies at intake and stores the intent with the job
-(as JSON), so the worker decides a job's lock from it without parsing the payload again:
+(as JSON); the job runner (``bot/runner.py``) reads it back to take the job's lock, pick its
+one handler and answer its failure, and hands the handler the typed ``Delivery`` parts, so
+nothing past intake reads the raw payload or decides again whether it is work:
 
 - ``issue`` is the issue or pull request number the delivery names (``thread``: where a
   maintainer acted and where a failure is answered);
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -65,6 +67,9 @@ class Named(_Part):
 
 class Repository(_Part):
     full_name: str = ""
+    name: str = ""
+    owner: Account | None = None
+    default_branch: str | None = None
 
 
 class Installation(_Part):
@@ -74,9 +79,13 @@ class Installation(_Part):
 class IssueRef(_Part):
     number: int | None = None
     pull_request: dict[str, Any] | None = None
+    title: str | None = None
+    body: str | None = None
+    labels: list[Named] = []
 
 
 class Comment(_Part):
+    id: int | None = None
     body: str | None = None
     user: Account | None = None
 
@@ -88,21 +97,33 @@ class Head(_Part):
 class PullRef(_Part):
     number: int | None = None
     head: Head | None = None
+    merged: bool | None = None
+
+
+class App(_Part):
+    name: str | None = None
+    slug: str | None = None
 
 
 class CheckSuite(_Part):
     head_branch: str | None = None
+    head_sha: str | None = None
+    status: str | None = None
+    conclusion: str | None = None
+    app: App | None = None
     pull_requests: list[PullRef] = []
 
 
 class CheckRun(_Part):
     conclusion: str | None = None
+    head_sha: str | None = None
     check_suite: CheckSuite | None = None
     pull_requests: list[PullRef] = []
 
 
 class Delivery(_Part):
-    """The parts of a delivery's payload route-me reads, whatever the event."""
+    """The parts of a delivery's payload route-me reads, whatever the event (handlers get
+    this, typed, never the raw payload)."""
 
     action: str | None = None
     installation: Installation | None = None
@@ -115,6 +136,7 @@ class Delivery(_Part):
     check_suite: CheckSuite | None = None
     check_run: CheckRun | None = None
     state: str | None = None
+    sha: str | None = None
     branches: list[Named] = []
 
 
@@ -154,7 +176,10 @@ class Intent:
         data = json.loads(text)
         for name in ("pull_requests", "branches", "commands"):
             data[name] = tuple(data.get(name) or ())
-        return cls(**data)
+        # A field a newer instance added (instances of two versions share one database during
+        # a deploy) is not this version's business.
+        known = {field.name for field in fields(cls)}
+        return cls(**{name: value for name, value in data.items() if name in known})
 
 
 def is_bot(account: Account | None) -> bool:
@@ -184,13 +209,16 @@ def classify(event: str, payload: dict[str, Any], *, trigger_label: str | None =
                      installation_id=delivery.installation.id)
 
 
-def describe(event: str, payload: dict[str, Any], *, repo: str, installation_id: int | None) -> Intent:
-    """The intent of a payload already known to be work (a job recorded before intents were
-    stored): what it concerns, without intake's checks."""
-    try:
-        delivery = Delivery.model_validate(payload)
-    except ValidationError:
-        delivery = Delivery()
+def describe(event: str, payload: dict[str, Any] | Delivery, *, repo: str, installation_id: int | None) -> Intent:
+    """The intent of a payload (or its parts, already read) known to be work (a job recorded
+    before intents were stored): what it concerns, without intake's checks."""
+    if isinstance(payload, Delivery):
+        delivery = payload
+    else:
+        try:
+            delivery = Delivery.model_validate(payload)
+        except ValidationError:
+            delivery = Delivery()
     return _describe(event, delivery, repo=repo, installation_id=installation_id or 0)
 
 

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import gidgethub.routing
 import yaml
-from gidgethub import sansio
 
+from bot.core.events import IssueRef
 from bot.core.render import render_config_error, render_not_allowed
 from bot.core.repo_config import ConfigError, RepoConfig
-from bot.github.client import GitHubClient
-from bot.services import Services
+from bot.handlers.common import Run
 from bot.stages import flow
-from bot.stages.context import IssueContext, context_from_payload
+from bot.stages.context import IssueContext
 from bot.stages.runtime import runtime
 
 log = logging.getLogger(__name__)
-router = gidgethub.routing.Router()
 
 
 def _declared_label(text: str | None) -> str | None:
@@ -79,24 +75,20 @@ async def is_trigger_label(ctx: IssueContext, label: str) -> bool:
     return label.lower() == await trigger_label(ctx)
 
 
-@router.register("issues", action="labeled")
-async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Services,
-                        job_id: int | None = None, **_: Any) -> None:
-    if event.data["issue"].get("pull_request"):
+async def issue_labeled(run: Run) -> None:
+    """A maintainer's trigger label starts planning (a bot's label never became a job)."""
+    delivery, issue = run.delivery, run.delivery.issue
+    if issue is None or issue.number is None or issue.pull_request:
         return
-    label = (event.data.get("label") or {}).get("name", "")
-    ctx = context_from_payload(services, gh, event.data, job_id=job_id)
+    label = (delivery.label.name if delivery.label else None) or ""
+    ctx = run.context(issue.number)
     if not await load_config_or_report(ctx, label=label):
         return
     if label.lower() != ctx.config.label.lower():
         return
-    # The label starts a paid strong-model run, so it counts only from a maintainer: not from
-    # an auto-labelling bot, nor from someone with triage rights.
-    sender = event.data.get("sender") or {}
-    login = sender.get("login", "")
-    if sender.get("type") == "Bot":
-        log.info("label %r on %s#%s added by the bot %s; ignored", label, ctx.repo, ctx.number, login)
-        return
+    # The label starts a paid strong-model run, so it counts only from a maintainer, not from
+    # someone with triage rights.
+    login = delivery.sender.login if delivery.sender else ""
     ctx.load_state()
     if not await maintainer_or_reply(ctx, login, reply_to=ctx.number,
                                      action="start route-me by adding its label"):
@@ -104,20 +96,20 @@ async def issue_labeled(event: sansio.Event, gh: GitHubClient, *, services: Serv
     await flow.start_plan(ctx)
 
 
-@router.register("issues", action="unlabeled")
-@router.register("issues", action="closed")
-async def issue_unlabeled_or_closed(event: sansio.Event, gh: GitHubClient, *, services: Services,
-                                    job_id: int | None = None, **_: Any) -> None:
+async def issue_unlabeled_or_closed(run: Run) -> None:
     """Removing the trigger label or closing a labelled issue cancels.
 
     The cancel is recorded even when the issue has no state yet or is cancelled already:
     a label job that is still waiting (on its permission check, or parked behind another
     job) must learn that the label was removed after it was added.
     """
-    ctx = context_from_payload(services, gh, event.data, job_id=job_id)
+    delivery, issue = run.delivery, run.delivery.issue
+    if issue is None or issue.number is None:
+        return
+    ctx = run.context(issue.number)
     state = ctx.load_state()
-    if event.data["action"] == "unlabeled":
-        label = (event.data.get("label") or {}).get("name", "")
+    if run.intent.action == "unlabeled":
+        label = (delivery.label.name if delivery.label else None) or ""
         # Removing a label never reports a config error: only the trigger label cancels.
         if not await is_trigger_label(ctx, label):
             return
@@ -125,12 +117,12 @@ async def issue_unlabeled_or_closed(event: sansio.Event, gh: GitHubClient, *, se
     else:
         if state is not None and state.pr_number is not None:
             return  # closed by the merged pull request: nothing to stop
-        if state is None and not await _carries_trigger_label(ctx, event.data["issue"]):
+        if state is None and not await _carries_trigger_label(ctx, issue):
             return  # an issue route-me never saw
         reason = "the issue was closed"
     await flow.cancel(ctx, reason=reason)
 
 
-async def _carries_trigger_label(ctx: IssueContext, issue: dict[str, Any]) -> bool:
-    names = {str(label.get("name", "")).lower() for label in issue.get("labels") or [] if isinstance(label, dict)}
+async def _carries_trigger_label(ctx: IssueContext, issue: IssueRef) -> bool:
+    names = {(label.name or "").lower() for label in issue.labels}
     return bool(names) and await trigger_label(ctx) in names

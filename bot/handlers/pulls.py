@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-import gidgethub.routing
-from gidgethub import sansio
-
-from bot.github.client import GitHubClient
-from bot.services import Services
+from bot.handlers.common import Run
 from bot.stages import flow
-from bot.stages.context import IssueContext
-
-log = logging.getLogger(__name__)
-router = gidgethub.routing.Router()
 
 
-@router.register("pull_request", action="closed")
-async def pull_request_closed(event: sansio.Event, gh: GitHubClient, *, services: Services, **_: Any) -> None:
-    pull = event.data["pull_request"]
-    repository = event.data["repository"]
-    issue = services.store.issue_for_pull_request(repository["full_name"], int(pull["number"]))
-    if issue is None or pull.get("merged"):
+async def pull_request_closed(run: Run) -> None:
+    pull = run.delivery.pull_request
+    if pull is None or pull.number is None or pull.merged or run.linked_issue is None:
         return
-    ctx = IssueContext(services=services, gh=gh, owner=repository["owner"]["login"], name=repository["name"],
-                       number=issue, installation_id=int(event.data["installation"]["id"]),
-                       default_branch=repository.get("default_branch") or "main")
-    if ctx.load_state() is None or ctx.state is None or ctx.state.pr_number != pull["number"]:
+    ctx = run.context(run.linked_issue, ordered=False)
+    if ctx.load_state() is None or ctx.state is None or ctx.state.pr_number != pull.number:
         return
-    await flow.pull_request_abandoned(ctx, pr_number=int(pull["number"]))
+    await flow.pull_request_abandoned(ctx, pr_number=pull.number)

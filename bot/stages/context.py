@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import gidgethub
 
 from bot import logcontext
 from bot.core.archive import extract_snapshot, is_full_sha
+from bot.core.events import Delivery
 from bot.core.markers import find_marker
 from bot.core.plan import Plan, PlanVersion
 from bot.core.render import render_failure, render_resolved_failure
@@ -38,10 +38,6 @@ log = logging.getLogger(__name__)
 CONFIG_PATH = ".github/route-me.yml"
 MAX_TARBALL_BYTES = 500 * 1024 * 1024
 STAGE_OF_STATE = {"planning": "plan", "implementing": "implement", "scoring": "judge"}
-# Set once a stage has told the issue about a failure (or stayed quiet because the issue was
-# cancelled), so the job runner does not report the same exception a second time.  The job
-# runner resets it before each job; a stage runs in the job's own task, so it sees the reset.
-failure_reported: ContextVar[bool] = ContextVar("failure_reported", default=False)
 
 
 @dataclass
@@ -281,7 +277,6 @@ class IssueContext:
     async def report_failure(self, stage: str, what: str, *, hint: str | None = None,
                              number: int | None = None) -> None:
         """Every failure ends in a comment saying what failed and what to do."""
-        failure_reported.set(True)
         if self.state is not None:
             self.state.state = "failed"
             self.state.failed_stage = stage
@@ -343,15 +338,19 @@ def _extract(archive: Path, dest: Path, ref: str) -> Snapshot:
         return extract_snapshot(stream, dest, expected_sha=ref if is_full_sha(ref) else None)
 
 
-def context_from_payload(services: Services, gh: GitHubClient, payload: dict[str, Any], *,
-                         job_id: int | None = None) -> IssueContext:
-    repository = payload["repository"]
-    issue = payload.get("issue") or {}
+def issue_context(services: Services, gh: GitHubClient, delivery: Delivery, *, number: int,
+                  job_id: int | None = None) -> IssueContext:
+    """A job's view of issue ``number`` in the delivery's repository; the issue's title and
+    text come with it when the delivery names that very issue (a comment on a pull request
+    works on the issue behind it, whose text is read when needed)."""
+    repository = delivery.repository
+    installation = delivery.installation
+    if repository is None or repository.owner is None or installation is None:
+        raise ValueError("the delivery names no repository or installation")
+    issue = delivery.issue if delivery.issue is not None and delivery.issue.number == number else None
     return IssueContext(
-        services=services, gh=gh,
-        owner=repository["owner"]["login"], name=repository["name"],
-        number=int(issue.get("number", 0)),
-        installation_id=int(payload["installation"]["id"]),
-        default_branch=repository.get("default_branch") or "main",
-        issue_title=issue.get("title") or "", issue_body=issue.get("body") or "", job_id=job_id,
+        services=services, gh=gh, owner=repository.owner.login, name=repository.name, number=number,
+        installation_id=installation.id, default_branch=repository.default_branch or "main",
+        issue_title=(issue.title or "") if issue else "", issue_body=(issue.body or "") if issue else "",
+        job_id=job_id,
     )

@@ -30,7 +30,7 @@ from bot.models.errors import (
     SpendLimited,
 )
 from bot.stages.context import IssueContext
-from bot.stages.errors import StageCancelled, StageFailed
+from bot.stages.errors import FailureReported, StageCancelled, StageFailed
 from bot.stages.implement import run_implement
 from bot.stages.plan import run_plan, show_plan
 from bot.stages.score import post_judged_review, run_judge
@@ -79,7 +79,9 @@ async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[ob
     """Run one stage; any failure becomes a comment.  Returns whether it succeeded.
 
     The comment goes on the issue, or on ``report_on`` (the pull request a command was
-    typed on), so the maintainer reads the answer where they asked.
+    typed on), so the maintainer reads the answer where they asked.  An unexpected error
+    (a bug) still ends the job failed: it is raised again as ``FailureReported``, which
+    tells the job runner the issue has had its answer.
     """
     try:
         await work()
@@ -94,7 +96,8 @@ async def guarded(ctx: IssueContext, stage: str, work: Callable[[], Awaitable[ob
         if type(exc) is Exception or not isinstance(
             exc, (ModelError, StageFailed, gidgethub.HTTPException, TarballError, UnsafeArchive)
         ):
-            raise
+            # A bug: the job must end failed, and the runner must know the issue was told.
+            raise FailureReported(stage, exc) from exc
         return False
     await ctx.resolve_failure(stage)
     return True
