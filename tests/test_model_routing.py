@@ -1,4 +1,4 @@
-"""The router against fake providers: retries, fallback, breaker, budgets, ledger and cost."""
+"""The composed model stack against fake providers: retries, fallback, breaker, budgets, ledger and cost."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from bot.core.costs import PriceTable
 from bot.core.usage import Usage
 from bot.models.anthropic_adapter import AnthropicClient
+from bot.models.breaker import CircuitBreaker
+from bot.models.budget import Budget
 from bot.models.errors import (
     AllModelsFailed,
     AuthFailed,
@@ -19,9 +21,11 @@ from bot.models.errors import (
     SpendLimited,
 )
 from bot.models.ledger import CallContext, LedgerEntry, summarize
+from bot.models.model import CallInfo, Served
 from bot.models.openai_adapter import OpenAICompatClient
 from bot.models.port import Message, ModelRequest, ModelSpec
-from bot.models.routing import Budget, CircuitBreaker, ModelRouter
+from bot.models.retrying import RetryPolicy
+from bot.models.stack import ModelStack
 from tests.fakes.anthropic_server import FakeAnthropic, text_reply
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openai_server import text_reply as openai_text_reply
@@ -37,7 +41,7 @@ PRICES = PriceTable.load_default()
 
 
 class Harness:
-    """A router over both fakes with recorded sleeps, an injected clock and an in-memory ledger."""
+    """A model stack over both fakes with recorded sleeps, an injected clock and an in-memory ledger."""
 
     def __init__(self, anthropic: FakeAnthropic, openai: FakeOpenAI) -> None:
         self.anthropic = anthropic
@@ -57,17 +61,26 @@ class Harness:
     async def ledger(self, entry: LedgerEntry) -> None:
         self.entries.append(entry)
 
-    def router(self, **overrides: object) -> ModelRouter:
+    def stack(self, *, breaker_threshold: int = 3, breaker_cooldown: float = 60.0, max_attempts_per_model: int = 3,
+              **overrides: object) -> ModelStack:
         options: dict = dict(
             clients=self.clients, prices=PRICES, strong=OPUS, ledger=self.ledger, sleep=self.sleep,
             clock=lambda: self.now, wall_clock=lambda: 1_700_000_000.0, rng=random.Random(7),
+            retry=RetryPolicy(max_attempts=max_attempts_per_model),
+            breaker=CircuitBreaker(threshold=breaker_threshold, cooldown=breaker_cooldown, clock=lambda: self.now),
         )
         options.update(overrides)
-        return ModelRouter(**options)
+        return ModelStack(**options)
 
     async def close(self) -> None:
         for client in self.clients.values():
             await client.close()
+
+
+async def call(stack: ModelStack, request: ModelRequest, *, spec: ModelSpec, fallbacks: list[ModelSpec] | None = None,
+               context: CallContext = CONTEXT, budgets: list[Budget] | None = None) -> Served:
+    """One call of the model a role with ``spec`` and ``fallbacks`` would get."""
+    return await stack.model(spec, fallbacks or ()).complete(request, call=CallInfo(context, budgets or ()))
 
 
 @pytest.fixture
@@ -81,7 +94,7 @@ async def h():
 async def test_529_on_every_strong_call_falls_back_and_names_the_model(h: Harness) -> None:
     h.anthropic.fail(529, "overloaded_error", times=3)
     h.openai.reply_text("plan from kimi", usage=Usage(100, 50))
-    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    routed = await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert routed.served_by == KIMI and routed.requested == OPUS
     assert routed.reply.text == "plan from kimi" and routed.reply.model == "kimi-k2.6"
     assert routed.fallback_reason == "`anthropic:claude-opus-4-5` was overloaded (529) 3 times"
@@ -101,7 +114,7 @@ async def test_an_overload_inside_the_stream_is_reported_as_529_not_200(h: Harne
     h.anthropic.fail_midstream("overloaded_error")
     h.anthropic.fail_midstream("overloaded_error")
     h.openai.reply_text("plan from kimi")
-    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    routed = await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert routed.served_by == KIMI
     assert routed.fallback_reason == "`anthropic:claude-opus-4-5` was overloaded (529) 3 times"
 
@@ -109,7 +122,7 @@ async def test_an_overload_inside_the_stream_is_reported_as_529_not_200(h: Harne
 async def test_429_retry_after_is_honoured_on_the_same_model(h: Harness) -> None:
     h.anthropic.fail(429, "rate_limit_error", retry_after=7)
     h.anthropic.reply_text("plan")
-    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    routed = await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert h.sleeps == [7.0]
     assert routed.served_by == OPUS and routed.fallback_reason is None
     assert h.openai.calls == 0 and h.anthropic.calls == 2
@@ -119,7 +132,7 @@ async def test_429_retry_after_is_honoured_on_the_same_model(h: Harness) -> None
 async def test_retry_after_beyond_the_cap_falls_back_without_waiting(h: Harness) -> None:
     h.anthropic.fail(429, "rate_limit_error", retry_after=600)
     h.openai.reply_text("ok")
-    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    routed = await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert h.sleeps == []
     assert routed.served_by == KIMI
     assert routed.fallback_reason == "`anthropic:claude-opus-4-5` was rate-limited (429) and asked to wait 600s"
@@ -129,7 +142,7 @@ async def test_rate_limit_without_hint_falls_back_at_once_but_retries_the_last_m
     h.anthropic.fail(429, "rate_limit_error")
     h.openai.fail(429, "requests", code="rate_limit_exceeded")
     h.openai.reply_text("ok")
-    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    routed = await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert routed.served_by == KIMI
     assert h.anthropic.calls == 1 and h.openai.calls == 2
     assert len(h.sleeps) == 1 and 0.5 <= h.sleeps[0] <= 1.0
@@ -138,7 +151,7 @@ async def test_rate_limit_without_hint_falls_back_at_once_but_retries_the_last_m
 async def test_5xx_falls_back_immediately(h: Harness) -> None:
     h.anthropic.fail(500, "api_error")
     h.openai.reply_text("ok")
-    routed = await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    routed = await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert routed.served_by == KIMI and h.sleeps == [] and h.anthropic.calls == 1
     assert routed.fallback_reason == "`anthropic:claude-opus-4-5` was unavailable (HTTP 500)"
 
@@ -157,7 +170,7 @@ async def test_auth_spend_and_bad_request_stop_at_once(
 ) -> None:
     h.anthropic.fail(status, error_type, message=message)
     with pytest.raises(expected):
-        await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI, SONNET], context=CONTEXT)
+        await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[KIMI, SONNET], context=CONTEXT)
     assert h.anthropic.calls == 1 and h.openai.calls == 0 and h.sleeps == []
     assert [e.outcome for e in h.entries] == [expected.__name__]
 
@@ -166,47 +179,47 @@ async def test_a_spend_limit_sent_as_429_stops_at_once_without_waiting_or_fallin
     h.anthropic.fail(429, "rate_limit_error", message="monthly limit", retry_after=5,
                      error_code="enforced_spend_limit_reached")
     with pytest.raises(SpendLimited):
-        await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+        await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert h.anthropic.calls == 1 and h.openai.calls == 0 and h.sleeps == []
 
 
 async def test_breaker_trips_then_recovers_after_cooldown(h: Harness) -> None:
-    router = h.router(breaker_threshold=3, breaker_cooldown=60.0)
+    stack = h.stack(breaker_threshold=3, breaker_cooldown=60.0)
     h.anthropic.fail(529, "overloaded_error", times=3)
     h.openai.reply_text("one")
     h.openai.reply_text("two")
-    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
-    assert router.breaker.is_open(OPUS)
+    await call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert stack.breaker.is_open(OPUS)
 
-    second = await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    second = await call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert h.anthropic.calls == 3  # skipped, not called
     assert second.served_by == KIMI and "failed repeatedly in the last minute" in (second.fallback_reason or "")
 
     h.now += 61.0
     h.anthropic.reply_text("opus is back")
-    third = await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    third = await call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert third.served_by == OPUS and third.fallback_reason is None
-    assert not router.breaker.is_open(OPUS)
+    assert not stack.breaker.is_open(OPUS)
 
 
 async def test_half_open_breaker_reopens_after_one_failure(h: Harness) -> None:
-    router = h.router(breaker_threshold=2, breaker_cooldown=30.0, max_attempts_per_model=5)
+    stack = h.stack(breaker_threshold=2, breaker_cooldown=30.0, max_attempts_per_model=5)
     h.anthropic.fail(529, "overloaded_error", times=3)
     h.openai.reply_text("a")
     h.openai.reply_text("b")
-    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    await call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert h.anthropic.calls == 2  # the breaker opened mid-retry, so no third try
     h.now += 31.0
-    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
-    assert h.anthropic.calls == 3 and router.breaker.is_open(OPUS)
+    await call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert h.anthropic.calls == 3 and stack.breaker.is_open(OPUS)
 
 
 async def test_half_open_breaker_lets_exactly_one_concurrent_trial_through(h: Harness) -> None:
-    router = h.router(breaker_threshold=1, breaker_cooldown=30.0)
+    stack = h.stack(breaker_threshold=1, breaker_cooldown=30.0)
     h.anthropic.fail(529, "overloaded_error")
     h.openai.reply_text("first")
-    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
-    assert router.breaker.is_open(OPUS)
+    await call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    assert stack.breaker.is_open(OPUS)
     h.now += 31.0
 
     trial_started, finish_trial = asyncio.Event(), asyncio.Event()
@@ -220,30 +233,30 @@ async def test_half_open_breaker_lets_exactly_one_concurrent_trial_through(h: Ha
 
     h.anthropic.responder = slow_opus
     h.openai.responder = lambda body: openai_text_reply("kimi covers")
-    trial = asyncio.create_task(router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT))
+    trial = asyncio.create_task(call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT))
     await trial_started.wait()
-    others = await asyncio.gather(*(router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    others = await asyncio.gather(*(call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
                                     for _ in range(3)))
     finish_trial.set()
     assert (await trial).served_by == OPUS
     assert [o.served_by for o in others] == [KIMI, KIMI, KIMI]
     assert all("failed repeatedly in the last minute" in (o.fallback_reason or "") for o in others)
     assert h.anthropic.calls == 2  # the failure that opened it, then the one trial
-    assert router.breaker.allows(OPUS)  # the trial's success closed it
+    assert stack.breaker.allows(OPUS)  # the trial's success closed it
 
 
 async def test_a_trial_stopped_before_its_call_frees_the_slot(h: Harness) -> None:
-    router = h.router(breaker_threshold=1, breaker_cooldown=30.0)
+    stack = h.stack(breaker_threshold=1, breaker_cooldown=30.0)
     h.anthropic.fail(529, "overloaded_error")
     h.openai.reply_text("first")
-    await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    await call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     h.now += 31.0
     h.anthropic.count_tokens = 10_000_000
     with pytest.raises(BudgetExceeded):
-        await router.call(REQUEST, spec=OPUS, context=CONTEXT, budgets=[Budget("issue", limit_usd=0.01)])
+        await call(stack, REQUEST, spec=OPUS, context=CONTEXT, budgets=[Budget("issue", limit_usd=0.01)])
     h.anthropic.count_tokens = None
     h.anthropic.reply_text("opus answers")
-    routed = await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
+    routed = await call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT)
     assert routed.served_by == OPUS
 
 
@@ -265,7 +278,7 @@ async def test_budget_stop_makes_no_model_call(h: Harness) -> None:
     h.anthropic.count_tokens = 2000
     budget = Budget(name="issue", limit_usd=0.02)  # worst case: 2000*$5 + 1000*$25 per M = $0.035
     with pytest.raises(BudgetExceeded) as caught:
-        await h.router().call(REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT, budgets=[budget])
+        await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[KIMI], context=CONTEXT, budgets=[budget])
     error = caught.value
     assert error.budget_name == "issue"
     assert error.estimated_usd == pytest.approx(0.035)
@@ -284,26 +297,26 @@ async def test_two_concurrent_calls_cannot_together_overshoot_a_shared_budget(h:
         return text_reply("done", usage=Usage(2000, 400))
 
     h.anthropic.responder = slow
-    router = h.router()
+    stack = h.stack()
     # Two jobs for the same installation, each with its own snapshot of the shared daily cap.
     job_a = [Budget("daily", limit_usd=0.05, key="daily:42")]
     job_b = [Budget("daily", limit_usd=0.05, key="daily:42")]
-    first = asyncio.create_task(router.call(REQUEST, spec=OPUS, context=CONTEXT, budgets=job_a))
+    first = asyncio.create_task(call(stack, REQUEST, spec=OPUS, context=CONTEXT, budgets=job_a))
     await first_started.wait()
     with pytest.raises(BudgetExceeded) as caught:
-        await router.call(REQUEST, spec=OPUS, context=CONTEXT, budgets=job_b)
+        await call(stack, REQUEST, spec=OPUS, context=CONTEXT, budgets=job_b)
     assert "held by calls in progress" in str(caught.value)
     assert caught.value.remaining_usd == pytest.approx(0.05 - 0.035)
     finish_first.set()
     assert (await first).served_by == OPUS
     assert h.anthropic.calls == 1
-    assert router.budget_gate.reserved_usd(job_b[0]) == 0.0  # released once the call ended
+    assert stack.budget_gate.reserved_usd(job_b[0]) == 0.0  # released once the call ended
 
 
 async def test_a_refreshed_budget_counts_what_other_jobs_spent_since_it_was_built(h: Harness) -> None:
     h.openai.reply_text("a", usage=Usage(10_000, 2_000))
     h.openai.reply_text("b", usage=Usage(10, 5))
-    router = h.router()
+    stack = h.stack()
     request = REQUEST  # worst case on kimi: max_tokens 1000 * $4 per M = $0.004 and a few input tokens
 
     def ledger_spending() -> float:
@@ -311,9 +324,9 @@ async def test_a_refreshed_budget_counts_what_other_jobs_spent_since_it_was_buil
 
     stale = Budget("daily", limit_usd=0.02, key="daily:42", refresh=ledger_spending)  # built at $0
     other_job = Budget("daily", limit_usd=0.02, key="daily:42", refresh=ledger_spending)
-    await router.call(request, spec=KIMI, context=CONTEXT, budgets=[other_job])  # costs $0.0175
+    await call(stack, request, spec=KIMI, context=CONTEXT, budgets=[other_job])  # costs $0.0175
     with pytest.raises(BudgetExceeded):
-        await router.call(request, spec=KIMI, context=CONTEXT, budgets=[stale])
+        await call(stack, request, spec=KIMI, context=CONTEXT, budgets=[stale])
     assert stale.spent_usd == pytest.approx((10_000 * 0.95 + 2_000 * 4) / 1e6)
     assert h.openai.calls == 1
 
@@ -322,13 +335,13 @@ async def test_budgets_accumulate_actual_cost_then_stop(h: Harness) -> None:
     h.openai.reply_text("a", usage=Usage(1000, 500))
     budgets = [Budget("issue", limit_usd=0.01), Budget("installation", limit_usd=None)]
     request = ModelRequest(system="s", messages=(Message(role="user", text="x"),), max_tokens=100)
-    routed = await h.router().call(request, spec=KIMI, context=CONTEXT, budgets=budgets)
+    routed = await call(h.stack(), request, spec=KIMI, context=CONTEXT, budgets=budgets)
     cost = (1000 * 0.95 + 500 * 4.0) / 1e6
     assert routed.cost_usd == pytest.approx(cost)
     assert budgets[0].spent_usd == pytest.approx(cost) and budgets[1].spent_usd == pytest.approx(cost)
     budgets[0].spent_usd = 0.01
     with pytest.raises(BudgetExceeded):
-        await h.router().call(request, spec=KIMI, context=CONTEXT, budgets=budgets)
+        await call(h.stack(), request, spec=KIMI, context=CONTEXT, budgets=budgets)
     assert h.openai.calls == 1
 
 
@@ -338,12 +351,12 @@ async def test_ledger_totals_equal_fake_usage_per_kind(h: Harness) -> None:
     h.anthropic.reply_text("p2", usage=Usage(300, 100, cache_write_tokens=0, cache_read_tokens=5000))
     h.openai.reply_text("i1", usage=Usage(800, 400, cache_read_tokens=1200))
     h.openai.reply_text("i2", usage=Usage(50, 10))
-    router = h.router()
+    stack = h.stack()
     results = [
-        await router.call(REQUEST, spec=OPUS, context=CONTEXT),
-        await router.call(REQUEST, spec=OPUS, context=CONTEXT),
-        await router.call(REQUEST, spec=KIMI, context=CallContext(42, "octo/repo", 7, "implement")),
-        await router.call(REQUEST, spec=KIMI, context=CallContext(42, "octo/repo", 7, "implement")),
+        await call(stack, REQUEST, spec=OPUS, context=CONTEXT),
+        await call(stack, REQUEST, spec=OPUS, context=CONTEXT),
+        await call(stack, REQUEST, spec=KIMI, context=CallContext(42, "octo/repo", 7, "implement")),
+        await call(stack, REQUEST, spec=KIMI, context=CallContext(42, "octo/repo", 7, "implement")),
     ]
     by_model = {t.key: t for t in summarize(h.entries, by="model")}
     assert by_model["anthropic:claude-opus-4-5"].usage == Usage(1300, 300, 5000, 5000)
@@ -365,7 +378,7 @@ async def test_unknown_price_without_a_budget_is_served_with_cost_none(h: Harnes
     nowhere = ModelSpec("nowhere", "model-x")
     h.anthropic.reply_text("ok", usage=Usage(10, 10))
     unlimited = Budget("installation", limit_usd=None)
-    routed = await h.router().call(REQUEST, spec=nowhere, fallbacks=[mystery], context=CONTEXT, budgets=[unlimited])
+    routed = await call(h.stack(), REQUEST, spec=nowhere, fallbacks=[mystery], context=CONTEXT, budgets=[unlimited])
     assert routed.served_by == mystery
     assert routed.fallback_reason == "provider `nowhere` is not configured"
     assert routed.cost_usd is None and routed.strong_cost_usd == pytest.approx((10 * 5 + 10 * 25) / 1e6)
@@ -378,7 +391,7 @@ async def test_unknown_price_under_any_active_budget_refuses_the_call(h: Harness
     mystery = ModelSpec("anthropic", "claude-mystery")
     generous = Budget("daily budget for this installation", limit_usd=1000.0)
     with pytest.raises(PriceUnknown) as caught:
-        await h.router().call(REQUEST, spec=mystery, fallbacks=[KIMI], context=CONTEXT,
+        await call(h.stack(), REQUEST, spec=mystery, fallbacks=[KIMI], context=CONTEXT,
                               budgets=[Budget("other", limit_usd=None), generous])
     message = str(caught.value)
     assert "anthropic:claude-mystery" in message and "ROUTE_ME_PRICES" in message
@@ -389,7 +402,7 @@ async def test_unknown_price_under_any_active_budget_refuses_the_call(h: Harness
 async def test_an_unpriced_fallback_under_a_budget_is_refused_after_the_priced_primary_fails(h: Harness) -> None:
     h.anthropic.fail(500, "api_error")
     with pytest.raises(PriceUnknown):
-        await h.router().call(REQUEST, spec=OPUS, fallbacks=[ModelSpec("anthropic", "claude-mystery")],
+        await call(h.stack(), REQUEST, spec=OPUS, fallbacks=[ModelSpec("anthropic", "claude-mystery")],
                               context=CONTEXT, budgets=[Budget("issue", limit_usd=5.0)])
     assert h.anthropic.calls == 1
 
@@ -397,9 +410,9 @@ async def test_an_unpriced_fallback_under_a_budget_is_refused_after_the_priced_p
 async def test_all_models_failing_lists_every_attempt(h: Harness) -> None:
     h.anthropic.fail(529, "overloaded_error", times=2)
     h.openai.fail(503, "server_error", message="overloaded", times=2)
-    router = h.router(max_attempts_per_model=2)
+    stack = h.stack(max_attempts_per_model=2)
     with pytest.raises(AllModelsFailed) as caught:
-        await router.call(REQUEST, spec=OPUS, fallbacks=[KIMI, ModelSpec("ghost", "m")], context=CONTEXT)
+        await call(stack, REQUEST, spec=OPUS, fallbacks=[KIMI, ModelSpec("ghost", "m")], context=CONTEXT)
     assert caught.value.attempts == [
         ("anthropic:claude-opus-4-5", "`anthropic:claude-opus-4-5` was overloaded (529) 2 times"),
         ("moonshot:kimi-k2.6", "`moonshot:kimi-k2.6` was overloaded (503) 2 times"),
@@ -414,5 +427,5 @@ async def test_a_broken_ledger_does_not_lose_the_reply(h: Harness) -> None:
         raise RuntimeError("disk full")
 
     h.openai.reply_text("still here")
-    routed = await h.router(ledger=broken).call(REQUEST, spec=KIMI, context=CONTEXT)
+    routed = await call(h.stack(ledger=broken), REQUEST, spec=KIMI, context=CONTEXT)
     assert routed.reply.text == "still here"

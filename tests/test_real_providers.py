@@ -20,9 +20,10 @@ from bot.core.usage import Usage
 from bot.models.anthropic_adapter import AnthropicClient
 from bot.models.errors import AllModelsFailed, RequestNotSent, SpendLimited
 from bot.models.ledger import CallContext, LedgerEntry
+from bot.models.model import CallInfo, Served
 from bot.models.openai_adapter import MISSING_REASONING, OpenAICompatClient
 from bot.models.port import Message, ModelRequest, ModelSpec, Reasoning, ToolCall, ToolResult, ToolSpec
-from bot.models.routing import ModelRouter
+from bot.models.stack import ModelStack
 from bot.stages.loop import Answer, run_tool_loop
 from tests.fakes import anthropic_server as fa
 from tests.fakes import openai_server as fo
@@ -59,7 +60,7 @@ GROQ_TOOL_USE_FAILED = "Failed to call a function. Please adjust your prompt. Se
 
 
 class Rig:
-    """A router over both fakes (Kimi-like thinking on the OpenAI-compatible one), recorded sleeps."""
+    """A model stack over both fakes (Kimi-like thinking on the OpenAI-compatible one), recorded sleeps."""
 
     def __init__(self, anthropic: FakeAnthropic, kimi: FakeOpenAI) -> None:
         self.anthropic, self.kimi = anthropic, kimi
@@ -70,8 +71,8 @@ class Rig:
             "anthropic": AnthropicClient(api_key=anthropic.api_key, base_url=anthropic.base_url),
             "moonshot": OpenAICompatClient(api_key=kimi.api_key, base_url=kimi.base_url, provider="moonshot"),
         }
-        self.router = ModelRouter(clients=self.clients, prices=PRICES, strong=OPUS, ledger=self.ledger,
-                                  sleep=self.sleep, clock=lambda: self.now, rng=random.Random(3))
+        self.stack = ModelStack(clients=self.clients, prices=PRICES, strong=OPUS, ledger=self.ledger,
+                                sleep=self.sleep, clock=lambda: self.now, rng=random.Random(3))
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -87,9 +88,11 @@ class Rig:
                 return Answer("done", done=True, value=call.arguments)
             return Answer(f"contents of {call.arguments.get('path')}")
 
-        return await run_tool_loop(router=self.router, request=request, spec=spec, fallbacks=fallbacks,
-                                   context=CONTEXT, budgets=(), answer=answer or default,
-                                   terminal_tool="finish", max_turns=max_turns)
+        return await run_tool_loop(model=self.stack.model(spec, fallbacks), request=request, call=CallInfo(CONTEXT),
+                                   answer=answer or default, terminal_tool="finish", max_turns=max_turns)
+
+    async def call(self, request: ModelRequest, *, spec: ModelSpec, fallbacks: tuple[ModelSpec, ...] = ()) -> Served:
+        return await self.stack.model(spec, fallbacks).complete(request, call=CallInfo(CONTEXT))
 
 
 @pytest.fixture
@@ -185,7 +188,7 @@ async def test_the_fake_refuses_a_kimi_history_without_reasoning_as_moonshot_doe
 async def test_a_wait_given_only_in_the_body_is_waited_out_on_the_same_model(rig: Rig, message: str, wait: float) -> None:
     rig.kimi.fail(429, "rate_limit_reached_error", message=message)
     rig.kimi.reply(fo.text_reply("served"))
-    routed = await rig.router.call(request(), spec=KIMI, fallbacks=(OPUS,), context=CONTEXT)
+    routed = await rig.call(request(), spec=KIMI, fallbacks=(OPUS,))
     assert routed.reply.text == "served" and routed.served_by == KIMI
     assert rig.sleeps == [pytest.approx(wait)]
     assert rig.anthropic.calls == 0
@@ -194,7 +197,7 @@ async def test_a_wait_given_only_in_the_body_is_waited_out_on_the_same_model(rig
 async def test_a_refusal_falls_back_after_one_call(rig: Rig) -> None:
     rig.anthropic.reply(fa.text_reply("", stop_reason="refusal", usage=Usage(50, 3)))
     rig.kimi.reply(fo.text_reply("a plan"))
-    routed = await rig.router.call(request(), spec=OPUS, fallbacks=(KIMI,), context=CONTEXT)
+    routed = await rig.call(request(), spec=OPUS, fallbacks=(KIMI,))
     assert routed.served_by == KIMI and "refused to answer" in (routed.fallback_reason or "")
     assert rig.anthropic.calls == 1
     assert [e.outcome for e in rig.entries] == ["Refused", "ok"]
@@ -247,7 +250,7 @@ async def test_a_truncated_openai_call_and_an_answer_spent_on_reasoning(rig: Rig
 async def test_a_dropped_stream_is_retried_then_falls_back(rig: Rig) -> None:
     rig.anthropic.drop_midstream(times=2)
     rig.kimi.reply(fo.text_reply("served by kimi"))
-    routed = await rig.router.call(request(), spec=OPUS, fallbacks=(KIMI,), context=CONTEXT)
+    routed = await rig.call(request(), spec=OPUS, fallbacks=(KIMI,))
     assert rig.anthropic.calls == 2 and routed.served_by == KIMI
     assert "dropped the connection mid-answer 2 times" in (routed.fallback_reason or "")
     assert len(rig.sleeps) == 1
@@ -261,11 +264,11 @@ async def test_an_encoding_error_is_ours_and_opens_no_breaker(rig: Rig) -> None:
                Message(role="user", tool_results=(ToolResult("toolu_1", "caf\udce9.txt"),)))
     for _ in range(5):
         with pytest.raises(RequestNotSent, match="could not be encoded"):
-            await rig.router.call(request(messages=hostile), spec=OPUS, fallbacks=(KIMI,), context=CONTEXT)
+            await rig.call(request(messages=hostile), spec=OPUS, fallbacks=(KIMI,))
     assert rig.anthropic.calls == 0 and rig.kimi.calls == 0 and rig.sleeps == []
-    assert not rig.router.breaker.is_open(OPUS)
+    assert not rig.stack.breaker.is_open(OPUS)
     rig.anthropic.reply(fa.text_reply("fine"))
-    routed = await rig.router.call(request(), spec=OPUS, fallbacks=(KIMI,), context=CONTEXT)
+    routed = await rig.call(request(), spec=OPUS, fallbacks=(KIMI,))
     assert routed.served_by == OPUS
 
 
@@ -273,7 +276,7 @@ async def test_a_spend_limit_relayed_in_gateway_metadata_stops_at_once(rig: Rig)
     rig.kimi.fail(429, "provider_error", message="Provider returned error", code=429,
                   extra={"metadata": {"raw": OPENAI_QUOTA, "provider_name": "OpenAI"}})
     with pytest.raises(SpendLimited, match="exceeded your current quota"):
-        await rig.router.call(request(), spec=KIMI, fallbacks=(OPUS,), context=CONTEXT)
+        await rig.call(request(), spec=KIMI, fallbacks=(OPUS,))
     assert rig.sleeps == [] and rig.anthropic.calls == 0
 
 
@@ -281,14 +284,14 @@ async def test_groq_tool_use_failed_gets_one_retry_then_falls_back(rig: Rig) -> 
     failed = {"failed_generation": '<function=read_file{"path": "a.py"}</function>'}
     rig.kimi.fail(400, "invalid_request_error", code="tool_use_failed", message=GROQ_TOOL_USE_FAILED, extra=failed)
     rig.kimi.reply(fo.text_reply("second sample"))
-    routed = await rig.router.call(request(), spec=KIMI, fallbacks=(OPUS,), context=CONTEXT)
+    routed = await rig.call(request(), spec=KIMI, fallbacks=(OPUS,))
     assert routed.reply.text == "second sample" and rig.kimi.calls == 2
     rig.kimi.fail(400, "invalid_request_error", code="tool_use_failed", message=GROQ_TOOL_USE_FAILED,
                   extra=failed, times=2)
     rig.anthropic.reply(fa.text_reply("from the fallback"))
-    routed = await rig.router.call(request(), spec=KIMI, fallbacks=(OPUS,), context=CONTEXT)
+    routed = await rig.call(request(), spec=KIMI, fallbacks=(OPUS,))
     assert routed.served_by == OPUS and rig.kimi.calls == 4
-    assert not rig.router.breaker.is_open(KIMI)
+    assert not rig.stack.breaker.is_open(KIMI)
 
 
 async def test_a_thinking_planner_sends_its_thinking_blocks_back_unchanged(rig: Rig) -> None:

@@ -8,13 +8,14 @@ from typing import Any
 from bot.core.usage import Usage
 from bot.models.anthropic_adapter import to_anthropic_params
 from bot.models.ledger import CallContext
+from bot.models.model import CallInfo
 from bot.models.openai_adapter import to_openai_params
 from bot.models.port import Message, ModelReply, ModelRequest, ModelSpec, ToolCall
-from bot.models.routing import Budget, RoutedReply
 from bot.prompts import load_prompts
 from bot.stages.implement import turns_left_note
 from bot.stages.loop import Answer, run_tool_loop
 from tests import scenario as sc
+from tests.fakes.scripted_model import ScriptedClient, scripted_model
 from tests.test_plan_stage import comment, label
 
 SPEC = ModelSpec.parse("moonshot:kimi-k2.6")
@@ -22,33 +23,18 @@ TWO_LEFT = "2 turns left: complete the remaining steps of the plan and call fini
 ONE_LEFT = "1 turn left: complete the remaining steps of the plan and call finish; do not start new exploration."
 
 
-class ScriptedRouter:
-    """Stands in for the model router: replies with ``script`` in order and keeps every request."""
-
-    def __init__(self, script: Sequence[ModelReply]) -> None:
-        self.script = list(script)
-        self.requests: list[ModelRequest] = []
-
-    async def call(self, request: ModelRequest, *, spec: ModelSpec, fallbacks: Sequence[ModelSpec] = (),
-                   context: CallContext, budgets: Sequence[Budget] = ()) -> RoutedReply:
-        self.requests.append(request)
-        reply = self.script[len(self.requests) - 1]
-        return RoutedReply(reply=reply, served_by=spec, requested=spec, fallback_reason=None,
-                           usage=Usage(), cost_usd=0.0, strong_cost_usd=0.0)
-
-
 def reply(*calls: ToolCall, text: str = "") -> ModelReply:
     return ModelReply(text=text, tool_calls=calls, usage=Usage(), model=SPEC.model, stop_reason="tool_use")
 
 
-async def run(script: Sequence[ModelReply], turn_note: Any, max_turns: int) -> ScriptedRouter:
-    router = ScriptedRouter(script)
+async def run(script: Sequence[ModelReply], turn_note: Any, max_turns: int) -> ScriptedClient:
+    client = ScriptedClient(script)
     await run_tool_loop(
-        router=router, request=ModelRequest(system="s", messages=(Message(role="user", text="go"),)),  # type: ignore[arg-type]
-        spec=SPEC, fallbacks=(), context=CallContext(installation_id=None, repo="o/r", issue=1, stage="implement"),
-        budgets=(), answer=lambda call: Answer(f"ran {call.id}"), terminal_tool="finish",
+        model=scripted_model(client, SPEC), request=ModelRequest(system="s", messages=(Message(role="user", text="go"),)),
+        call=CallInfo(CallContext(installation_id=None, repo="o/r", issue=1, stage="implement")),
+        answer=lambda call: Answer(f"ran {call.id}"), terminal_tool="finish",
         max_turns=max_turns, turn_note=turn_note)
-    return router
+    return client
 
 
 def test_the_implementer_note_comes_on_its_last_two_turns_only() -> None:
@@ -66,28 +52,28 @@ async def test_the_loop_asks_the_hook_with_the_calls_left_and_puts_its_note_afte
         return f"{turns_left} left" if turns_left <= 2 else None
 
     calls = [ToolCall(id=f"c{n}", name="read_file", arguments={"path": "a.py"}) for n in range(4)]
-    router = await run([reply(calls[0]), reply(calls[1]), reply(text="thinking"), reply(calls[3])],
+    client = await run([reply(calls[0]), reply(calls[1]), reply(text="thinking"), reply(calls[3])],
                        note, max_turns=4)
     assert asked == [3, 2, 1]  # never asked after the last call: no request follows it
-    last = router.requests[-1].messages
+    last = client.requests[-1].messages
     assert last[2] == Message(role="user", tool_results=last[2].tool_results)  # turn 1: no note
     assert last[4].tool_results and last[4].text == "2 left"  # with the results of turn 2
     assert last[6].text.endswith("\n\n1 left") and "call `finish`" in last[6].text  # after a nudge
 
     # Both wire formats keep each tool call answered right after it, the note following the results.
-    openai_messages = to_openai_params(router.requests[-1], model=SPEC.model, provider="moonshot")["messages"]
+    openai_messages = to_openai_params(client.requests[-1], model=SPEC.model, provider="moonshot")["messages"]
     roles = [(m["role"], m.get("tool_call_id"), m.get("content")) for m in openai_messages[2:]]
     assert roles[:5] == [("assistant", None, ""), ("tool", "c0", "ran c0"), ("assistant", None, ""),
                          ("tool", "c1", "ran c1"), ("user", None, "2 left")]
-    anthropic_turn = to_anthropic_params(router.requests[-1], model="claude-opus-5-5")["messages"][4]["content"]
+    anthropic_turn = to_anthropic_params(client.requests[-1], model="claude-opus-5-5")["messages"][4]["content"]
     assert [block["type"] for block in anthropic_turn] == ["tool_result", "text"]
     assert anthropic_turn[1]["text"] == "2 left"
 
 
 async def test_without_a_hook_the_loop_sends_no_note() -> None:
     calls = [ToolCall(id=f"c{n}", name="read_file", arguments={"path": "a.py"}) for n in range(3)]
-    router = await run([reply(c) for c in calls], None, max_turns=3)
-    assert all(m.text == "" for m in router.requests[-1].messages[1:])
+    client = await run([reply(c) for c in calls], None, max_turns=3)
+    assert all(m.text == "" for m in client.requests[-1].messages[1:])
 
 
 async def test_the_implementer_is_told_its_limit_and_warned_through_the_real_sdk(make_bot, github, anthropic,

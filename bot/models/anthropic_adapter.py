@@ -52,7 +52,7 @@ _SPEND_CODES = frozenset({
     "user_profile_not_billable",  # 403
 })
 # A stream's `error` event arrives on an HTTP 200 response; the status the API gives the same
-# error type on a plain response is what the router reports and counts.
+# error type on a plain response is what the model stack reports and counts.
 _STATUS_OF_TYPE = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -307,7 +307,7 @@ def map_anthropic_error(exc: Exception, *, provider: str, model: str, secrets: t
 
 class AnthropicClient:
     """A ModelClient over the Anthropic Messages API.  Streams every call so long generations
-    never sit on an idle HTTP connection; the SDK never retries (the router owns retries)."""
+    never sit on an idle HTTP connection; the SDK never retries (``Retrying`` owns retries)."""
 
     def __init__(
         self, *, api_key: str, base_url: str | None, timeout: float = 600.0, provider: str = "anthropic"

@@ -1,8 +1,13 @@
-"""A per-model circuit breaker: stop calling a model that keeps failing, then try it again later."""
+"""A per-model circuit breaker: stop calling a model that keeps failing, then try it again later;
+``CircuitBreaking`` is the model layer that applies it to every call."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+
+from bot.models.errors import CircuitOpen, ModelError, Overloaded, ProviderUnavailable, Refused
+from bot.models.model import CallInfo, Model, Served, WrapperModel
+from bot.models.port import ModelRequest
 
 
 class CircuitBreaker:
@@ -48,3 +53,39 @@ class CircuitBreaker:
         self._trial.discard(key)
         if count >= self._threshold:
             self._open_until[key] = self._clock() + self._cooldown
+
+
+# Errors that say the model itself is unhealthy; only these count towards the breaker.  An error
+# our own request caused (BadRequest, RequestNotSent, ToolCallRejected) says nothing about it.
+UNHEALTHY = (Overloaded, ProviderUnavailable)
+
+
+class CircuitBreaking(WrapperModel):
+    """Skips the model (``CircuitOpen``) while ``breaker`` is open for it; counts its unhealthy
+    errors and its answers (a refusal is an answer: the model is up).  An error after which the
+    breaker is open is marked ``circuit_open``, so ``Retrying`` does not wait for it again."""
+
+    def __init__(self, inner: Model, *, breaker: CircuitBreaker) -> None:
+        super().__init__(inner)
+        self.breaker = breaker
+
+    async def complete(self, request: ModelRequest, *, call: CallInfo) -> Served:
+        spec = self.spec
+        if not self.breaker.allows(spec):
+            raise CircuitOpen(f"`{spec}` was skipped: it failed repeatedly in the last minute",
+                              provider=spec.provider, model=spec.model)
+        try:
+            served = await self.inner.complete(request, call=call)
+        except Refused:
+            self.breaker.record_success(spec)
+            raise
+        except ModelError as error:
+            if isinstance(error, UNHEALTHY):
+                self.breaker.record_failure(spec)
+            error.circuit_open = self.breaker.is_open(spec)
+            raise
+        finally:
+            # A half-open trial that ended without a verdict must not keep the model skipped.
+            self.breaker.release(spec)
+        self.breaker.record_success(spec)
+        return served

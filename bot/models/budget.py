@@ -1,18 +1,21 @@
-"""Spending limits for model calls: the worst-case check before a call, and in-process
-reservations so concurrent jobs cannot together overshoot a limit they share."""
+"""Spending limits for model calls: the worst-case check before a call (``Budgeted``, the model
+layer), and in-process reservations so concurrent jobs cannot together overshoot a limit they share."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.models.errors import BudgetExceeded
-from bot.models.port import ModelSpec
+from bot.core.costs import PriceTable, usage_cost
+from bot.core.usage import Usage
+from bot.models.errors import BudgetExceeded, ModelError, PriceUnknown, Refused
+from bot.models.model import CallInfo, Model, Served, WrapperModel
+from bot.models.port import ModelRequest, ModelSpec, estimate_tokens, request_text
 
 
 @dataclass
 class Budget:
-    """A spending limit (None = unlimited); the router adds each call's actual cost to ``spent_usd``.
+    """A spending limit (None = unlimited); ``Budgeted`` adds each call's actual cost to ``spent_usd``.
 
     ``unpriced_calls`` counts calls in the budget's window whose cost is unknown: they are not in
     ``spent_usd``, and never silently counted as $0 (no new ones happen while a limit is set).
@@ -34,7 +37,7 @@ Reservation = list[tuple[str, float]]
 
 class BudgetGate:
     """Check-and-reserve for calls in flight.  ``admit`` does no I/O and never awaits, so on one
-    event loop no other call can slip between a check and its reservation; the router
+    event loop no other call can slip between a check and its reservation; ``Budgeted``
     ``release``s the reservation once the call's ledger row is written."""
 
     def __init__(self) -> None:
@@ -90,3 +93,67 @@ class BudgetGate:
                 self._reserved[key] = left
             else:
                 self._reserved.pop(key, None)
+
+
+def charge(budgets: Sequence[Budget], cost_usd: float | None) -> None:
+    """Count one billed call against every budget it ran under; an unpriced call is counted apart."""
+    for budget in budgets:
+        if cost_usd is None:
+            budget.unpriced_calls += 1
+        else:
+            budget.spent_usd += cost_usd
+
+
+class Budgeted(WrapperModel):
+    """Stops before a call whose worst case (all input at full price, ``max_tokens`` of output) is
+    over one of the call's budgets, or whose cost cannot be known while one is set: a model
+    without a price would escape every limit.  Otherwise reserves that worst case in ``gate``
+    until the call ends, so concurrent calls see it, then charges what the call cost (a refusal
+    was billed all the same).  ``gate`` is shared by every call of the process (a
+    ``StoreBudgetGate``: by every instance sharing the store)."""
+
+    def __init__(self, inner: Model, *, gate: BudgetGate, prices: PriceTable) -> None:
+        super().__init__(inner)
+        self.gate = gate
+        self._prices = prices
+
+    async def complete(self, request: ModelRequest, *, call: CallInfo) -> Served:
+        gate = self.gate
+        reservation = await self._admit(request, gate=gate, budgets=call.budgets)
+        try:
+            served = await self.inner.complete(request, call=call)
+        except Refused as refused:
+            gate.release(reservation)
+            charge(call.budgets, refused.cost_usd)
+            raise
+        except BaseException:
+            gate.release(reservation)
+            raise
+        # The ledger row (written below this layer) is in the store by now, so a check that
+        # refreshes from the ledger sees the call as spent once it is no longer held.
+        gate.release(reservation)
+        charge(call.budgets, served.cost_usd)
+        return served
+
+    async def _admit(self, request: ModelRequest, *, gate: BudgetGate, budgets: Sequence[Budget]) -> Reservation:
+        limited = [b for b in budgets if b.limit_usd is not None]
+        if not limited:
+            return []
+        spec = self.spec
+        price = self._prices.price(spec)
+        if price is None:
+            raise PriceUnknown(
+                f"{spec} has no known price, so the {limited[0].name} cannot be enforced and no call "
+                f"was made. Add its price in USD per million tokens to the JSON file named by ROUTE_ME_PRICES, "
+                f'e.g. {{"{spec}": {{"input": 1.0, "output": 4.0}}}}, or choose a priced model',
+                provider=spec.provider,
+                model=spec.model,
+                budget_name=limited[0].name,
+            )
+        try:
+            tokens = await self.inner.count_input_tokens(request)
+        except ModelError:
+            tokens = estimate_tokens(request_text(request))
+        estimate = usage_cost(price, Usage(input_tokens=tokens, output_tokens=request.max_tokens))
+        # No await from here to the reservation: the check and the reservation are one step.
+        return gate.admit(limited, candidate=spec, estimate_usd=estimate)

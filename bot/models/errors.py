@@ -8,19 +8,27 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 
-# The router sorts errors into four behaviours:
+from bot.core.usage import Usage
+
+# The layers of bot/models/stack.py sort errors into four behaviours:
 #   retry the same model          Overloaded, StreamDropped, ToolCallRejected (once), RateLimited
 #                                 with a short retry-after (header or body)
 #   fall back to the next model   RateLimited, ProviderUnavailable, persistent Overloaded, a refusal
 #   stop at once                  AuthFailed, SpendLimited, BadRequest (RequestNotSent included),
 #                                 BudgetExceeded, PriceUnknown
 #   give up                       AllModelsFailed (the chain is exhausted)
+#   not tried                     Skipped: NotConfigured, CircuitOpen (the next model is tried)
 # Only Overloaded and ProviderUnavailable count towards the circuit breaker: an error our own
 # request caused (RequestNotSent, BadRequest, ToolCallRejected) says nothing about the provider.
 
 
 class ModelError(Exception):
     """A model call failed.  The message is for humans and never contains an API key."""
+
+    attempts: int = 1
+    """How many calls to this model ended in this error (set by ``Retrying`` when it gives up)."""
+    circuit_open: bool = False
+    """Set by ``CircuitBreaking`` when the model's breaker is open after this error: no retry."""
 
     def __init__(
         self,
@@ -68,10 +76,24 @@ class ToolCallRejected(ModelError):
 
 class Refused(ModelError):
     """The model answered with a refusal (Anthropic ``stop_reason: refusal``, an OpenAI-compatible
-    ``content_filter`` or ``message.refusal``): asking it again gets the same answer, so the router
-    moves to the next model, or fails naming the refusal.  Raised by the router, not adapters."""
+    ``content_filter`` or ``message.refusal``): asking it again gets the same answer, so ``Fallback``
+    moves to the next model, or fails naming the refusal.  Raised by ``ClientModel``, not adapters."""
 
     cost_usd: float | None = None  # the refused call was paid for; budgets count it
+    usage: Usage = Usage()  # what it was paid for; the ledger row records it
+    reasoning_level: str = ""  # the reasoning the refusing call ran with
+
+
+class Skipped(ModelError):
+    """The model was not called at all; its message says why (``Fallback`` names it and moves on)."""
+
+
+class NotConfigured(Skipped):
+    """The model's provider has no client (no key in the environment)."""
+
+
+class CircuitOpen(Skipped):
+    """The model failed repeatedly in the last minute, so its circuit breaker skips it."""
 
 
 class AuthFailed(ModelError):
@@ -92,7 +114,7 @@ class RequestNotSent(BadRequest):
 
 
 class BudgetExceeded(ModelError):
-    """Raised by the router before a call whose estimated cost would exceed a budget; no call is made."""
+    """Raised by ``Budgeted`` before a call whose estimated cost would exceed a budget; no call is made."""
 
     def __init__(
         self,
@@ -111,7 +133,7 @@ class BudgetExceeded(ModelError):
 
 
 class PriceUnknown(ModelError):
-    """Raised by the router before a call to a model with no known price while a budget is active:
+    """Raised by ``Budgeted`` before a call to a model with no known price while a budget is active:
     its cost could not be checked against the budget (nor counted after), so no call is made."""
 
     def __init__(self, message: str, *, provider: str = "", model: str = "", budget_name: str) -> None:

@@ -1,12 +1,20 @@
-"""The cost ledger's entry type (one row per model attempt) and pure totals over entries."""
+"""The cost ledger: its entry type (one row per model attempt), pure totals over entries, and
+``Ledgered``, the model layer that writes a row for every call."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.core.costs import PriceTable
 from bot.core.usage import Usage
+from bot.models.errors import ModelError, Refused
+from bot.models.model import CallInfo, Model, Served, WrapperModel
+from bot.models.port import ModelRequest, ModelSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,3 +107,65 @@ def summarize(
             )
         )
     return totals
+
+
+LedgerSink = Callable[[LedgerEntry], Awaitable[None]]
+
+
+class Ledgered(WrapperModel):
+    """Writes one ledger row per call to the model it wraps, answered or failed, with who it was
+    for (``CallInfo.context``), the model asked for and why a fallback served.  A failed call is
+    a row of zero usage; a refusal is a row of what it was billed.  A ledger that cannot be
+    written is logged, never raised: a reply already paid for must not be lost."""
+
+    def __init__(self, inner: Model, *, sink: LedgerSink, prices: PriceTable, strong: ModelSpec,
+                 clock: Callable[[], float], wall_clock: Callable[[], float]) -> None:
+        super().__init__(inner)
+        self._sink = sink
+        self._prices = prices
+        self._strong = strong
+        self._clock = clock
+        self._wall_clock = wall_clock
+
+    async def complete(self, request: ModelRequest, *, call: CallInfo) -> Served:
+        started = self._clock()
+        try:
+            served = await self.inner.complete(request, call=call)
+        except Refused as refused:
+            await self._record(call, started=started, outcome="Refused", usage=refused.usage,
+                               reasoning=refused.reasoning_level or None)
+            raise
+        except ModelError as error:
+            await self._record(call, started=started, outcome=type(error).__name__, usage=Usage())
+            raise
+        await self._record(call, started=started, outcome="ok", usage=served.usage,
+                           reasoning=served.reply.reasoning_level or None,
+                           costs=(served.cost_usd, served.strong_cost_usd))
+        return served
+
+    async def _record(self, call: CallInfo, *, started: float, outcome: str, usage: Usage,
+                      reasoning: str | None = None,
+                      costs: tuple[float | None, float | None] | None = None) -> None:
+        spec = self.spec
+        cost, strong_cost = costs or (self._prices.cost(spec, usage), self._prices.cost(self._strong, usage))
+        context = call.context
+        entry = LedgerEntry(
+            at=self._wall_clock(),
+            installation_id=context.installation_id,
+            repo=context.repo,
+            issue=context.issue,
+            stage=context.stage,
+            requested_model=str(call.requested or spec),
+            model=str(spec),
+            usage=usage,
+            cost_usd=cost,
+            strong_cost_usd=strong_cost,
+            latency_ms=max(0, int((self._clock() - started) * 1000)),
+            outcome=outcome,
+            fallback_reason=call.fallback_reason,
+            reasoning=reasoning,
+        )
+        try:
+            await self._sink(entry)
+        except Exception:  # a broken ledger must not lose a reply we already paid for
+            log.exception("could not write a ledger entry for %s", spec)

@@ -13,6 +13,7 @@ import logging
 
 from bot.core.plan import PlanVersion, plan_text
 from bot.models.errors import ModelError
+from bot.models.model import CallInfo
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.loop import Answer
@@ -63,9 +64,9 @@ class Advisor:
                                max_tokens=ADVICE_MAX_TOKENS, reasoning=ctx.role_reasoning("advisor"))
         strong = self.models.strong
         try:
-            routed = await ctx.runtime.router.call(
-                request, spec=ModelSpec.parse(strong), fallbacks=ctx.fallbacks_for(strong, self.models, strong_role=True),
-                context=ctx.call_context(STAGE), budgets=ctx.budgets())
+            model = ctx.runtime.models.model(ModelSpec.parse(strong),
+                                             ctx.fallbacks_for(strong, self.models, strong_role=True))
+            routed = await model.complete(request, call=CallInfo(ctx.call_context(STAGE), ctx.budgets()))
         except ModelError as exc:
             log.warning("%s#%s: the advisor call failed: %s", ctx.repo, ctx.number, exc)
             return Answer(f"error: the advisor could not answer ({type(exc).__name__}); continue on your own",

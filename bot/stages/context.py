@@ -23,9 +23,9 @@ from bot.core.snapshot import Snapshot
 from bot.github.client import GitHubClient
 from bot.github.gitdata import MAYBE_DONE
 from bot.github.tarball import TarballError, download_tarball, retry_download
+from bot.models.budget import Budget
 from bot.models.ledger import CallContext
 from bot.models.port import ModelSpec, Reasoning
-from bot.models.routing import Budget
 from bot.services import Services
 from bot.stages import model_choice
 from bot.stages.errors import StageCancelled

@@ -26,6 +26,7 @@ from bot.core.snapshot import Snapshot
 from bot.core.validate import make_validator
 from bot.core.workspace import Workspace
 from bot.github.gitdata import complete_tree, create_branch, create_commit, fetch_tree, open_pull_request
+from bot.models.model import CallInfo
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.prompts import Prompts
 from bot.stages.advice import TOOL_NAME as ADVISOR_TOOL
@@ -178,9 +179,9 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
         return rereads.track(messages if policy is None else trim_history(messages, policy))
 
     result = await run_tool_loop(
-        router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.implementer),
-        fallbacks=ctx.fallbacks_for(models.implementer, models, strong_role=False),
-        context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
+        model=ctx.runtime.models.model(ModelSpec.parse(models.implementer),
+                                       ctx.fallbacks_for(models.implementer, models, strong_role=False)),
+        request=request, call=CallInfo(ctx.call_context(stage), ctx.budgets()), answer=answer,
         terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn, should_stop=ctx.cancelled,
         compact=compact, turn_note=lambda turns_left: turns_left_note(ctx.runtime.prompts, turns_left),
     )

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.core.usage import Usage
-from bot.models.ledger import CallContext
-from bot.models.port import STOP_MAX_TOKENS, Message, ModelRequest, ModelSpec, ToolCall, ToolResult
-from bot.models.routing import Budget, ModelRouter, RoutedReply
+from bot.models.model import CallInfo, Model, Served
+from bot.models.port import STOP_MAX_TOKENS, Message, ModelRequest, ToolCall, ToolResult
 from bot.stages.errors import StageCancelled
 
 NUDGE = "Please continue by calling one of the tools. When you are done, call `{tool}`."
@@ -63,7 +62,7 @@ class LoopResult:
     ignored_after_done: list[str] = field(default_factory=list)
     """Tool calls the model sent after its terminal call in the same reply; never run."""
 
-    def add(self, routed: RoutedReply) -> None:
+    def add(self, routed: Served) -> None:
         self.usage = self.usage + routed.usage
         self.cost_usd = _plus(self.cost_usd, routed.cost_usd)
         self.strong_cost_usd = _plus(self.strong_cost_usd, routed.strong_cost_usd)
@@ -94,12 +93,9 @@ def _plus(total: float | None, value: float | None) -> float | None:
 
 async def run_tool_loop(
     *,
-    router: ModelRouter,
+    model: Model,
     request: ModelRequest,
-    spec: ModelSpec,
-    fallbacks: Sequence[ModelSpec],
-    context: CallContext,
-    budgets: Sequence[Budget],
+    call: CallInfo,
     answer: Callable[[ToolCall], Awaitable[Answer] | Answer],
     terminal_tool: str,
     max_turns: int,
@@ -124,10 +120,7 @@ async def run_tool_loop(
         if should_stop is not None and should_stop():
             raise StageCancelled()
         result.turns += 1
-        routed = await router.call(
-            replace(request, messages=tuple(messages), max_tokens=max_tokens), spec=spec, fallbacks=fallbacks,
-            context=context, budgets=budgets,
-        )
+        routed = await model.complete(replace(request, messages=tuple(messages), max_tokens=max_tokens), call=call)
         result.add(routed)
         reply = routed.reply
         truncated = reply.stop_reason == STOP_MAX_TOKENS
@@ -151,24 +144,25 @@ async def run_tool_loop(
             continue
         results: list[ToolResult] = []
         cut_off = reply.tool_calls[-1].id if truncated else None
-        for index, call in enumerate(reply.tool_calls):
+        for index, tool_call in enumerate(reply.tool_calls):
             result.tool_calls += 1
             if result.finished:
                 # The accepted terminal call fixed the outcome: a later call in the same reply
                 # must not change what was already validated and accepted.
-                result.ignored_after_done.append(call.name)
-                results.append(ToolResult(call_id=call.id, is_error=True,
+                result.ignored_after_done.append(tool_call.name)
+                results.append(ToolResult(call_id=tool_call.id, is_error=True,
                                           content=f"ignored: {terminal_tool} was already accepted"))
                 continue
             if cut_off is not None and index == len(reply.tool_calls) - 1:
                 # The output limit fell inside this call: whatever parsed is not what the model meant.
-                outcome = Answer(TRUNCATED_CALL.format(name=call.name), is_error=True)
-            elif call.parse_error:
-                outcome = Answer(f"error: the arguments were not a JSON object ({call.parse_error})", is_error=True)
+                outcome = Answer(TRUNCATED_CALL.format(name=tool_call.name), is_error=True)
+            elif tool_call.parse_error:
+                outcome = Answer(f"error: the arguments were not a JSON object ({tool_call.parse_error})",
+                                 is_error=True)
             else:
-                maybe = answer(call)
+                maybe = answer(tool_call)
                 outcome = await maybe if isinstance(maybe, Awaitable) else maybe
-            results.append(ToolResult(call_id=call.id, content=outcome.content, is_error=outcome.is_error))
+            results.append(ToolResult(call_id=tool_call.id, content=outcome.content, is_error=outcome.is_error))
             if outcome.done:
                 result.value = outcome.value
                 result.finished = True

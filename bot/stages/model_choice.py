@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from bot.core.costs import PriceTable
 from bot.core.repo_config import RepoConfig, implementer_route_for
+from bot.models.budget import Budget
 from bot.models.chain import fallback_chain, merged_fallbacks, no_cheaper_than
 from bot.models.port import ModelSpec, Reasoning
-from bot.models.routing import Budget
 from bot.settings import Settings
 from bot.stages.state import IssueState
 from bot.store import Store
@@ -77,7 +77,7 @@ def issue_budgets(*, store: Store, settings: Settings, config: RepoConfig, clock
     """The repo's per-issue budget and the server's daily budget per installation, where set."""
     budgets: list[Budget] = []
     # Each budget re-reads the ledger before every call (refresh) and is keyed, so concurrent
-    # jobs on the same issue or installation share the router's in-flight reservations.
+    # jobs on the same issue or installation share the model stack's in-flight reservations.
     if config.budget_usd is not None:
         budgets.append(Budget(
             name=f"budget_usd for issue #{number}", limit_usd=config.budget_usd,

@@ -26,11 +26,12 @@ from bot.core.scorecard import accept_partial, overall
 from bot.core.snapshot import Snapshot
 from bot.core.usage import Usage
 from bot.core.workspace import Workspace
+from bot.models.model import CallInfo
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.loop import Answer, run_tool_loop
-from bot.stages.plan_budget import BudgetedRouter, PlannerBudget, request_tokens
+from bot.stages.plan_budget import FittedToBudget, PlannerBudget, request_tokens
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
@@ -255,9 +256,10 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
         return Answer(spend.take(outcome.content), is_error=outcome.is_error)
 
     result = await run_tool_loop(
-        router=BudgetedRouter(ctx.runtime.router, spend), request=request, spec=ModelSpec.parse(models.planner),
-        fallbacks=ctx.fallbacks_for(models.planner, models, strong_role=models.variant[0] == "O"),
-        context=ctx.call_context("plan"), budgets=ctx.budgets(), answer=answer,
+        model=FittedToBudget(ctx.runtime.models.model(
+            ModelSpec.parse(models.planner),
+            ctx.fallbacks_for(models.planner, models, strong_role=models.variant[0] == "O")), spend),
+        request=request, call=CallInfo(ctx.call_context("plan"), ctx.budgets()), answer=answer,
         terminal_tool="submit_plan", max_turns=PLANNER_MAX_TURNS, should_stop=ctx.cancelled,
     )
     if not result.finished:

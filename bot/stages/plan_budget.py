@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.tokens import estimate_tokens, max_bytes_for
-from bot.models.ledger import CallContext
-from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolResult
-from bot.models.routing import Budget, ModelRouter, RoutedReply
+from bot.models.model import CallInfo, Model, Served, WrapperModel
+from bot.models.port import Message, ModelRequest, ToolCall, ToolResult
 from bot.stages.errors import StageFailed
 
 # The request body's own keys (model, max_tokens, stream, cache_control, …): a JSON body
@@ -163,17 +162,14 @@ def _trimmed(message: Message, terminal: str) -> Message:
         replace(c, arguments=TRIMMED_PLAN) if c.name == terminal else c for c in message.tool_calls))
 
 
-class BudgetedRouter:
-    """The model router with every planner request fitted to the budget before it is sent."""
+class FittedToBudget(WrapperModel):
+    """The planner's model with every request fitted to the planner's token budget before it is sent."""
 
-    def __init__(self, router: ModelRouter, budget: PlannerBudget) -> None:
-        self._router = router
+    def __init__(self, inner: Model, budget: PlannerBudget) -> None:
+        super().__init__(inner)
         self.budget = budget
 
-    async def call(self, request: ModelRequest, *, spec: ModelSpec, fallbacks: Sequence[ModelSpec] = (),
-                   context: CallContext, budgets: Sequence[Budget] = ()) -> RoutedReply:
-        fitted = self.budget.fit(request)
-        routed = await self._router.call(fitted, spec=spec, fallbacks=fallbacks, context=context,
-                                         budgets=budgets)
-        self.budget.used += reply_tokens(routed.reply.text, routed.reply.tool_calls) + PER_ITEM_TOKENS
-        return routed
+    async def complete(self, request: ModelRequest, *, call: CallInfo) -> Served:
+        served = await self.inner.complete(self.budget.fit(request), call=call)
+        self.budget.used += reply_tokens(served.reply.text, served.reply.tool_calls) + PER_ITEM_TOKENS
+        return served

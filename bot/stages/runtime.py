@@ -1,4 +1,4 @@
-"""Per-process collaborators of the stages (model router, prompts, prices, snapshot cache) and the ledger bridge."""
+"""Per-process collaborators of the stages (model stack, prompts, prices, snapshot cache) and the ledger bridge."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from bot.github.permissions import PermissionCache
 from bot.models.ledger import LedgerEntry
 from bot.models.port import ModelClient, ModelSpec
 from bot.models.registry import build_clients, providers_from_env
-from bot.models.routing import ModelRouter
 from bot.models.shared_budget import StoreBudgetGate
+from bot.models.stack import ModelStack
 from bot.prompts import Prompts, load_prompts
 from bot.services import Services
 from bot.store import Store
@@ -36,7 +36,7 @@ class Runtime:
     prompts: Prompts
     prices: PriceTable
     clients: dict[str, ModelClient]
-    router: ModelRouter
+    models: ModelStack
     snapshots: SnapshotCache
     permissions: PermissionCache
     config_texts: TTLCache[str, str | None]
@@ -78,20 +78,20 @@ async def build_runtime(services: Services) -> None:
         services.metrics.ledger(entry)
         logcontext.model.set(entry.model)
 
-    router = ModelRouter(
+    models = ModelStack(
         clients=clients, prices=prices, strong=ModelSpec.parse(settings.strong), ledger=record,
         sleep=services.sleep,
+        # Reservations in the store: every instance sharing it sees the calls the others have in flight.
+        budget_gate=StoreBudgetGate(store, owner=f"{settings.instance}:budget-{uuid.uuid4().hex[:12]}",
+                                    ttl_seconds=2 * settings.model_timeout + 60),
     )
-    # Reservations in the store: every instance sharing it sees the calls the others have in flight.
-    router.budget_gate = StoreBudgetGate(store, owner=f"{settings.instance}:budget-{uuid.uuid4().hex[:12]}",
-                                         ttl_seconds=2 * settings.model_timeout + 60)
     snapshots = SnapshotCache(settings.data_dir, max_entries=16)
     configured = [ModelSpec.parse(spec) for spec in dict.fromkeys(
         (settings.strong, settings.cheap, settings.judge, *settings.fallbacks))]
     services.metrics.probes.snapshot_entries = lambda: len(snapshots)
-    services.metrics.probes.breakers = lambda: [(str(spec), router.breaker.is_open(spec)) for spec in configured]
+    services.metrics.probes.breakers = lambda: [(str(spec), models.breaker.is_open(spec)) for spec in configured]
     services.extras["runtime"] = Runtime(
-        prompts=load_prompts(), prices=prices, clients=clients, router=router,
+        prompts=load_prompts(), prices=prices, clients=clients, models=models,
         snapshots=snapshots,
         permissions=PermissionCache(),
         config_texts=TTLCache(maxsize=1024, ttl=CONFIG_CACHE_SECONDS),

@@ -31,6 +31,7 @@ from bot.core.secrets_scan import SecretHit
 from bot.core.snapshot_diff import snapshot_changes
 from bot.core.validate import syntax_status
 from bot.github.gitdata import MAYBE_DONE
+from bot.models.model import CallInfo
 from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext
 from bot.stages.errors import StageFailed
@@ -104,9 +105,9 @@ async def judge_change(ctx: IssueContext, *, version: PlanVersion, changes: list
     request = ModelRequest(system=prompts.text("judge_system"), messages=(Message(role="user", text=user),),
                            tools=(SUBMIT_SCORECARD,), max_tokens=4_000, reasoning=ctx.role_reasoning("judge"))
     result = await run_tool_loop(
-        router=ctx.runtime.router, request=request, spec=ModelSpec.parse(models.judge),
-        fallbacks=ctx.fallbacks_for(models.judge, models, strong_role=True),
-        context=ctx.call_context(stage), budgets=ctx.budgets(), answer=answer,
+        model=ctx.runtime.models.model(ModelSpec.parse(models.judge),
+                                       ctx.fallbacks_for(models.judge, models, strong_role=True)),
+        request=request, call=CallInfo(ctx.call_context(stage), ctx.budgets()), answer=answer,
         terminal_tool=TOOL_NAME, max_turns=JUDGE_MAX_TURNS,
     )
     judge_error = None

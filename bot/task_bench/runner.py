@@ -27,8 +27,8 @@ from typing import IO, Any
 from bot.core.repo_config import CONFIG_PATH, RepoConfig, parse_repo_config
 from bot.core.scorecard import DIMENSION_IDS
 from bot.core.snapshot import Snapshot
+from bot.models.budget import Budget
 from bot.models.ledger import CallContext
-from bot.models.routing import Budget
 from bot.services import Services
 from bot.split_bench import BenchContext, run_cell
 from bot.stages import model_choice
