@@ -105,7 +105,9 @@ async def test_a_thinking_planner_runs_its_whole_tool_loop_and_its_last_turns_wi
     bodies = anthropic.message_bodies
     # Reads while it may; the first submit_plan-only turn submits (a refused request would stop it).
     assert len(bodies) == PLANNER_MAX_TURNS - 1
-    assert all(body["thinking"] == {"type": "enabled", "budget_tokens": 16384} for body in bodies)
+    # The default strong model thinks adaptively (tests/test_claude_thinking.py): effort high.
+    assert all(body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "high"}
+               for body in bodies)
     # Every earlier assistant turn goes back opening with the very block it was sent with.
     last = bodies[-1]["messages"]
     assistant = [m for m in last if m["role"] == "assistant"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import anthropic
 import httpx2
@@ -137,6 +137,31 @@ def _message_content(message: Message, ids: _ToolIds, *, source: str) -> list[di
     return blocks or message.text
 
 
+# Which thinking request a Claude model takes (Anthropic's adaptive-thinking and extended-thinking
+# pages): Opus/Sonnet 4.6 and later, and the Fable and Mythos families, think adaptively, with
+# ``thinking: {"type": "adaptive"}`` and ``output_config.effort``; from Opus 4.7 on a fixed
+# ``budget_tokens`` is refused (400), and on 4.6 it is deprecated.  Earlier Claude 4 models take
+# ``budget_tokens`` and think between tool calls only with the interleaved-thinking beta (adaptive
+# thinking interleaves by itself).  Claude 3.7 takes ``budget_tokens`` and cannot interleave.
+_CLAUDE_VERSION = re.compile(r"^claude-(?:opus|sonnet|haiku)-(\d+)(?:-(\d)(?!\d))?")
+_ADAPTIVE_FAMILY = re.compile(r"^claude-(?:fable|mythos)\b")
+INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
+
+
+def thinking_style(model: str) -> Literal["adaptive", "interleaved", "budget"]:
+    """How ``model`` is asked to think (pure; see the comment above)."""
+    name = model.lower()
+    if _ADAPTIVE_FAMILY.match(name):
+        return "adaptive"
+    found = _CLAUDE_VERSION.match(name)
+    if found is None:
+        return "budget"
+    version = (int(found.group(1)), int(found.group(2) or 0))
+    if version >= (4, 6):
+        return "adaptive"
+    return "interleaved" if version >= (4, 0) else "budget"
+
+
 def thinking_allowed(request: ModelRequest, *, source: str) -> bool:
     """Whether this request may think: its role asks for it, and the tool loop it continues (if
     any) was last answered by this model with its thinking, which the API then requires first in
@@ -188,8 +213,18 @@ def to_anthropic_params(request: ModelRequest, *, model: str, provider: str = "a
     if thinking:
         assert request.reasoning is not None
         budget = request.reasoning.thinking_budget()
-        params["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        params["max_tokens"] = request.max_tokens + budget  # budget_tokens must stay below max_tokens
+        # Thinking shares max_tokens with the answer (budget_tokens must stay below it): the
+        # answer keeps its own room either way.
+        params["max_tokens"] = request.max_tokens + budget
+        style = thinking_style(model)
+        if style == "adaptive":
+            params["thinking"] = {"type": "adaptive"}
+            params["output_config"] = {"effort": request.reasoning.effort()}
+        else:
+            params["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            if style == "interleaved":
+                # Without it a Claude 4 model thinks only before its first tool call of the loop.
+                params["extra_headers"] = {"anthropic-beta": INTERLEAVED_THINKING_BETA}
     if system:
         params["system"] = system
     if tools:

@@ -38,6 +38,8 @@ A wrong key (``x-api-key`` or ``Authorization: Bearer``) gets a real 401 authent
 Like the real API it refuses (400 invalid_request_error, the API's own wording): a ``tool_use`` id
 outside ``^[a-zA-Z0-9_-]+$``; a ``tool_result`` whose id is not a ``tool_use`` of the previous
 turn; ``thinking`` with a forced ``tool_choice`` or with ``budget_tokens`` not below ``max_tokens``;
+a fixed ``budget_tokens`` on a model that only thinks adaptively (Opus 4.7 and later), adaptive
+thinking on a model before 4.6, and an ``output_config.effort`` outside low/medium/high/max;
 with thinking on, a tool loop whose last assistant turn does not open with its thinking block;
 and a thinking block whose text or signature differs from what this fake sent (signatures are
 issued per block, so an edited or foreign block is caught).  ``Reply.thinking`` /
@@ -190,6 +192,31 @@ def _thinking_blocks(reply: Reply) -> list[dict[str, Any]]:
     return blocks
 
 
+# Thinking per model (Anthropic's adaptive-thinking page): Opus/Sonnet 4.6 and later and the Fable
+# and Mythos families take ``{"type": "adaptive"}`` with ``output_config.effort``; from Opus 4.7
+# on (and on Fable/Mythos) a fixed ``budget_tokens`` is refused.  The refusal's wording is ours:
+# no recorded body of it was found.
+EFFORTS = ("low", "medium", "high", "max")
+FIXED_BUDGET_REFUSED = ('thinking.type: "enabled" is not supported for {model}; use thinking.type: "adaptive" '
+                        "with output_config.effort")
+_VERSION = re.compile(r"^claude-(?:opus|sonnet|haiku)-(\d+)(?:-(\d)(?!\d))?")
+
+
+def _claude_version(model: str) -> tuple[int, int] | None:
+    found = _VERSION.match(model)
+    return (int(found.group(1)), int(found.group(2) or 0)) if found else None
+
+
+def _adaptive_model(model: str) -> bool:
+    version = _claude_version(model)
+    return model.startswith(("claude-fable", "claude-mythos")) or (version is not None and version >= (4, 6))
+
+
+def _adaptive_only(model: str) -> bool:
+    version = _claude_version(model)
+    return model.startswith(("claude-fable", "claude-mythos")) or (version is not None and version >= (4, 7))
+
+
 def request_problem(body: dict[str, Any]) -> str | None:
     """What the real Messages API would refuse in this body (with its own message), or None."""
     messages = body.get("messages") or []
@@ -212,11 +239,21 @@ def request_problem(body: dict[str, Any]) -> str | None:
                 return f"messages.{index}.content.{number}: Invalid `signature` in `thinking` block"
         previous_uses = uses if message.get("role") == "assistant" else set()
     thinking = body.get("thinking")
-    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
-        budget = thinking.get("budget_tokens", 0)
-        if budget < 1024:
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    effort = (body.get("output_config") or {}).get("effort")
+    if effort is not None and effort not in EFFORTS:
+        return f"output_config.effort: Input should be {', '.join(repr(e) for e in EFFORTS)}"
+    if kind == "adaptive" and not _adaptive_model(str(body.get("model", ""))):
+        return f"adaptive thinking is not supported on this model: {body.get('model')}"
+    if kind == "enabled" and _adaptive_only(str(body.get("model", ""))):
+        return FIXED_BUDGET_REFUSED.format(model=body.get("model"))
+    if kind == "adaptive" and "budget_tokens" in thinking:
+        return "thinking.adaptive.budget_tokens: Extra inputs are not permitted"
+    if kind in ("enabled", "adaptive"):
+        budget = thinking.get("budget_tokens", 0) if kind == "enabled" else 0
+        if kind == "enabled" and budget < 1024:
             return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
-        if body.get("max_tokens", 0) <= budget:
+        if kind == "enabled" and body.get("max_tokens", 0) <= budget:
             return "`max_tokens` must be greater than `thinking.budget_tokens`."
         if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
             return FORCED_WITH_THINKING

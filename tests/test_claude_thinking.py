@@ -1,0 +1,115 @@
+"""A thinking planner on each Claude generation is asked to think the way that model takes it.
+
+Anthropic's adaptive-thinking page: Opus/Sonnet 4.6 and later (and Fable, Mythos) think with
+``thinking: {"type": "adaptive"}`` and ``output_config.effort``; from Opus 4.7 on a fixed
+``budget_tokens`` is refused.  Earlier Claude 4 models take ``budget_tokens`` and think between
+tool calls only with the interleaved-thinking beta header.  The default strong model
+(``claude-opus-5-5``) is adaptive-only, so a fixed budget would fail every plan.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models.anthropic_adapter import (
+    INTERLEAVED_THINKING_BETA,
+    AnthropicClient,
+    thinking_style,
+    to_anthropic_params,
+)
+from bot.models.port import Message, ModelRequest, Reasoning, ToolResult, ToolSpec
+from bot.settings import DEFAULT_STRONG
+from tests.fakes.anthropic_server import FakeAnthropic
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+READ = ToolSpec("read_file", "Read a file", {"type": "object", "properties": {"path": {"type": "string"}}})
+
+
+def request(reasoning: Reasoning | None = Reasoning("high"), messages: tuple[Message, ...] | None = None) -> ModelRequest:
+    return ModelRequest(system="You plan.", messages=messages or (Message(role="user", text="Plan issue 7"),),
+                        tools=(READ,), max_tokens=1000, reasoning=reasoning)
+
+
+@pytest.mark.parametrize(("model", "style"), [
+    ("claude-opus-5-5", "adaptive"),
+    ("claude-opus-5", "adaptive"),
+    ("claude-opus-4-7", "adaptive"),
+    ("claude-sonnet-4-6", "adaptive"),
+    ("claude-fable-5", "adaptive"),
+    ("claude-mythos-preview", "adaptive"),
+    ("claude-opus-4-5", "interleaved"),
+    ("claude-opus-4-1-20250805", "interleaved"),
+    ("claude-opus-4-20250514", "interleaved"),
+    ("claude-haiku-4-5-20251001", "interleaved"),
+    ("claude-3-7-sonnet-20250219", "budget"),
+])
+def test_each_claude_generation_has_its_thinking_style(model: str, style: str) -> None:
+    assert thinking_style(model) == style
+
+
+def test_the_default_strong_model_thinks_adaptively() -> None:
+    assert thinking_style(DEFAULT_STRONG.partition(":")[2]) == "adaptive"
+
+
+def test_adaptive_and_fixed_budget_requests() -> None:
+    adaptive = to_anthropic_params(request(), model="claude-opus-5-5")
+    assert adaptive["thinking"] == {"type": "adaptive"} and adaptive["output_config"] == {"effort": "high"}
+    assert adaptive["max_tokens"] == 1000 + 16384 and "extra_headers" not in adaptive
+    budgeted = to_anthropic_params(request(Reasoning("budget", 3000)), model="claude-sonnet-4-6")
+    assert budgeted["output_config"] == {"effort": "low"}  # a token budget maps to the nearest effort
+
+    fixed = to_anthropic_params(request(Reasoning("medium")), model="claude-opus-4-5")
+    assert fixed["thinking"] == {"type": "enabled", "budget_tokens": 8192} and "output_config" not in fixed
+    assert fixed["extra_headers"] == {"anthropic-beta": INTERLEAVED_THINKING_BETA}
+    old = to_anthropic_params(request(), model="claude-3-7-sonnet-20250219")
+    assert old["thinking"]["type"] == "enabled" and "extra_headers" not in old
+
+    off = to_anthropic_params(request(Reasoning()), model="claude-opus-5-5")
+    assert "thinking" not in off and "output_config" not in off
+
+
+@pytest.fixture
+async def claude():
+    async with FakeAnthropic() as fake:
+        fake.client = AnthropicClient(api_key=fake.api_key, base_url=fake.base_url)
+        yield fake
+        await fake.client.close()
+
+
+async def test_an_adaptive_planner_loop_sends_its_thinking_back(claude: FakeAnthropic) -> None:
+    claude.reply_tool_call("read_file", {"path": "a.py"}, thinking=("Read a.py first.",), call_id="toolu_1")
+    claude.reply_text("The plan.", thinking=("Now I know enough.",))
+    first = await claude.client.complete(request(), model="claude-opus-5-5")
+    assert first.reasoning_level == "high"
+    history = (*request().messages,
+               Message(role="assistant", tool_calls=first.tool_calls, reasoning=first.reasoning),
+               Message(role="user", tool_results=(ToolResult(first.tool_calls[0].id, "print(1)"),)))
+    second = await claude.client.complete(request(messages=history), model="claude-opus-5-5")
+    assert second.text == "The plan."
+    bodies = [r.body for r in claude.requests if r.path == "/v1/messages"]
+    assert [b["thinking"] for b in bodies] == [{"type": "adaptive"}] * 2
+    assert [b["output_config"] for b in bodies] == [{"effort": "high"}] * 2
+    assert bodies[1]["messages"][1]["content"][0]["type"] == "thinking"  # sent back unchanged, first
+
+
+async def test_a_fixed_budget_on_an_adaptive_only_model_is_refused(claude: FakeAnthropic) -> None:
+    # What route-me sent before: the fake refuses it as the API does, so the test above means something.
+    with pytest.raises(Exception, match="not supported"):
+        await claude.client._client.messages.create(
+            model="claude-opus-5-5", max_tokens=20000, messages=[{"role": "user", "content": "x"}],
+            thinking={"type": "enabled", "budget_tokens": 16384})
+    # And adaptive thinking on a model before 4.6.
+    with pytest.raises(Exception, match="adaptive thinking is not supported"):
+        await claude.client._client.messages.create(
+            model="claude-opus-4-5", max_tokens=2000, messages=[{"role": "user", "content": "x"}],
+            thinking={"type": "adaptive"})
+
+
+async def test_a_claude_4_budget_model_asks_for_interleaved_thinking(claude: FakeAnthropic) -> None:
+    claude.reply_text("ok", thinking=("hm",))
+    reply = await claude.client.complete(request(Reasoning("low")), model="claude-opus-4-5")
+    assert reply.reasoning_level == "low"
+    sent = [r for r in claude.requests if r.path == "/v1/messages"][0]
+    assert INTERLEAVED_THINKING_BETA in sent.headers.get("anthropic-beta", "")
+    assert sent.body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
