@@ -25,6 +25,7 @@ other instance holds the job's lease (its owner in the jobs table) is measured.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -54,16 +55,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_instances(count: int, *, db: str, work: Path, github_url: str, **extra: str) -> list[tuple[Any, int]]:
+def start_instances(count: int, *, db: str, work: Path, github_url: str, stall: bool = False,
+                    **extra: str) -> list[tuple[Any, int]]:
     private, _ = generate_app_key()
+    # With ``stall``, each instance runs under bench/loop_lag.py, which writes its event loop's
+    # longest stalls to work/lag-<n>.json when it is stopped.
+    command = [sys.executable, str(ROOT / "bench" / "loop_lag.py")] if stall else [sys.executable, "-m", "bot", "serve"]
     started = []
     for n in range(count):
         port = free_port()
         env = dict(os.environ, GITHUB_APP_ID="1", GITHUB_PRIVATE_KEY=private, GITHUB_WEBHOOK_SECRET=SECRET,
                    GITHUB_API_URL=github_url, ANTHROPIC_API_KEY="unused", OPENAI_API_KEY="unused",
                    ROUTE_ME_DB=db, ROUTE_ME_DATA_DIR=str(work / f"data-{n}"), PORT=str(port), HOST="127.0.0.1",
-                   LOG_LEVEL="CRITICAL", ROUTE_ME_WORKERS="4", ROUTE_ME_INSTANCE=f"bench-{n}", **extra)
-        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=work, env=env,
+                   LOG_LEVEL="CRITICAL", ROUTE_ME_WORKERS="4", ROUTE_ME_INSTANCE=f"bench-{n}",
+                   ROUTE_ME_BENCH_LAG_FILE=str(work / f"lag-{n}.json"), **extra)
+        process = subprocess.Popen(command, cwd=work, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started.append((process, port))
     for _, port in started:
@@ -108,7 +114,7 @@ def intake(args: argparse.Namespace) -> None:
     db = cluster.new_database() if cluster else str(work / "state.db")
     event, body = payload_of(args.kind)
     (work / "body.json").write_bytes(body)
-    instances = start_instances(args.instances, db=db, work=work, github_url="http://127.0.0.1:1")
+    instances = start_instances(args.instances, db=db, work=work, github_url="http://127.0.0.1:1", stall=args.stall)
     try:
         wrks = []
         per = max(1, args.connections // args.instances)
@@ -142,6 +148,13 @@ def intake(args: argparse.Namespace) -> None:
     print(f"requests={int(total)} rate={rate:.0f}/s p50={max(p50s):.1f}ms p99={max(p99s):.1f}ms "
           f"(worst instance) non_2xx={errors} deliveries recorded={recorded} jobs recorded={jobs} "
           f"lost={'none' if recorded >= total else int(total - recorded)}")
+    for n in range(args.instances):
+        lag = work / f"lag-{n}.json"
+        if lag.exists():
+            stalls = json.loads(lag.read_text())
+            print(f"instance {n} event-loop stalls: max={stalls['max_ms']}ms p99={stalls['p99_ms']}ms "
+                  f"p99.9={stalls['p999_ms']}ms over 10/50/100 ms: {stalls['over_10ms']}/{stalls['over_50ms']}/"
+                  f"{stalls['over_100ms']} of {stalls['ticks']} wake-ups")
     if cluster:
         cluster.stop()
     shutil.rmtree(work, ignore_errors=True)
@@ -204,6 +217,8 @@ def main() -> int:
     one.add_argument("--kind", choices=["comment", "job"], default="job")
     one.add_argument("--seconds", type=int, default=10)
     one.add_argument("--connections", type=int, default=32)
+    one.add_argument("--stall", action="store_true",
+                     help="run each instance under bench/loop_lag.py and report its event loop's stalls")
     two = commands.add_parser("takeover")
     two.add_argument("--lease", type=float, default=30.0)
     two.add_argument("--runs", type=int, default=3)
