@@ -1,8 +1,11 @@
 """PostgresStore: the ``Store`` in PostgreSQL, shared by any number of instances.
 
 psycopg 3 with a small connection pool, used synchronously like SQLite: each call is one
-short statement or transaction on loopback or a private network, and the event loop calls
-it directly.  What makes several instances safe is in the database, not in a process:
+statement or transaction, a network round trip (and a WAL flush for a commit).  The event
+loop hands the calls that must not hold it (the webhook's batch commits, the worker's
+claims, lease renewals and ends of jobs) to the store's threads (``off_loop``); each thread
+takes its own connection from the pool, and a transaction stays on its thread's connection,
+so calls from the loop and from those threads never share one.  What makes several instances safe is in the database, not in a process:
 delivery ids are a primary key, a job is claimed under a lease inside a transaction holding
 the claim advisory lock (so per-issue order and locks are decided one claim at a time
 across instances), and budget reservations take the same lock.  Migrations run at start
@@ -38,12 +41,19 @@ class PostgresStore(SqlStore):
     is_not_sql = "IS DISTINCT FROM"
     true_sql, false_sql = "TRUE", "FALSE"
 
-    def __init__(self, url: str, *, max_connections: int = 4) -> None:
+    # Claims, renewals, ends of jobs and the webhook's batches may wait on the database at once.
+    io_threads = 4
+
+    def __init__(self, url: str, *, max_connections: int | None = None) -> None:
         self.url = url
+        # One connection for each store thread, and two more for calls made on the event
+        # loop's thread (a stage reading its issue state), so those never queue for one
+        # behind a slow claim.
+        max_connections = max_connections or self.io_threads + 2
         # Calls nested inside an open transaction (a budget check reading the ledger, a lock
         # key reading a pull request link) reuse its connection: one thread, one transaction.
         self._local = threading.local()
-        self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
+        self._pool = ConnectionPool(url, min_size=min(2, max_connections), max_size=max_connections, open=False,
                                     kwargs={"autocommit": True}, name="route-me")
         self._pool.open(wait=True, timeout=30)
         with self._transaction(lock=MIGRATE_LOCK) as execute:
@@ -125,4 +135,5 @@ class PostgresStore(SqlStore):
         return cursors
 
     def close(self) -> None:
+        self._close_threads()
         self._pool.close()

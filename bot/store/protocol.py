@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,13 @@ class Unschedulable(Exception):
 
 
 class Store(Protocol):
-    """What the app needs from durable state; SQLite (embedded) or PostgreSQL (shared by instances)."""
+    """What the app needs from durable state; SQLite (embedded) or PostgreSQL (shared by instances).
+
+    Every method blocks; ``off_loop`` runs one on the store's own threads for callers on the
+    event loop, and the backends are safe to call from several threads at once.
+    """
+
+    async def off_loop(self, call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T: ...
 
     def record_delivery(self, delivery_id: str, event: str, job: NewJob | None) -> int | None | bool: ...
     def record_deliveries(self, batch: list[tuple[str, str, NewJob | None]]) -> list[int | None | bool]: ...

@@ -6,19 +6,29 @@ placeholders; a backend supplies ``_connect`` (a connection for one call or one 
 ``_claim_transaction`` (a transaction that no other claimer, in any process, runs beside),
 a few dialect snippets, and its migrations directory.  One implementation is why the store
 tests can run unchanged against both.
+
+Every method blocks.  ``off_loop`` runs one on the store's own few threads, for the callers
+on the event loop whose calls can take a while (a commit waiting for the disk or the network,
+a claim waiting for another instance's claim lock); so each backend must be safe to call from
+several threads at once, which is its own business (SQLite: one connection behind a lock;
+PostgreSQL: a connection per call from a pool).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
+import functools
 import json
 import re
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.store.protocol import Job, NewJob, Unschedulable
 
@@ -27,6 +37,7 @@ JOB_COLUMNS = "id, delivery_id, event, installation_id, repo, issue, payload, st
 # How many claimable jobs one claim looks at; jobs of busy issues are skipped in SQL already.
 CLAIM_WINDOW = 64
 _VERSION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+T = TypeVar("T")
 
 
 class Cursor(Protocol):
@@ -60,6 +71,29 @@ class SqlStore:
     state_sql = ""
     is_not_sql = "IS NOT"
     true_sql, false_sql = "1", "0"
+    # How many threads run calls handed to ``off_loop`` at once.
+    io_threads = 2
+    _io: ThreadPoolExecutor | None = None
+
+    # -- off the event loop -----------------------------------------------------------
+
+    async def off_loop(self, call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``await store.off_loop(store.claim_job, ...)``: the call runs on one of the store's
+        threads while the event loop serves other requests.  The threads are the store's own,
+        not the loop's default executor, so a slow database cannot starve DNS lookups and file
+        reads, and so that at most ``io_threads`` calls wait on the database at once.  The
+        caller's context variables (the delivery id in log lines) go with the call."""
+        if self._io is None:  # made on first use, on the loop's thread only
+            self._io = ThreadPoolExecutor(max_workers=self.io_threads, thread_name_prefix=f"route-me-{self.dialect}")
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._io, functools.partial(context.run, call, *args, **kwargs))
+
+    def _close_threads(self) -> None:
+        """Let the calls already handed to ``off_loop`` finish (a batch being committed) before
+        the connections close under them."""
+        if self._io is not None:
+            self._io.shutdown(wait=True)
 
     # -- the seam ---------------------------------------------------------------------
 

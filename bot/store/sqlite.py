@@ -1,8 +1,12 @@
 """SqliteStore: the embedded ``Store``, SQLite in WAL mode.
 
-Every call is a short transaction, so the event loop calls it directly.  The queries are
-shared with PostgreSQL (``sql.py``); this class owns the connection, the WAL checkpoints, and
-the durability of job commits.  Processes sharing one file are serialized by ``BEGIN
+Most calls are short transactions that the event loop may make directly; the webhook's batch
+commits (fsynced when they carry a job) and the worker's claims run on the store's threads
+(``off_loop``).  One connection serves every thread, one call at a time: a lock is held for a
+whole call or transaction, because a transaction lives on the connection, and a statement
+from another thread would otherwise land inside it (and be rolled back with it).  The queries
+are shared with PostgreSQL (``sql.py``); this class owns the connection, the WAL checkpoints,
+and the durability of job commits.  Processes sharing one file are serialized by ``BEGIN
 IMMEDIATE``, which is what makes claims and budget reservations atomic here.
 """
 
@@ -95,6 +99,11 @@ class SqliteStore(SqlStore):
         # a job switch to FULL for their commit (see record_deliveries).
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # Held by the thread using the connection, for a whole call or transaction; re-entrant,
+        # so a call made inside an open transaction (a budget check reading the ledger, a lock
+        # key reading a pull request link) joins it on the same thread.
+        self._lock = threading.RLock()
+        # Transactions open on the connection; only read by the thread holding the lock.
         self._depth = 0
         with self._claim_transaction() as execute:
             self._migrate(execute)
@@ -175,28 +184,30 @@ class SqliteStore(SqlStore):
 
     @contextlib.contextmanager
     def _connect(self, *, transaction: bool = False) -> Iterator[Execute]:
-        if self._depth:
-            # A call made inside an open transaction (a budget check reading the ledger): it
-            # joins that transaction on the one connection.
-            yield self._db.execute
-            return
-        if not transaction:
-            with self._watch():
+        with self._lock:
+            if self._depth:
+                # A call made inside an open transaction (a budget check reading the ledger): it
+                # joins that transaction on the one connection.
                 yield self._db.execute
-            return
-        # IMMEDIATE: a transaction that reads before it writes never meets SQLITE_BUSY half-way
-        # when another process shares the file; it waits for the write lock up front instead.
-        with self._begin("BEGIN IMMEDIATE"):
-            yield self._db.execute
+                return
+            if not transaction:
+                with self._watch():
+                    yield self._db.execute
+                return
+            # IMMEDIATE: a transaction that reads before it writes never meets SQLITE_BUSY half-way
+            # when another process shares the file; it waits for the write lock up front instead.
+            with self._begin("BEGIN IMMEDIATE"):
+                yield self._db.execute
 
     @contextlib.contextmanager
     def _claim_transaction(self) -> Iterator[Execute]:
         # The write lock serializes claims of every process sharing the file (busy_timeout waits).
-        if self._depth:
-            yield self._db.execute
-            return
-        with self._begin("BEGIN IMMEDIATE"):
-            yield self._db.execute
+        with self._lock:
+            if self._depth:
+                yield self._db.execute
+                return
+            with self._begin("BEGIN IMMEDIATE"):
+                yield self._db.execute
 
     @contextlib.contextmanager
     def _begin(self, statement: str) -> Iterator[None]:
@@ -218,15 +229,18 @@ class SqliteStore(SqlStore):
         # A job must survive power loss once GitHub has its 202, so its commit is fsynced;
         # a delivery id alone only de-duplicates, and losing one costs nothing.
         durable = any(job is not None for _, _, job in batch)
-        if durable:
-            self._db.execute("PRAGMA synchronous=FULL")
-        try:
-            return super().record_deliveries(batch)
-        finally:
+        # The setting belongs to the connection: no other thread's commit may run under it.
+        with self._lock:
             if durable:
-                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+            try:
+                return super().record_deliveries(batch)
+            finally:
+                if durable:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
 
     def close(self) -> None:
+        self._close_threads()
         self._stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=10)
