@@ -59,7 +59,8 @@ def create_app(
                             lock_key=runner.lock_key_for(store),
                             instance=settings.instance, lease_seconds=settings.lease_seconds,
                             ended=ended)
-            metrics.probes.queue_depth = lambda: worker.pending
+            # Read by the claimer on a store thread: a scrape never waits on the database.
+            metrics.probes.queue_depth = lambda: worker.last_queued
             pruner: asyncio.Task[None] | None = None
             try:
                 await handlers.setup(services)
@@ -95,10 +96,11 @@ def create_app(
         body: dict[str, object] = {"status": "ok", "uptime_s": round(time.time() - started, 1)}
         worker = request.app.get(WORKER)
         services = request.app.get(SERVICES)
-        problem = services.store.health() if services is not None else None
+        # On the store's threads: a health check must answer while the database is slow.
+        problem = await services.store.off_loop(services.store.health) if services is not None else None
         if worker is not None:
             try:
-                body["queued"] = worker.pending
+                body["queued"] = await worker.queued()
             except Exception as exc:  # noqa: BLE001 - health must answer, and say why
                 problem = problem or f"the state store cannot be read: {exc}"
             body.update(completed=worker.completed, failed=worker.failed)

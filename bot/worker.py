@@ -14,6 +14,12 @@ takes the job over once the lease runs out (attempt + 1: stages resume from thei
 state).  A job that keeps getting interrupted is given up and reported instead of looping
 forever.  ``shutdown`` (SIGTERM) stops claiming, lets running jobs finish within the grace
 period, and releases the rest so another instance takes them at once.
+
+The store calls of this bookkeeping (claim, renew, finish, release, the queue's length) run on
+the store's threads (``Store.off_loop``), never on the event loop: on PostgreSQL each is a
+round trip and a commit, and a claim may wait for another instance's claim, while the loop
+must keep answering webhooks.  So ``lock_key`` and ``unlocked``, called inside the claim, run
+on a store thread too: they must be plain functions of the job and the store.
 """
 
 from __future__ import annotations
@@ -91,12 +97,19 @@ class Worker:
         self._idle = asyncio.Event()
         self._claiming = False
         self._tasks: list[asyncio.Task[None]] = []
+        # Every job task until it has ended, including one recording its end after it left
+        # ``_running``: shutdown waits for them all.
+        self._jobs: set[asyncio.Task[None]] = set()
+        # The queue's length as last read (by the claimer, at most once a poll), for /metrics.
+        self.last_queued = 0
+        self._queued_at = 0.0
         self.completed = 0
         self.failed = 0
 
     async def start(self) -> None:
         """Start claiming; jobs an earlier process of this instance left running resume now."""
-        expired = self._store.expire_leases(owner_prefix=f"{self.instance}:", keep=self.owner)
+        expired = await self._store.off_loop(self._store.expire_leases, owner_prefix=f"{self.instance}:",
+                                             keep=self.owner)
         if expired:
             log.info("resuming %d job(s) left running by this instance's previous process", expired)
         self._claiming = True
@@ -117,8 +130,15 @@ class Worker:
 
     @property
     def pending(self) -> int:
-        """Jobs waiting to run (on any instance): recorded and not yet claimed."""
+        """Jobs waiting to run (on any instance): recorded and not yet claimed.  Reads the store
+        on the calling thread (tests, tools); the service asks ``queued`` instead."""
         return self._store.queued_jobs()
+
+    async def queued(self) -> int:
+        """``pending``, read on a store thread (for /healthz); raises the store's error."""
+        self.last_queued = await self._store.off_loop(self._store.queued_jobs)
+        self._queued_at = asyncio.get_running_loop().time()
+        return self.last_queued
 
     @property
     def running(self) -> int:
@@ -138,7 +158,14 @@ class Worker:
         self._claiming = False
         claimer = self._tasks[0] if self._tasks else None
         if claimer is not None and not claimer.done():
-            claimer.cancel()
+            # Not cancelled in the middle of a claim: the claim goes on in its thread, and a job
+            # it takes must become one of ours (to finish or release), not wait out its lease.
+            # Woken, the claimer ends after the claim in flight.
+            self._wake.set()
+            done, _ = await asyncio.wait([claimer], timeout=RELEASE_SECONDS)
+            if not done:  # the store hangs: give up on the claim (its job's lease runs out)
+                log.warning("a claim did not end within %.0f s; stopped without it", RELEASE_SECONDS)
+                claimer.cancel()
             await asyncio.gather(claimer, return_exceptions=True)
 
     async def shutdown(self, *, grace: float) -> None:
@@ -156,10 +183,12 @@ class Worker:
         await asyncio.gather(*(task for _, task in left), return_exceptions=True)
         for job_id, _ in left:
             try:
-                if self._store.release_job(job_id, owner=self.owner):
+                if await self._store.off_loop(self._store.release_job, job_id, owner=self.owner):
                     log.info("released job %d for another instance", job_id)
             except Exception:  # noqa: BLE001 - its lease runs out instead, and it is taken over then
                 log.exception("could not release job %d", job_id)
+        # Jobs that ended meanwhile may still be recording it.
+        await asyncio.gather(*self._jobs, return_exceptions=True)
         for task in self._tasks[1:]:
             task.cancel()
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)
@@ -175,6 +204,9 @@ class Worker:
         while self._claiming:
             self._wake.clear()
             await self._claim_while_room()
+            if not self._claiming:
+                return
+            await self._count_queue()
             try:
                 await asyncio.wait_for(self._wake.wait(), self._poll)
             except TimeoutError:
@@ -186,7 +218,8 @@ class Worker:
     async def _claim_while_room(self) -> None:
         while self._claiming and len(self._running) < self._concurrency:
             try:
-                job = self._store.claim_job(self.owner, lease_seconds=self._lease, lock_key=self._key)
+                job = await self._store.off_loop(self._store.claim_job, self.owner, lease_seconds=self._lease,
+                                                 lock_key=self._key)
             except Unschedulable as unschedulable:
                 await self._unschedulable(unschedulable.job, unschedulable.cause)
                 continue
@@ -195,11 +228,24 @@ class Worker:
                 self.failed += 1
                 return
             if job is None:
-                if not self._running:
+                if not self._jobs:  # not ``_running``: a job still recording its end holds its issue
                     self._idle.set()
                 return
             self._idle.clear()
-            self._running[job.id] = asyncio.create_task(self._execute(job), name=f"route-me-job-{job.id}")
+            task = asyncio.create_task(self._execute(job), name=f"route-me-job-{job.id}")
+            self._running[job.id] = task
+            self._jobs.add(task)
+            task.add_done_callback(self._jobs.discard)
+
+    async def _count_queue(self) -> None:
+        """Refresh ``last_queued`` for /metrics, at most once a poll (a storm wakes the claimer
+        every few milliseconds)."""
+        if asyncio.get_running_loop().time() - self._queued_at < self._poll:
+            return
+        try:
+            await self.queued()
+        except Exception:  # noqa: BLE001 - the claim just failed or will: it logs the error
+            self._queued_at = asyncio.get_running_loop().time()
 
     async def _unschedulable(self, job: Job, exc: Exception) -> None:
         """The job's lock could not be worked out (say, a store error): the store failed it;
@@ -230,7 +276,7 @@ class Worker:
         attempt = job.attempts
         if attempt > MAX_ATTEMPTS:
             log.error("giving up after %d interrupted attempts: %s", attempt - 1, context)
-            self._finish(job, error="interrupted too many times")
+            await self._finish(job, error="interrupted too many times")
             self.failed += 1
             self._ended(job, "given_up")
             if self._give_up is not None:
@@ -250,19 +296,20 @@ class Worker:
                 log.error("job failed: %s: %s: %s", context, type(exc).__name__, exc)
             else:
                 log.exception("job failed: %s", context)
-            self._finish(job, error=f"{type(exc).__name__}: {exc}"[:2000])
+            await self._finish(job, error=f"{type(exc).__name__}: {exc}"[:2000])
             self.failed += 1
             self._ended(job, "failed")
         else:
-            self._finish(job)
+            await self._finish(job)
             self.completed += 1
             self._ended(job, "completed")
 
-    def _finish(self, job: Job, *, error: str | None = None) -> None:
-        # No longer ours to renew (a report still being posted must not look like a lost lease).
+    async def _finish(self, job: Job, *, error: str | None = None) -> None:
+        # No longer ours to renew (a report still being posted must not look like a lost lease),
+        # nor to interrupt and release at shutdown: its end is being recorded.
         self._running.pop(job.id, None)
         try:
-            if not self._store.finish_job(job.id, error=error, owner=self.owner):
+            if not await self._store.off_loop(self._store.finish_job, job.id, error=error, owner=self.owner):
                 log.warning("job %d had been taken over before it ended here; its new owner records it", job.id)
         except Exception:  # noqa: BLE001 - the lease runs out and the job is taken over (stages resume)
             log.exception("could not record the end of job %d", job.id)
@@ -274,7 +321,8 @@ class Worker:
             if not ids:
                 continue
             try:
-                held = set(self._store.renew_leases(self.owner, ids, lease_seconds=self._lease))
+                held = set(await self._store.off_loop(self._store.renew_leases, self.owner, ids,
+                                                      lease_seconds=self._lease))
             except Exception:  # noqa: BLE001 - try again; past the lease another instance takes over
                 log.exception("could not renew the leases of %d job(s)", len(ids))
                 continue
