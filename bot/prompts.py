@@ -18,6 +18,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "planner_user": frozenset({"issue_number", "repo", "issue_title", "issue_body", "feedback", "base_sha",
                                "max_files", "max_changed_lines", "allowed_paths", "denied_paths"}),
     "planner_feedback": frozenset({"previous_version", "previous_plan", "feedback"}),
+    "planner_last_turns": frozenset(),
     "implementer_system": frozenset(),
     "implementer_user": frozenset({"plan_version", "issue_number", "repo", "issue_title", "plan",
                                    "max_files", "max_changed_lines", "max_turns", "extra", "preloaded"}),

@@ -25,6 +25,7 @@ from bot.models.openai_adapter import MISSING_REASONING, OpenAICompatClient
 from bot.models.port import Message, ModelRequest, ModelSpec, Reasoning, ToolCall, ToolResult, ToolSpec
 from bot.models.stack import ModelStack
 from bot.stages.loop import Answer, run_tool_loop
+from bot.stages.roles import Role
 from tests.fakes import anthropic_server as fa
 from tests.fakes import openai_server as fo
 from tests.fakes.anthropic_server import FakeAnthropic
@@ -88,8 +89,10 @@ class Rig:
                 return Answer("done", done=True, value=call.arguments)
             return Answer(f"contents of {call.arguments.get('path')}")
 
-        return await run_tool_loop(model=self.stack.model(spec, fallbacks), request=request, call=CallInfo(CONTEXT),
-                                   answer=answer or default, terminal_tool="finish", max_turns=max_turns)
+        role = Role(name="implementer", system_prompt="implementer_system", user_prompt="implementer_user",
+                    tools=request.tools, terminal_tool="finish", max_turns=max_turns)
+        return await run_tool_loop(role, self.stack.model(spec, fallbacks), request=request, call=CallInfo(CONTEXT),
+                                   answer=answer or default)
 
     async def call(self, request: ModelRequest, *, spec: ModelSpec, fallbacks: tuple[ModelSpec, ...] = ()) -> Served:
         return await self.stack.model(spec, fallbacks).complete(request, call=CallInfo(CONTEXT))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bot.core.usage import Usage
@@ -11,9 +12,9 @@ from bot.models.ledger import CallContext
 from bot.models.model import CallInfo
 from bot.models.openai_adapter import to_openai_params
 from bot.models.port import Message, ModelReply, ModelRequest, ModelSpec, ToolCall
-from bot.prompts import load_prompts
-from bot.stages.implement import turns_left_note
+from bot.prompts import Prompts, load_prompts
 from bot.stages.loop import Answer, run_tool_loop
+from bot.stages.roles import IMPLEMENTER, Role
 from tests import scenario as sc
 from tests.fakes.scripted_model import ScriptedClient, scripted_model
 from tests.test_plan_stage import comment, label
@@ -27,21 +28,33 @@ def reply(*calls: ToolCall, text: str = "") -> ModelReply:
     return ModelReply(text=text, tool_calls=calls, usage=Usage(), model=SPEC.model, stop_reason="tool_use")
 
 
-async def run(script: Sequence[ModelReply], turn_note: Any, max_turns: int) -> ScriptedClient:
+@dataclass(frozen=True)
+class NotingRole(Role):
+    """An implementer-like role whose last-turn note comes from the test's ``note``."""
+
+    note: Callable[[int], str | None] | None = None
+
+    def turns_left_note(self, prompts: Prompts | None, turns_left: int) -> str | None:
+        return self.note(turns_left) if self.note is not None else None
+
+
+async def run(script: Sequence[ModelReply], turn_note: Callable[[int], str | None] | None,
+              max_turns: int) -> ScriptedClient:
     client = ScriptedClient(script)
+    role = NotingRole(name="implementer", system_prompt="implementer_system", user_prompt="implementer_user",
+                      terminal_tool="finish", max_turns=max_turns, note=turn_note)
     await run_tool_loop(
-        model=scripted_model(client, SPEC), request=ModelRequest(system="s", messages=(Message(role="user", text="go"),)),
+        role, scripted_model(client, SPEC), request=ModelRequest(system="s", messages=(Message(role="user", text="go"),)),
         call=CallInfo(CallContext(installation_id=None, repo="o/r", issue=1, stage="implement")),
-        answer=lambda call: Answer(f"ran {call.id}"), terminal_tool="finish",
-        max_turns=max_turns, turn_note=turn_note)
+        answer=lambda call: Answer(f"ran {call.id}"))
     return client
 
 
 def test_the_implementer_note_comes_on_its_last_two_turns_only() -> None:
     prompts = load_prompts()
-    assert [turns_left_note(prompts, n) for n in (5, 3)] == [None, None]
-    assert turns_left_note(prompts, 2) == TWO_LEFT
-    assert turns_left_note(prompts, 1) == ONE_LEFT
+    assert [IMPLEMENTER.turns_left_note(prompts, n) for n in (5, 3)] == [None, None]
+    assert IMPLEMENTER.turns_left_note(prompts, 2) == TWO_LEFT
+    assert IMPLEMENTER.turns_left_note(prompts, 1) == ONE_LEFT
 
 
 async def test_the_loop_asks_the_hook_with_the_calls_left_and_puts_its_note_after_the_tool_results() -> None:

@@ -14,16 +14,16 @@ import logging
 from bot.core.plan import PlanVersion, plan_text
 from bot.models.errors import ModelError
 from bot.models.model import CallInfo
-from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
+from bot.models.port import ModelSpec, ToolCall, ToolSpec
 from bot.stages.context import IssueContext, Models
 from bot.stages.loop import Answer
+from bot.stages.roles import ADVISOR
 
 log = logging.getLogger(__name__)
 
 TOOL_NAME = "ask_advisor"
 STAGE = "advice"
 MAX_QUESTION_CHARS = 4_000
-ADVICE_MAX_TOKENS = 2_000
 
 
 def advisor_tool(limit: int) -> ToolSpec:
@@ -57,11 +57,10 @@ class Advisor:
         self.used += 1
         ctx, prompts = self.ctx, self.ctx.runtime.prompts
         user = prompts.render(
-            "advisor_user", repo=ctx.repo, issue_number=ctx.number, issue_title=ctx.issue_title,
+            ADVISOR.user_prompt, repo=ctx.repo, issue_number=ctx.number, issue_title=ctx.issue_title,
             issue_body=ctx.issue_body or "(no description)", plan_version=self.version.number,
             plan=plan_text(self.version), question=question.strip()[:MAX_QUESTION_CHARS])
-        request = ModelRequest(system=prompts.text("advisor_system"), messages=(Message(role="user", text=user),),
-                               max_tokens=ADVICE_MAX_TOKENS, reasoning=ctx.role_reasoning("advisor"))
+        request = ADVISOR.request(prompts, user=user, reasoning=ctx.role_reasoning(ADVISOR.reasoning_key))
         strong = self.models.strong
         try:
             model = ctx.runtime.models.model(ModelSpec.parse(strong),

@@ -10,13 +10,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.changes import FileChange
 from bot.core.ci_paths import ci_executed_in
 from bot.core.costs import PriceTable
 from bot.core.git_tree import GitTree, change_problems
-from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
+from bot.core.implementer_tools import ToolExecutor
 from bot.core.plan import PlanVersion, plan_text
 from bot.core.plan_paths import planned_paths
 from bot.core.preload import PRELOAD_TOKEN_BUDGET, PreloadChoice, choose_preloads, render_preloads
@@ -27,8 +27,7 @@ from bot.core.validate import make_validator
 from bot.core.workspace import Workspace
 from bot.github.gitdata import complete_tree, create_branch, create_commit, fetch_tree, open_pull_request
 from bot.models.model import CallInfo
-from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
-from bot.prompts import Prompts
+from bot.models.port import Message, ModelSpec, ToolCall
 from bot.stages.advice import TOOL_NAME as ADVISOR_TOOL
 from bot.stages.advice import Advisor, advisor_tool
 from bot.stages.context import IssueContext, Models
@@ -38,19 +37,17 @@ from bot.stages.loop import Answer, LoopResult, run_tool_loop
 from bot.stages.plan import progress_body
 from bot.stages.pull_request import drop_branch_after_cancel, keep_pull_after_cancel, pull_made_anyway
 from bot.stages.rereads import PreloadedRereads
+from bot.stages.roles import IMPLEMENTER
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
 
-IMPLEMENTER_MAX_OUTPUT_TOKENS = 16_000
 MAX_TOKENS_PER_RUN = 3_000_000  # a hard stop on runaway loops, whatever the price
 PROGRESS_EVERY_SECONDS = 20.0
 # Old and superseded read results are stubbed once the history passes ~24k tokens and ~8k can
 # go: re-sent history stays bounded, and trims are rare enough that most turns hit the cache.
 # Only for models whose cache prices make a trim pay (bot/stages/history.py: trim_pays).
 HISTORY_TRIM = TrimPolicy(keep_recent_turns=4, trigger_tokens=24_000, min_savings_tokens=8_000)
-# The implementer is warned before its last this-many turns to wrap up (prompts/implementer_turns_left.md).
-LAST_TURNS_WARNED = 2
 
 
 class TurnLimitReached(StageFailed):
@@ -70,11 +67,6 @@ class Implementation:
     served: str
     fallback: str | None
     turns: int
-
-
-def implementer_tools() -> tuple[ToolSpec, ...]:
-    return tuple(ToolSpec(name=t.name, description=t.description, input_schema=dict(t.input_schema))
-                 for t in IMPLEMENTER_TOOLS)
 
 
 def make_workspace(ctx: IssueContext, snapshot: Snapshot, *, tree: GitTree | None = None) -> Workspace:
@@ -162,28 +154,27 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
                 state="implementing", working=f"turn {turn} of {config.max_turns}, {files} file(s) touched"))
 
     choice = preload_choice(version, workspace)
+    # The repository sets the turn cap; the advisor is offered only when it may be asked.
+    role = replace(IMPLEMENTER, max_turns=config.max_turns,
+                   tools=IMPLEMENTER.tools + ((advisor_tool(config.max_advice),) if config.max_advice else ()))
     user = prompts.render(
-        "implementer_user", plan_version=version.number, issue_number=ctx.number, repo=ctx.repo,
+        role.user_prompt, plan_version=version.number, issue_number=ctx.number, repo=ctx.repo,
         issue_title=ctx.issue_title, plan=plan_text(version), max_files=config.max_files,
         max_changed_lines=config.max_changed_lines, max_turns=config.max_turns, extra=extra,
         preloaded=preloaded_files(ctx, choice),
     )
     rereads = PreloadedRereads(choice, workspace, first_message=user)
-    request = ModelRequest(system=prompts.text("implementer_system"),
-                           messages=(Message(role="user", text=user),),
-                           tools=implementer_tools() + ((advisor_tool(config.max_advice),) if config.max_advice else ()),
-                           max_tokens=IMPLEMENTER_MAX_OUTPUT_TOKENS, reasoning=ctx.role_reasoning("implementer"))
+    request = role.request(prompts, user=user, reasoning=ctx.role_reasoning(role.reasoning_key))
     policy = history_trim_for(ctx.runtime.prices, models.implementer)
 
     def compact(messages: Sequence[Message]) -> Sequence[Message]:
         return rereads.track(messages if policy is None else trim_history(messages, policy))
 
+    model = ctx.runtime.models.model(ModelSpec.parse(models.implementer),
+                                     ctx.fallbacks_for(models.implementer, models, strong_role=False))
     result = await run_tool_loop(
-        model=ctx.runtime.models.model(ModelSpec.parse(models.implementer),
-                                       ctx.fallbacks_for(models.implementer, models, strong_role=False)),
-        request=request, call=CallInfo(ctx.call_context(stage), ctx.budgets()), answer=answer,
-        terminal_tool="finish", max_turns=config.max_turns, on_turn=on_turn, should_stop=ctx.cancelled,
-        compact=compact, turn_note=lambda turns_left: turns_left_note(ctx.runtime.prompts, turns_left),
+        role, model, request=request, call=CallInfo(ctx.call_context(stage), ctx.budgets()), answer=answer,
+        prompts=prompts, on_turn=on_turn, should_stop=ctx.cancelled, compact=compact,
     )
     if not result.finished:
         changed = ", ".join(c.path for c in workspace.changes()) or "none"
@@ -212,17 +203,6 @@ def history_trim_for(prices: PriceTable, implementer: str) -> TrimPolicy | None:
     if price is None or not trim_pays(cache_write=price.cache_write, cache_read=price.cache_read):
         return None
     return HISTORY_TRIM
-
-
-def turns_left_note(prompts: Prompts, turns_left: int) -> str | None:
-    """The warning added before the implementer's last two turns; None on earlier turns.
-
-    Only a note: forcing ``finish`` would commit a change the model had not completed.
-    """
-    if turns_left > LAST_TURNS_WARNED:
-        return None
-    left = f"{turns_left} turn" if turns_left == 1 else f"{turns_left} turns"
-    return prompts.render("implementer_turns_left", turns_left=left).strip()
 
 
 def preload_choice(version: PlanVersion, workspace: Workspace,

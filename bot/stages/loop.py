@@ -1,11 +1,15 @@
 """The tool loop every role runs: call the model, answer its tool calls, repeat until a terminal tool.
 
 The loop is provider-neutral (it speaks the model port) and knows nothing about plans,
-files or scorecards: a role supplies ``answer(call) -> Answer``.  Tool errors go back to
-the model as error results; a reply without a tool call gets one short nudge.  Once the
-terminal tool is accepted, the reply's remaining calls are answered as ignored, not run.
-A role may add a note to the user turn before a model call (``turn_note``), e.g. to warn
-that few turns are left; it goes after the tool results, so call/result pairing holds.
+files or scorecards: it runs a ``Role`` (bot/stages/roles.py: terminal tool, turn cap, last-turn
+policies) and the stage supplies ``answer(call) -> Answer``.  Tool errors go back to the model as
+error results; a reply without a tool call gets one short nudge.  Once the terminal tool is
+accepted, the reply's remaining calls are answered as ignored, not run.
+
+Two last-turn policies are the role's: a warning added to the user turn before each of its
+last calls (``turns_left_prompt``; it goes after the tool results, so call/result pairing
+holds), and final turns that offer only the terminal tool with a note saying why
+(``final_turns``), where any other call is refused instead of run.
 
 Each assistant turn keeps the reasoning its model returned (thinking blocks, reasoning_content)
 in the conversation's own messages, so it goes back with that turn and with nothing else.
@@ -23,7 +27,9 @@ from typing import Any
 from bot.core.usage import Usage
 from bot.models.model import CallInfo, Model, Served
 from bot.models.port import STOP_MAX_TOKENS, Message, ModelRequest, ToolCall, ToolResult
+from bot.prompts import Prompts
 from bot.stages.errors import StageCancelled
+from bot.stages.roles import Role
 
 NUDGE = "Please continue by calling one of the tools. When you are done, call `{tool}`."
 TRUNCATED_CALL = ("error: your output was truncated at the output token limit while you were writing this "
@@ -91,36 +97,55 @@ def _plus(total: float | None, value: float | None) -> float | None:
     return None if total is None or value is None else total + value
 
 
+def with_note(messages: Sequence[Message], note: str) -> tuple[Message, ...]:
+    """``messages`` with ``note`` added to the last user turn (once), after what it holds."""
+    last = messages[-1]
+    if last.role != "user" or note in last.text:
+        return tuple(messages)
+    text = f"{last.text}\n\n{note}" if last.text else note
+    return (*messages[:-1], replace(last, text=text))
+
+
 async def run_tool_loop(
-    *,
+    role: Role,
     model: Model,
+    *,
     request: ModelRequest,
     call: CallInfo,
     answer: Callable[[ToolCall], Awaitable[Answer] | Answer],
-    terminal_tool: str,
-    max_turns: int,
+    prompts: Prompts | None = None,
     on_turn: Callable[[int, LoopResult], Awaitable[None]] | None = None,
     should_stop: Callable[[], bool] | None = None,
     compact: Callable[[Sequence[Message]], Sequence[Message]] | None = None,
-    turn_note: Callable[[int], str | None] | None = None,
 ) -> LoopResult:
-    """Run until a tool answer says ``done`` or ``max_turns`` model calls were made.
+    """Run ``role`` on ``model`` from ``request`` until a tool answer says ``done`` or the role's
+    ``max_turns`` model calls were made.
 
+    ``prompts`` renders the role's last-turn notes (needed when it declares any).
     ``should_stop`` is asked before every model call (a maintainer may cancel mid-run).
     ``compact`` may rewrite the history after each turn (``bot.stages.history.trim_history``);
     what it returns is what every later turn re-sends.
-    ``turn_note(turns_left)`` is asked after each turn that leads to another model call, with
-    the number of calls still allowed (the next one included); a text it returns is added to
-    that user turn, after the tool results (both wire formats accept text there).
     """
+    terminal_tool, max_turns = role.terminal_tool, role.max_turns
+    if terminal_tool is None:
+        raise ValueError(f"the {role.name} role has no terminal tool to end a loop")
+    if prompts is None and (role.turns_left_prompt or role.final_turns):
+        raise ValueError(f"the {role.name} role's last-turn notes need the prompts")
+    final_note = role.final_note(prompts) if role.final_turns and prompts is not None else ""
     messages = list(request.messages)
     result = LoopResult(value=None, finished=False, turns=0)
     max_tokens = request.max_tokens
     while result.turns < max_turns:
         if should_stop is not None and should_stop():
             raise StageCancelled()
+        final = max_turns - result.turns <= role.final_turns  # this call is one of the role's final ones
         result.turns += 1
-        routed = await model.complete(replace(request, messages=tuple(messages), max_tokens=max_tokens), call=call)
+        sent = replace(request, messages=tuple(messages), max_tokens=max_tokens)
+        if final:
+            # Only offered, never forced: a forced tool_choice is refused with extended thinking on.
+            sent = replace(sent, tools=tuple(t for t in sent.tools if t.name == terminal_tool),
+                           messages=with_note(sent.messages, final_note))
+        routed = await model.complete(sent, call=call)
         result.add(routed)
         reply = routed.reply
         truncated = reply.stop_reason == STOP_MAX_TOKENS
@@ -133,7 +158,7 @@ async def run_tool_loop(
             messages.append(Message(role="assistant", text=reply.text, tool_calls=reply.tool_calls,
                                     reasoning=reply.reasoning))
         turns_left = max_turns - result.turns  # model calls still allowed after this one
-        note = turn_note(turns_left) if turn_note is not None and turns_left > 0 else None
+        note = role.turns_left_note(prompts, turns_left) if turns_left > 0 else None
         if not reply.tool_calls:
             if truncated:
                 why = "" if reply.text else " (all of it went to reasoning)"
@@ -153,7 +178,9 @@ async def run_tool_loop(
                 results.append(ToolResult(call_id=tool_call.id, is_error=True,
                                           content=f"ignored: {terminal_tool} was already accepted"))
                 continue
-            if cut_off is not None and index == len(reply.tool_calls) - 1:
+            if final and tool_call.name != terminal_tool:
+                outcome = Answer(f"error: {final_note}", is_error=True)
+            elif cut_off is not None and index == len(reply.tool_calls) - 1:
                 # The output limit fell inside this call: whatever parsed is not what the model meant.
                 outcome = Answer(TRUNCATED_CALL.format(name=tool_call.name), is_error=True)
             elif tool_call.parse_error:

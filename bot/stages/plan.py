@@ -11,9 +11,8 @@ from pydantic import ValidationError
 
 from bot.core.context import build_context_pack
 from bot.core.costs import estimate_split_costs
-from bot.core.implementer_tools import IMPLEMENTER_TOOLS, ToolExecutor
+from bot.core.implementer_tools import ToolExecutor
 from bot.core.plan import (
-    SUBMIT_PLAN_SCHEMA,
     Plan,
     PlanVersion,
     plan_text,
@@ -27,35 +26,22 @@ from bot.core.snapshot import Snapshot
 from bot.core.usage import Usage
 from bot.core.workspace import Workspace
 from bot.models.model import CallInfo
-from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
+from bot.models.port import ModelSpec, ToolCall
 from bot.stages.context import IssueContext, Models
 from bot.stages.errors import StageCancelled, StageFailed
 from bot.stages.loop import Answer, run_tool_loop
 from bot.stages.plan_budget import FittedToBudget, PlannerBudget, request_tokens
+from bot.stages.roles import PLANNER, READ_ONLY_TOOLS
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
 
-READ_ONLY_TOOLS = ("list_files", "read_file", "search")
-PLANNER_MAX_TURNS = 12
-PLANNER_MAX_OUTPUT_TOKENS = 16_000
+PLANNER_MAX_TURNS = PLANNER.max_turns
 # Below this, a clipped tool result tells the model too little to be worth a turn.
 MIN_USEFUL_RESULT_TOKENS = 200
-SUBMIT_PLAN = ToolSpec(
-    name="submit_plan",
-    description="Submit the finished plan. Call exactly once, when the plan is complete.",
-    input_schema=SUBMIT_PLAN_SCHEMA,
-)
 # Rough sizes of the later stages, for the cost estimate shown with the plan.
 TYPICAL_IMPLEMENT = Usage(input_tokens=40_000, output_tokens=8_000, cache_read_tokens=120_000)
 TYPICAL_JUDGE = Usage(input_tokens=15_000, output_tokens=1_500)
-
-
-def read_only_tools() -> tuple[ToolSpec, ...]:
-    return tuple(
-        ToolSpec(name=t.name, description=t.description, input_schema=dict(t.input_schema))
-        for t in IMPLEMENTER_TOOLS if t.name in READ_ONLY_TOOLS
-    )
 
 
 def progress_body(ctx: IssueContext, models: Models, line: str, *, state: str = "planning",
@@ -204,7 +190,6 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
                        feedback: str | None, previous: PlanVersion | None) -> tuple[Plan, str, str | None]:
     settings, prompts = ctx.services.settings, ctx.runtime.prompts
     budget = settings.planner_token_budget
-    system = prompts.text("planner_system")
     feedback_block = ""
     if feedback:
         feedback_block = prompts.render(
@@ -212,15 +197,11 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
             previous_plan=plan_text(previous) if previous else "(none)", feedback=feedback,
         )
     user = prompts.render(
-        "planner_user", issue_number=ctx.number, repo=ctx.repo, issue_title=ctx.issue_title,
+        PLANNER.user_prompt, issue_number=ctx.number, repo=ctx.repo, issue_title=ctx.issue_title,
         issue_body=ctx.issue_body or "(no description)", feedback=feedback_block, base_sha=snapshot.sha,
         **limits_lines(ctx.config),
     )
-    request = ModelRequest(
-        system=system, messages=(Message(role="user", text=user),),
-        tools=(*read_only_tools(), SUBMIT_PLAN), max_tokens=PLANNER_MAX_OUTPUT_TOKENS,
-        reasoning=ctx.role_reasoning("planner"),
-    )
+    request = PLANNER.request(prompts, user=user, reasoning=ctx.role_reasoning(PLANNER.reasoning_key))
     fixed = request_tokens(request)
     pack = build_context_pack(
         # Built from the issue alone, so a /revise sends the same context and hits the cache.
@@ -229,7 +210,7 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
     )
     request = replace(request, cached_context=pack.text)
     # Every request, the whole conversation counted, stays under the budget.
-    spend = PlannerBudget(budget=budget, turns_left=PLANNER_MAX_TURNS)
+    spend = PlannerBudget(budget=budget)
     executor = ToolExecutor(Workspace(snapshot))
     invalid: list[str] = []
 
@@ -255,15 +236,14 @@ async def call_planner(ctx: IssueContext, models: Models, snapshot: Snapshot, *,
         outcome = await asyncio.to_thread(executor.run, call.name, call.arguments)
         return Answer(spend.take(outcome.content), is_error=outcome.is_error)
 
+    model = ctx.runtime.models.model(
+        ModelSpec.parse(models.planner), ctx.fallbacks_for(models.planner, models, strong_role=models.variant[0] == "O"))
     result = await run_tool_loop(
-        model=FittedToBudget(ctx.runtime.models.model(
-            ModelSpec.parse(models.planner),
-            ctx.fallbacks_for(models.planner, models, strong_role=models.variant[0] == "O")), spend),
-        request=request, call=CallInfo(ctx.call_context("plan"), ctx.budgets()), answer=answer,
-        terminal_tool="submit_plan", max_turns=PLANNER_MAX_TURNS, should_stop=ctx.cancelled,
+        PLANNER, FittedToBudget(model, spend), request=request, call=CallInfo(ctx.call_context("plan"), ctx.budgets()),
+        answer=answer, prompts=prompts, should_stop=ctx.cancelled,
     )
     if not result.finished:
-        raise StageFailed(f"The planner did not call submit_plan within {PLANNER_MAX_TURNS} turns.")
+        raise StageFailed(f"The planner did not call submit_plan within {PLANNER.max_turns} turns.")
     served = result.served_label(models.planner)
     fallback = "; ".join(result.fallback_notes) or None
     if fallback:

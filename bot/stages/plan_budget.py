@@ -5,7 +5,8 @@ The tool loop re-sends the conversation each turn: the context pack, every assis
 results lets the requests outgrow the budget, so the whole request is estimated before it
 is sent.  Near the budget the exploration tools are withdrawn and the model is told to
 submit; if a request would still be over, the oldest tool results (then old submit_plan
-payloads) are replaced by a short note, oldest first.
+payloads) are replaced by a short note, oldest first.  (Running out of turns is the planner
+role's own policy: its final turns offer only submit_plan, see bot/stages/roles.py.)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.core.tokens import estimate_tokens, max_bytes_for
 from bot.models.model import CallInfo, Model, Served, WrapperModel
 from bot.models.port import Message, ModelRequest, ToolCall, ToolResult
 from bot.stages.errors import StageFailed
+from bot.stages.loop import with_note
 
 # The request body's own keys (model, max_tokens, stream, cache_control, …): a JSON body
 # carries them whatever the content.
@@ -25,8 +27,6 @@ FRAMING_TOKENS = 300
 # role, type and id keys around each turn, tool call and tool result.
 PER_ITEM_TOKENS = 25
 SUBMIT_NOW = ("The token budget for reading the repository is spent. Call submit_plan now with "
-              "what you know; put anything you could not check in `risks`.")
-LAST_TURNS = ("You have used your turns for reading the repository. Call submit_plan now with "
               "what you know; put anything you could not check in `risks`.")
 TRIMMED = "[removed to keep the request under the token budget; read it again only if essential]"
 TRIMMED_PLAN = {"omitted": "an earlier submit_plan attempt, removed to save tokens"}
@@ -76,9 +76,6 @@ class PlannerBudget:
     exploring: bool = True
     # Tokens the next request is already known to carry (last request + the reply to it).
     used: int = 0
-    # Model calls still allowed (None: no cap).  The last two offer only the terminal tool,
-    # so a curious model submits a plan (and may fix a refused one) instead of running out.
-    turns_left: int | None = None
     stop_note: str = SUBMIT_NOW
 
     def stop_exploring(self, note: str) -> None:
@@ -106,18 +103,16 @@ class PlannerBudget:
 
     def fit(self, request: ModelRequest) -> ModelRequest:
         """``request`` as it may be sent: under the budget, exploring only while there is room."""
-        if self.turns_left is not None:
-            self.turns_left -= 1
-            if self.turns_left < 2:
-                self.stop_exploring(LAST_TURNS)
-        if self.exploring and self.budget - request_tokens(request) < self.reserve:
+        # In the role's final turns the loop already offers only the terminal tool, with its note.
+        final = all(t.name == self.terminal for t in request.tools)
+        if self.exploring and not final and self.budget - request_tokens(request) < self.reserve:
             self.stop_exploring(SUBMIT_NOW)
-        if not self.exploring:
+        if not self.exploring and not final:
             # Only the terminal tool is offered, with tool_choice left "auto": forcing it is refused
             # by Anthropic with extended thinking on (and by thinking models elsewhere), and a
             # thinking planner is the default (SPEC 8); the note tells the model to submit.
             request = replace(request, tools=tuple(t for t in request.tools if t.name == self.terminal),
-                              messages=_with_note(request.messages, self.stop_note))
+                              messages=with_note(request.messages, self.stop_note))
         messages = list(request.messages)
         for index in _trim_order(messages, self.terminal):
             if request_tokens(replace(request, messages=tuple(messages))) <= self.budget:
@@ -132,14 +127,6 @@ class PlannerBudget:
                 " tool results removed.")
         self.used = tokens
         return request
-
-
-def _with_note(messages: Sequence[Message], note: str) -> tuple[Message, ...]:
-    last = messages[-1]
-    if last.role != "user" or note in last.text:
-        return tuple(messages)
-    text = f"{last.text}\n\n{note}" if last.text else note
-    return (*messages[:-1], replace(last, text=text))
 
 
 def _trim_order(messages: Sequence[Message], terminal: str) -> list[int]:

@@ -21,7 +21,6 @@ from bot.core.plan_paths import planned_paths
 from bot.core.render_ci import CIView
 from bot.core.render_review import render_review
 from bot.core.scorecard import (
-    SUBMIT_SCORECARD_SCHEMA,
     TOOL_NAME,
     Scorecard,
     accept_partial,
@@ -32,18 +31,16 @@ from bot.core.snapshot_diff import snapshot_changes
 from bot.core.validate import syntax_status
 from bot.github.gitdata import MAYBE_DONE
 from bot.models.model import CallInfo
-from bot.models.port import Message, ModelRequest, ModelSpec, ToolCall, ToolSpec
+from bot.models.port import ModelSpec, ToolCall
 from bot.stages.context import IssueContext
 from bot.stages.errors import StageFailed
 from bot.stages.loop import Answer, run_tool_loop
+from bot.stages.roles import JUDGE
 from bot.stages.runtime import stage_costs
 
 log = logging.getLogger(__name__)
 
-JUDGE_MAX_TURNS = 2  # the first answer and one retry with the errors
 MAX_DIFF_CHARS = 120_000
-SUBMIT_SCORECARD = ToolSpec(name=TOOL_NAME, description="Submit the scorecard for this pull request.",
-                            input_schema=SUBMIT_SCORECARD_SCHEMA)
 
 
 async def current_changes(ctx: IssueContext, version: PlanVersion) -> tuple[list[FileChange], str]:
@@ -83,7 +80,7 @@ async def judge_change(ctx: IssueContext, *, version: PlanVersion, changes: list
         diff = diff[:MAX_DIFF_CHARS] + "\n… (diff truncated)"
     prompts = ctx.runtime.prompts
     user = prompts.render(
-        "judge_user", pr_number=pr_number if pr_number is not None else "(not opened)",
+        JUDGE.user_prompt, pr_number=pr_number if pr_number is not None else "(not opened)",
         issue_number=ctx.number, repo=ctx.repo, issue_title=ctx.issue_title,
         issue_body=ctx.issue_body or "(no description)", plan_version=version.number,
         plan=plan_text(version), facts=facts_for_prompt(facts), diff=diff,
@@ -102,14 +99,11 @@ async def judge_change(ctx: IssueContext, *, version: PlanVersion, changes: list
         return Answer("error: the scorecard is invalid; fix these and call submit_scorecard again:\n- "
                       + "\n- ".join(problems), is_error=True)
 
-    request = ModelRequest(system=prompts.text("judge_system"), messages=(Message(role="user", text=user),),
-                           tools=(SUBMIT_SCORECARD,), max_tokens=4_000, reasoning=ctx.role_reasoning("judge"))
-    result = await run_tool_loop(
-        model=ctx.runtime.models.model(ModelSpec.parse(models.judge),
-                                       ctx.fallbacks_for(models.judge, models, strong_role=True)),
-        request=request, call=CallInfo(ctx.call_context(stage), ctx.budgets()), answer=answer,
-        terminal_tool=TOOL_NAME, max_turns=JUDGE_MAX_TURNS,
-    )
+    request = JUDGE.request(prompts, user=user, reasoning=ctx.role_reasoning(JUDGE.reasoning_key))
+    model = ctx.runtime.models.model(ModelSpec.parse(models.judge),
+                                     ctx.fallbacks_for(models.judge, models, strong_role=True))
+    result = await run_tool_loop(JUDGE, model, request=request, call=CallInfo(ctx.call_context(stage), ctx.budgets()),
+                                 answer=answer)
     judge_error = None
     if result.finished:
         scorecard: Scorecard | None = result.value
