@@ -37,7 +37,7 @@ Handler = Callable[[Run], Awaitable[None]]
 
 
 async def setup(services: Services) -> None:
-    """Create the model router, snapshot cache and other per-process helpers."""
+    """Create the model stack, snapshot cache and other per-process helpers."""
     await build_runtime(services)
 
 
