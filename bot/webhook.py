@@ -29,11 +29,6 @@ from bot.store import NewJob, Store
 
 log = logging.getLogger(__name__)
 
-# What can lead to work is decided in one place, bot/core/events.py (re-exported for callers).
-WORK_EVENTS = events.WORK_EVENTS
-PLAN_MARKER = events.PLAN_MARKER
-
-
 def _printable(value: str | None, limit: int = 64) -> str:
     """An unauthenticated header value fit for a log line and a metric label (short, plain)."""
     if value is None:

@@ -58,7 +58,7 @@ def scene_of(intent: Intent, *, issue: int, tracked: bool, label: str | None, tr
     """Whether a failed job is route-me's to answer (``tracked``: route-me has state for
     ``issue``; ``label``: the label the delivery names), and where; the handlers ignore the
     same jobs."""
-    if intent.issue is None:
+    if intent.thread is None:
         return None
     if intent.event == "issue_comment" and intent.action == "created":
         if not intent.commands or (not tracked and "help" not in intent.commands):
@@ -69,7 +69,7 @@ def scene_of(intent: Intent, *, issue: int, tracked: bool, label: str | None, tr
             return None
     elif not tracked:
         return None
-    return Scene(issue=issue, thread=intent.issue, action=intent.action, commands=intent.commands, label=label)
+    return Scene(issue=issue, thread=intent.thread, action=intent.action, commands=intent.commands, label=label)
 
 
 def try_again_hint(scene: Scene) -> str:
