@@ -16,6 +16,8 @@ from bot.core.markers import extract_plan_body, find_marker, make_marker, strip_
 from bot.core.plan import Plan, PlanVersion, plan_text
 from bot.core.render import (
     MAX_BODY_CHARS,
+    cost_line,
+    costs_table,
     format_tokens,
     format_usd,
     render_config_error,
@@ -248,6 +250,18 @@ def test_format_usd(value: float | None, expected: str) -> None:
     assert format_usd(value) == expected
 
 
+def test_dollars_shown_together_share_one_precision() -> None:
+    plan = StageCost(stage="plan", models=("anthropic:claude-opus-5-5",), usage=Usage(1000, 200), usd=0.12, strong_usd=0.12)
+    implement = StageCost(stage="implement", models=("openai:kimi-k2.6",), usage=Usage(1000, 200), usd=0.0051, strong_usd=0.09)
+    table = costs_table([plan, implement])
+    assert "| $0.1200 |" in table and "| $0.0051 |" in table and "**$0.1251**" in table
+    assert cost_line([plan, implement]).startswith("$0.1251 — plan $0.1200 · implement $0.0051")
+    # Figures all over a cent keep cents; a lone zero keeps the column's precision.
+    big = StageCost(stage="judge", models=("openai:kimi-k2.6",), usage=Usage(10, 1), usd=0.0, strong_usd=0.0)
+    assert "| $0.00 |" in costs_table([plan, big]) and "| $0.0000 |" in costs_table([implement, big])
+    assert format_usd(1234.5, digits=4) == "$1,234.5000" and format_usd(-0.5, digits=4) == "-$0.5000"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [(0, "0"), (999, "999"), (1000, "1.0k"), (12_345, "12.3k"), (999_949, "999.9k"),
@@ -324,6 +338,9 @@ def test_estimates_are_one_per_implementer_choice() -> None:
     line = next(l for l in plan_comment(variant="KO").splitlines() if l.startswith("**Estimated"))
     assert line == ("**Estimated cost still to come (implement + judge):** with a cheap implementer (K)"
                     " unknown · with a strong implementer (O) $0.22 (chosen)")
+    cheap = next(l for l in plan_comment(variant="OK", split_estimates={"OK": 0.0042, "OO": 0.22}).splitlines()
+                 if l.startswith("**Estimated"))
+    assert cheap.endswith("with a cheap implementer (K) $0.0042 (chosen) · with a strong implementer (O) $0.2200")
 
 
 def test_a_fallback_note_is_kept_for_a_model_version_only() -> None:

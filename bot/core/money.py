@@ -9,17 +9,29 @@ from bot.core.plan import model_span, table_cell
 from bot.core.usage import StageCost, Usage
 
 
-def format_usd(x: float | None) -> str:
-    """Dollars for humans; an unknown price is "unknown", never $0."""
+def format_usd(x: float | None, *, digits: int | None = None) -> str:
+    """Dollars for humans; an unknown price is "unknown", never $0.
+
+    Alone, cents, or four decimals under a cent.  ``digits`` fixes the decimals so figures read
+    together (a table's column, a cost line) share one precision (``usd_digits``).
+    """
     if x is None or not math.isfinite(x):
         return "unknown"
     if x < 0:
-        return "-" + format_usd(-x)
+        return "-" + format_usd(-x, digits=digits)
     if x == 0:
-        return "$0.00"
+        return f"${0:.{digits or 2}f}"
     if x < 0.0001:
         return "<$0.0001"
-    return f"${x:.4f}" if x < 0.01 else f"${x:,.2f}"
+    if digits is None:
+        digits = 4 if x < 0.01 else 2
+    return f"${x:,.{digits}f}"
+
+
+def usd_digits(values: Sequence[float | None]) -> int:
+    """The decimals a set of figures shown together needs: four when any is under a cent (so
+    $0.0051 never sits beside $0.12, which reads as a different unit), else two."""
+    return 4 if any(v is not None and math.isfinite(v) and 0 < abs(v) < 0.01 for v in values) else 2
 
 
 def format_tokens(n: int) -> str:
@@ -56,14 +68,19 @@ def saving_sentence(costs: Sequence[StageCost]) -> str:
             f"tokens at the strong model's prices ({format_usd(strong)}).")
 
 
-def total_usd(costs: Sequence[StageCost]) -> str:
+def total_usd(costs: Sequence[StageCost], *, digits: int | None = None) -> str:
     """The sum of the stages' costs, never passing an unknown price off as $0."""
     known = [cost.usd for cost in costs if cost.usd is not None]
     if len(known) == len(costs):
-        return format_usd(sum(known))
+        return format_usd(sum(known), digits=digits)
     if not known:
         return "unknown"
-    return f"at least {format_usd(sum(known))} (some prices unknown)"
+    return f"at least {format_usd(sum(known), digits=digits)} (some prices unknown)"
+
+
+def _digits(costs: Sequence[StageCost]) -> int:
+    known = [cost.usd for cost in costs if cost.usd is not None]
+    return usd_digits([*known, sum(known)])
 
 
 def _usage_cells(usage: Usage) -> str:
@@ -85,6 +102,7 @@ def costs_table(costs: Sequence[StageCost], *, configured: Mapping[str, str] | N
     rows = ["| Stage | Model | Input | Output | Cache write | Cache read | Cost |",
             "|---|---|--:|--:|--:|--:|--:|"]
     total = Usage()
+    digits = _digits(costs)
     for cost in costs:
         total += cost.usage
         # The ledger names every model that served the stage (a fallback or a /rescore may
@@ -92,8 +110,8 @@ def costs_table(costs: Sequence[StageCost], *, configured: Mapping[str, str] | N
         names = cost.models or tuple(filter(None, [(configured or {}).get(cost.stage)]))
         models = ", ".join(model_span(model) for model in names) or "unknown"
         rows.append(f"| {table_cell(cost.stage)} | {table_cell(models)} | {_usage_cells(cost.usage)}"
-                    f" | {format_usd(cost.usd)} |")
-    rows.append(f"| **Total** | | {_usage_cells(total)} | **{total_usd(costs)}** |")
+                    f" | {format_usd(cost.usd, digits=digits)} |")
+    rows.append(f"| **Total** | | {_usage_cells(total)} | **{total_usd(costs, digits=digits)}** |")
     saved = saving(costs)
     if always_compare or (saved is not None and saved[0] > 0):
         rows.append(f"\n{saving_sentence(costs)}")
@@ -104,8 +122,9 @@ def cost_line(costs: Sequence[StageCost]) -> str:
     """The one-line form of the cost table, for everywhere but the review (which has the table)."""
     if not costs:
         return "no model calls yet"
-    parts = " · ".join(f"{table_cell(cost.stage)} {format_usd(cost.usd)}" for cost in costs)
+    digits = _digits(costs)
+    parts = " · ".join(f"{table_cell(cost.stage)} {format_usd(cost.usd, digits=digits)}" for cost in costs)
     saved = saving(costs)
     less = (f"; {saved[1]:.0f}% less than the same tokens at the strong model's prices"
             if saved is not None and saved[0] > 0 and saved[1] is not None else "")
-    return f"{total_usd(costs)} — {parts}{less}"
+    return f"{total_usd(costs, digits=digits)} — {parts}{less}"

@@ -11,7 +11,14 @@ from typing import Literal
 
 from bot.core.commands import COMMAND_SCOPE, COMMAND_USAGE, KNOWN_COMMANDS
 from bot.core.markers import make_marker
-from bot.core.money import cost_line, costs_table, format_tokens, format_usd, total_usd  # noqa: F401 - re-exported
+from bot.core.money import (  # noqa: F401 - re-exported
+    cost_line,
+    costs_table,
+    format_tokens,
+    format_usd,
+    total_usd,
+    usd_digits,
+)
 from bot.core.plan import PlanVersion, code_span, model_span, plan_text, table_cell
 from bot.core.secrets_scan import redact_secrets
 from bot.core.usage import StageCost

@@ -22,6 +22,7 @@ from bot.core.render import (
     cost_line,
     format_usd,
     render_reply,
+    usd_digits,
 )
 from bot.core.usage import StageCost
 
@@ -119,8 +120,9 @@ def _estimates_line(variant: str, estimates: Mapping[str, float | None]) -> str:
     The plan is paid for, so only the implementer letter changes what is still to come.
     """
     choices = [(f"{variant[0]}K", "a cheap implementer (K)"), (f"{variant[0]}O", "a strong implementer (O)")]
+    digits = usd_digits([estimates.get(split) for split, _ in choices])
     shown = [
-        f"with {label} {format_usd(estimates.get(split))}{' (chosen)' * (split == variant)}"
+        f"with {label} {format_usd(estimates.get(split), digits=digits)}{' (chosen)' * (split == variant)}"
         for split, label in choices if split in estimates
     ]
     return "**Estimated cost still to come (implement + judge):** " + " · ".join(shown) if shown else ""
