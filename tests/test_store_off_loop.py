@@ -174,3 +174,26 @@ async def test_shutdown_during_a_claim_releases_what_the_claim_took(postgres_url
         safety.cancel()
         holder.close()
         store.close()
+
+
+async def test_ledger_rows_are_written_off_the_loop_and_once_each(store_url, blocked):
+    from bot.store.ledger_writer import LedgerWriter
+
+    store = open_store(store_url)
+    writer = LedgerWriter(store)
+    try:
+        blocker = blocked("LOCK TABLE ledger IN EXCLUSIVE MODE")
+
+        def row(stage: str) -> dict[str, object]:
+            return {"at": time.time(), "installation_id": 1, "repo": "o/r", "issue": 7, "stage": stage,
+                    "cost_usd": 0.25}
+
+        # Two jobs' model calls end while the store is busy: both rows wait, the loop does not.
+        writes = [asyncio.ensure_future(writer.write(row(stage))) for stage in ("plan", "judge")]
+        ticks = await ticks_until(blocker.released)
+        assert ticks >= 20, f"the loop woke only {ticks} times in {HOLD_SECONDS} s: the ledger write held it"
+        assert await asyncio.wait_for(asyncio.gather(*writes), 10) == [True, True]
+        assert sorted(r["stage"] for r in store.ledger_rows()) == ["judge", "plan"]  # no row twice
+        assert store.spent_usd(installation_id=1) == 0.5 and writer.backlog == []
+    finally:
+        store.close()
