@@ -48,11 +48,10 @@ class DeliveryRecorder:
             self.batches += 1
             try:
                 await self._commit(batch)
-            except BaseException as exc:
+            except BaseException:
                 # Cancelled (the loop is closing): nobody may wait for an answer that will not come.
                 for *_, future in (*batch, *self._pending):
-                    if not future.done():
-                        future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("shutting down"))
+                    future.cancel()
                 self._pending = []
                 raise
 

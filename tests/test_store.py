@@ -4,6 +4,7 @@ de-duplication inside a batch, compressed payloads, pruning, restart, migrations
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from bot.recorder import DeliveryRecorder
@@ -112,3 +113,22 @@ def test_the_store_protocol_covers_every_public_method_and_services_use_it():
         assert public - promised == set(), backend  # the app needs nothing beyond Store
         assert promised - public == set(), backend
     assert typing.get_type_hints(Services)["store"] is Store
+
+
+def test_ledger_rows_written_before_the_cost_column_are_counted_after_the_migration(store_url):
+    store = open_store(store_url)
+    with store._connect(transaction=True) as execute:  # the database as migration 0004 left it
+        execute("ALTER TABLE ledger DROP COLUMN cost_usd")
+        execute("DELETE FROM schema_version WHERE version >= 5")
+        for cost in (0.25, None):
+            execute("INSERT INTO ledger (at, installation_id, repo, issue, stage, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    (100.0, 42, "o/r", 7, "plan", json.dumps({"repo": "o/r", "cost_usd": cost})))
+    store.close()
+    store = open_store(store_url)
+    try:
+        store.add_ledger_row({"at": 200.0, "installation_id": 42, "repo": "o/r", "issue": 7, "stage": "judge",
+                              "cost_usd": 0.5})
+        assert store.spent_usd(installation_id=42) == 0.75
+        assert store.unpriced_calls(repo="o/r", issue=7) == 1
+    finally:
+        store.close()

@@ -77,13 +77,13 @@ def blocked(store_url: str) -> Iterator[Callable[..., Blocker]]:
         blocker.close()
 
 
-async def ticks_until(done: asyncio.Future[object] | threading.Event, *, limit: float = 10.0) -> int:
-    """How many times the loop woke a 10 ms sleeper until ``done``: a blocked loop wakes it
-    about once, however long it was blocked."""
+async def ticks_while_held(blocker: Blocker) -> int:
+    """How many times the loop woke a 10 ms sleeper during most of the blocker's hold (stopping
+    short of its release, so what is checked next is still under the lock): a blocked loop
+    wakes it about once, however long it was blocked."""
     count = 0
-    deadline = time.monotonic() + limit
-    while not (done.is_set() if isinstance(done, threading.Event) else done.done()):
-        assert time.monotonic() < deadline
+    until = blocker.since + HOLD_SECONDS * 0.7
+    while time.monotonic() < until and not blocker.released.is_set():
         await asyncio.sleep(0.01)
         count += 1
     return count
@@ -105,8 +105,9 @@ async def test_a_slow_batch_commit_leaves_the_loop_free_and_the_next_batch_forms
         second = [recorder.record(f"b{n}", "issues", job(n)) for n in range(5)]
         second.append(recorder.record("a1", "issues", job(1)))  # a redelivery across batches
         answers += second
-        ticks = await ticks_until(blocker.released)
+        ticks = await ticks_while_held(blocker)
         assert ticks >= 20, f"the loop woke only {ticks} times in {HOLD_SECONDS} s: the commit held it"
+        await asyncio.wait_for(asyncio.to_thread(blocker.released.wait), 10)
         assert answered_while_held == [False], "answered before the batch was durable"
         results = await asyncio.wait_for(asyncio.gather(*first, *second), 10)
         assert all(isinstance(r, int) for r in results[:8]) and results[8] is False
@@ -190,7 +191,7 @@ async def test_ledger_rows_are_written_off_the_loop_and_once_each(store_url, blo
 
         # Two jobs' model calls end while the store is busy: both rows wait, the loop does not.
         writes = [asyncio.ensure_future(writer.write(row(stage))) for stage in ("plan", "judge")]
-        ticks = await ticks_until(blocker.released)
+        ticks = await ticks_while_held(blocker)
         assert ticks >= 20, f"the loop woke only {ticks} times in {HOLD_SECONDS} s: the ledger write held it"
         assert await asyncio.wait_for(asyncio.gather(*writes), 10) == [True, True]
         assert sorted(r["stage"] for r in store.ledger_rows()) == ["judge", "plan"]  # no row twice

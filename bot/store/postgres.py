@@ -38,7 +38,6 @@ class PostgresStore(SqlStore):
     dialect = "postgres"
     now_sql = "extract(epoch from clock_timestamp())::double precision"
     state_sql = "(issue_state.data::jsonb ->> 'state')"
-    cost_sql = "(ledger.data::jsonb ->> 'cost_usd')::double precision"
     is_not_sql = "IS DISTINCT FROM"
     true_sql, false_sql = "TRUE", "FALSE"
 

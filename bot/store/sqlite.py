@@ -81,7 +81,6 @@ class SqliteStore(SqlStore):
     dialect = "sqlite"
     now_sql = "(julianday('now') - 2440587.5) * 86400.0"
     state_sql = "json_extract(issue_state.data, '$.state')"
-    cost_sql = "json_extract(ledger.data, '$.cost_usd')"
     is_not_sql = "IS NOT"
 
     def __init__(self, path: str | Path) -> None:
