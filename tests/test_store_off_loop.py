@@ -198,3 +198,26 @@ async def test_ledger_rows_are_written_off_the_loop_and_once_each(store_url, blo
         assert store.spent_usd(installation_id=1) == 0.5 and writer.backlog == []
     finally:
         store.close()
+
+
+async def test_a_budget_reservation_waiting_on_another_instance_leaves_the_loop_free(store_url, blocked):
+    from bot.models.budget import Budget
+    from bot.models.port import ModelSpec
+    from bot.models.shared_budget import StoreBudgetGate
+
+    store = open_store(store_url)
+    gate = StoreBudgetGate(store, owner="a:1", ttl_seconds=60)
+    daily = Budget(name="daily budget", limit_usd=1.0, key="daily:1", refresh=lambda: store.spent_usd(installation_id=1))
+    try:
+        # Another instance mid-reservation (or mid-claim): it holds the lock reservations take.
+        blocker = blocked(f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})")
+        admitted = asyncio.ensure_future(
+            gate.admit([daily], candidate=ModelSpec.parse("anthropic:claude-opus-5-5"), estimate_usd=0.4))
+        ticks = await ticks_while_held(blocker)
+        assert ticks >= 20, f"the loop woke only {ticks} times in {HOLD_SECONDS} s: the reservation held it"
+        assert not admitted.done()  # still waiting for the lock: the check and the hold are one step
+        reservation = await asyncio.wait_for(admitted, 10)
+        assert len(reservation) == 1
+        await asyncio.wait_for(gate.release(reservation), 10)
+    finally:
+        store.close()

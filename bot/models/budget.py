@@ -3,6 +3,7 @@ layer), and in-process reservations so concurrent jobs cannot together overshoot
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -36,8 +37,9 @@ Reservation = list[tuple[str, float]]
 
 
 class BudgetGate:
-    """Check-and-reserve for calls in flight.  ``admit`` does no I/O and never awaits, so on one
-    event loop no other call can slip between a check and its reservation; ``Budgeted``
+    """Check-and-reserve for calls in flight, in this process's memory.  ``admit`` is a
+    coroutine (a store-backed gate does I/O) but this one never awaits inside, so on one event
+    loop no other call can slip between a check and its reservation; ``Budgeted``
     ``release``s the reservation once the call's ledger row is written."""
 
     def __init__(self) -> None:
@@ -51,7 +53,7 @@ class BudgetGate:
         """Worst-case dollars of calls in flight against ``budget``'s limit."""
         return self._reserved.get(self._key(budget), 0.0)
 
-    def admit(self, budgets: Sequence[Budget], *, candidate: ModelSpec, estimate_usd: float) -> Reservation:
+    async def admit(self, budgets: Sequence[Budget], *, candidate: ModelSpec, estimate_usd: float) -> Reservation:
         """Reserve ``estimate_usd`` on every limited budget, or raise BudgetExceeded reserving nothing."""
         limited = [b for b in budgets if b.limit_usd is not None]
         self.check(limited, candidate=candidate, estimate_usd=estimate_usd, in_flight=self.reserved_usd)
@@ -86,7 +88,7 @@ class BudgetGate:
                     budget_name=budget.name,
                 )
 
-    def release(self, reservation: Reservation) -> None:
+    async def release(self, reservation: Reservation) -> None:
         for key, amount in reservation:
             left = self._reserved.get(key, 0.0) - amount
             if left > 1e-12:
@@ -123,15 +125,17 @@ class Budgeted(WrapperModel):
         try:
             served = await self.inner.complete(request, call=call)
         except Refused as refused:
-            gate.release(reservation)
+            await gate.release(reservation)
             charge(call.budgets, refused.cost_usd)
             raise
         except BaseException:
-            gate.release(reservation)
+            # Shielded: a job cancelled (again) while its reservation is being released still
+            # releases it, instead of holding budget until the reservation's TTL.
+            await asyncio.shield(gate.release(reservation))
             raise
         # The ledger row (written below this layer) is in the store by now, so a check that
         # refreshes from the ledger sees the call as spent once it is no longer held.
-        gate.release(reservation)
+        await gate.release(reservation)
         charge(call.budgets, served.cost_usd)
         return served
 
@@ -155,5 +159,5 @@ class Budgeted(WrapperModel):
         except ModelError:
             tokens = estimate_tokens(request_text(request))
         estimate = usage_cost(price, Usage(input_tokens=tokens, output_tokens=request.max_tokens))
-        # No await from here to the reservation: the check and the reservation are one step.
-        return gate.admit(limited, candidate=spec, estimate_usd=estimate)
+        # The check and the reservation are one step inside the gate (one transaction in the store).
+        return await gate.admit(limited, candidate=spec, estimate_usd=estimate)
