@@ -151,3 +151,28 @@ async def test_an_allowed_pattern_naming_a_ci_script_opens_it(make_bot, github, 
     assert results[0] == "ok"
     head = github.pulls(sc.OWNER, sc.REPO)[0]["head"]["sha"]
     assert repo.read_file(head, "scripts/ci.sh") == b"pytest -q\n"
+
+
+PACKAGE_JSON = '{\n  "scripts": {"test": "jest", "lint": "eslint ."},\n  "devDependencies": {"jest": "29.7.0"}\n}\n'
+NPM_FILES = {
+    ".github/workflows/ci.yml": ("on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                 "      - run: npm ci && npm test\n"),
+    "package.json": PACKAGE_JSON,
+}
+
+
+async def test_the_package_script_ci_runs_cannot_be_stubbed_out(make_bot, github, anthropic, openai):
+    repo = seed(github, NPM_FILES)
+    base = repo.head_sha()
+    results = await run(make_bot, anthropic, openai, [
+        ("replace_in_file", {"path": "package.json", "old": '"test": "jest"', "new": '"test": "exit 0"'}),
+        ("delete_file", {"path": "package.json"}),
+        ("replace_in_file", {"path": "package.json", "old": '"lint": "eslint ."', "new": '"lint": "true"'}),
+    ])
+    assert results[0].startswith("error:") and "`scripts.test` of package.json" in results[0], results[0]
+    assert "ci.yml" in results[0] and "`npm test`" in results[0]
+    assert results[1].startswith("error:") and "deleting it" in results[1], results[1]
+    assert results[2] == "ok"  # CI does not run lint: the rest of the file stays editable
+    head = github.pulls(sc.OWNER, sc.REPO)[0]["head"]["sha"]
+    assert b'"test": "jest"' in repo.read_file(head, "package.json")
+    unchanged_except(repo, base, head, {"calc/ops.py", "tests/test_ops.py", "package.json"})

@@ -7,7 +7,15 @@ a reusable workflow a job ``uses: ./.github/workflows/x.yml``, and the scripts a
 step (or a composite action's step) names, e.g. ``./scripts/ci.sh`` or ``python tools/lint.py``.
 ``ci_executed`` finds them by parsing the snapshot's workflows and local actions; it is a
 pure function of the file list and a reader.  Only files that exist are protected, and only
-paths the YAML names: a ``make`` or ``npm test`` step is not followed into what it runs.
+paths the YAML names.
+
+A ``run:`` step's ``npm test`` / ``yarn X`` / ``pnpm run X`` / ``make [-C dir] X`` is followed
+one level, into the *entry* it invokes (``scripts.test`` with its ``pre``/``post`` hooks, the
+``X`` rule and its prerequisites; ``bot.core.ci_entries``): ``edit_denial`` refuses an edit
+that changes or removes one, and any other edit of the file stays allowed.  Not followed:
+Makefile variables (``test:\n\t$(PYTEST)`` with ``PYTEST = true`` is not seen) and included
+makefiles (a Makefile with ``include`` or conditionals is protected whole), npm workspaces,
+tox/nox, pyproject test configuration (pytest's ``addopts``), and what the scripts then call.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from bot.core.ci_entries import DEFAULT_GOAL, entry_changes, run_entries
 from bot.core.repo_config import glob_match
 
 # libyaml's loader when present (about five times faster); the pure-Python one otherwise.
@@ -46,6 +55,8 @@ class CiExecuted:
 
     files: Mapping[str, str] = field(default_factory=dict)
     dirs: Mapping[str, str] = field(default_factory=dict)
+    # package.json / Makefile path -> {entry ("scripts.test", a make target) -> why}
+    entries: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def reason(self, path: str) -> str | None:
         """Why CI runs ``path`` (a file it names, or a file inside a local action), else None."""
@@ -71,6 +82,26 @@ class CiExecuted:
                 f"like .github/workflows/; to let route-me change it, add a pattern naming it "
                 f"(e.g. {path!r}) to allowed_paths in .github/route-me.yml")
 
+    def edit_denial(self, path: str, old: str | None, new: str | None, *,
+                    allowed_paths: Sequence[str]) -> str | None:
+        """The refusal for an edit of ``path`` (``old`` -> ``new``, None = absent) that changes
+        a package script or make target CI invokes; None when it changes none of them."""
+        protected = self.entries.get(path)
+        if not protected or any(_names(pattern, path) for pattern in allowed_paths):
+            return None
+        changed = entry_changes(path, protected, old, new)
+        if not changed:
+            return None
+        shown = ", ".join(f"`{_entry_label(name)}`" for name in changed[:3])
+        verb = "deleting it would remove" if new is None else "this edit changes"
+        return (f"{verb} {shown} of {path}, which CI runs ({protected[changed[0]]}); route-me may "
+                f"not change what CI runs; to let it, add a pattern naming it (e.g. {path!r}) to "
+                f"allowed_paths in .github/route-me.yml")
+
+
+def _entry_label(name: str) -> str:
+    return "the default make goal" if name == DEFAULT_GOAL else name
+
 
 def _names(pattern: str, path: str) -> bool:
     first = pattern.split("/", 1)[0]
@@ -82,6 +113,7 @@ def ci_executed(paths: Iterable[str], read: Callable[[str], str | None]) -> CiEx
     present = set(paths)
     files: dict[str, str] = {}
     dirs: dict[str, str] = {}
+    entries: dict[str, dict[str, str]] = {}
     for path in sorted(present):
         if path.startswith(ACTIONS_DIR) and path.count("/") >= 3:
             action_dir = "/".join(path.split("/")[:3])
@@ -105,7 +137,8 @@ def ci_executed(paths: Iterable[str], read: Callable[[str], str | None]) -> CiEx
                     files.setdefault(target, f"{where} calls it as a reusable workflow")
             job_dir = _working_dir(job.get("defaults")) or defaults
             _scan_steps(job.get("steps"), where=where, base="", default_dir=job_dir,
-                        present=present, files=files, pending=pending, budget=budget)
+                        present=present, files=files, entries=entries, pending=pending,
+                        budget=budget)
     seen: set[str] = set()
     while pending and len(seen) < MAX_ACTIONS:
         action_dir, who = pending.pop(0)
@@ -113,8 +146,8 @@ def ci_executed(paths: Iterable[str], read: Callable[[str], str | None]) -> CiEx
             continue
         seen.add(action_dir)
         _add_action(action_dir, who=who, present=present, read=read, files=files, dirs=dirs,
-                    pending=pending, budget=budget)
-    return CiExecuted(files=files, dirs=dirs)
+                    entries=entries, pending=pending, budget=budget)
+    return CiExecuted(files=files, dirs=dirs, entries=entries)
 
 
 def ci_executed_in(snapshot: Any) -> CiExecuted:
@@ -162,8 +195,10 @@ def _normal(raw: str, base: str = "") -> str | None:
 
 
 def _scan_steps(steps: Any, *, where: str, base: str, default_dir: str, present: set[str],
-                files: dict[str, str], pending: list[tuple[str, str]], budget: list[int]) -> None:
-    """Record what each step runs: a local action it ``uses``, scripts its ``run`` names."""
+                files: dict[str, str], entries: dict[str, dict[str, str]],
+                pending: list[tuple[str, str]], budget: list[int]) -> None:
+    """Record what each step runs: a local action it ``uses``, scripts its ``run`` names, the
+    package scripts and make targets it invokes (``bot.core.ci_entries``)."""
     if not isinstance(steps, list):
         return
     for number, step in enumerate(steps, 1):
@@ -186,6 +221,9 @@ def _scan_steps(steps: Any, *, where: str, base: str, default_dir: str, present:
                 for path in _script_paths(script, bases=(base, work or "")):
                     if path in present:
                         files.setdefault(path, f"{label} runs it")
+                if key == "run":
+                    for (path, name), command in run_entries(script, work=work, exists=present.__contains__):
+                        entries.setdefault(path, {}).setdefault(name, f"{label} runs `{command}`")
 
 
 def _script_paths(script: str, *, bases: Sequence[str]) -> list[str]:
@@ -210,8 +248,8 @@ def _script_paths(script: str, *, bases: Sequence[str]) -> list[str]:
 
 
 def _add_action(action_dir: str, *, who: str, present: set[str], read: Callable[[str], str | None],
-                files: dict[str, str], dirs: dict[str, str], pending: list[tuple[str, str]],
-                budget: list[int]) -> None:
+                files: dict[str, str], dirs: dict[str, str], entries: dict[str, dict[str, str]],
+                pending: list[tuple[str, str]], budget: list[int]) -> None:
     """Protect a local action (its metadata, its files) and follow what its steps run."""
     metadata = next((f"{action_dir}/{name}" if action_dir else name for name in ACTION_FILES
                      if (f"{action_dir}/{name}" if action_dir else name) in present), None)
@@ -234,4 +272,5 @@ def _add_action(action_dir: str, *, who: str, present: set[str], read: Callable[
     # A composite step's relative paths resolve against the workspace (the repository root);
     # ${{ github.action_path }} (rewritten to ./) against the action's own directory.
     _scan_steps(runs.get("steps"), where=f"the action {action_dir or './'}", base=action_dir,
-                default_dir="", present=present, files=files, pending=pending, budget=budget)
+                default_dir="", present=present, files=files, entries=entries, pending=pending,
+                budget=budget)

@@ -107,6 +107,7 @@ class ToolExecutor:
         self._clock = clock
         self.validate = validate or make_validator(
             deny=workspace.deny,
+            deny_edit=workspace.deny_edit,
             max_files=workspace.max_files,
             max_changed_lines=workspace.max_changed_lines,
         )

@@ -15,7 +15,7 @@ import yaml
 from bot.core.changes import FileChange, changes_between
 from bot.core.diff import line_stats
 from bot.core.paths import structural_path_problem
-from bot.core.workspace import Workspace
+from bot.core.workspace import EditDeny, Workspace
 
 SyntaxStatus = Literal["ok", "error", "unchecked"]
 Deny = Callable[[str], str | None]
@@ -56,15 +56,17 @@ def validate_changes(
     deny: Deny,
     max_files: int,
     max_changed_lines: int,
+    deny_edit: EditDeny | None = None,
 ) -> list[str]:
     """Every reason the change set cannot be committed, model-readable; empty = valid."""
-    problems = content_problems(changes, deny=deny)
+    problems = content_problems(changes, deny=deny, deny_edit=deny_edit)
     if changes:
         problems += limit_problems(changes, max_files=max_files, max_changed_lines=max_changed_lines)
     return problems
 
 
-def content_problems(changes: Sequence[FileChange], *, deny: Deny) -> list[str]:
+def content_problems(changes: Sequence[FileChange], *, deny: Deny,
+                     deny_edit: EditDeny | None = None) -> list[str]:
     """Paths, policy and syntax of each changed file; an empty change is a problem too."""
     if not changes:
         return ["no changes were made: edit at least one file before calling finish"]
@@ -74,7 +76,7 @@ def content_problems(changes: Sequence[FileChange], *, deny: Deny) -> list[str]:
         if change.path in seen:
             problems.append(f"{change.path}: changed more than once in the same change set")
         seen.add(change.path)
-        problems.extend(_change_problems(change, deny=deny))
+        problems.extend(_change_problems(change, deny=deny, deny_edit=deny_edit))
     return problems
 
 
@@ -96,7 +98,8 @@ def limit_problems(changes: Sequence[FileChange], *, max_files: int, max_changed
 
 
 def make_validator(
-    *, deny: Deny, max_files: int, max_changed_lines: int, committed: Sequence[FileChange] = ()
+    *, deny: Deny, max_files: int, max_changed_lines: int, committed: Sequence[FileChange] = (),
+    deny_edit: EditDeny | None = None,
 ) -> Callable[[Workspace], list[str]]:
     """A validator for ``ToolExecutor``: the workspace's current changes, checked.
 
@@ -110,8 +113,8 @@ def make_validator(
         whole = workspace.changes()
         if not committed:
             return validate_changes(whole, deny=deny, max_files=max_files,
-                                    max_changed_lines=max_changed_lines)
-        problems = content_problems(changes_between(committed, whole), deny=deny)
+                                    max_changed_lines=max_changed_lines, deny_edit=deny_edit)
+        problems = content_problems(changes_between(committed, whole), deny=deny, deny_edit=deny_edit)
         if whole:
             problems += limit_problems(whole, max_files=max_files, max_changed_lines=max_changed_lines)
         return problems
@@ -119,7 +122,7 @@ def make_validator(
     return validate
 
 
-def _change_problems(change: FileChange, *, deny: Deny) -> list[str]:
+def _change_problems(change: FileChange, *, deny: Deny, deny_edit: EditDeny | None) -> list[str]:
     path_problem = structural_path_problem(change.path)
     if path_problem is not None:
         return [f"{change.path!r}: {path_problem}"]
@@ -127,6 +130,9 @@ def _change_problems(change: FileChange, *, deny: Deny) -> list[str]:
     reason = deny(change.path)
     if reason is not None:
         problems.append(f"{change.path}: this path may not be changed ({reason})")
+    edit_reason = deny_edit(change.path, change.old, change.new) if deny_edit is not None else None
+    if edit_reason is not None:
+        problems.append(f"{change.path}: this change may not be made ({edit_reason})")
     shape = _shape_problem(change)
     if shape is not None:
         problems.append(f"{change.path}: {shape}")

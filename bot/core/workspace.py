@@ -16,6 +16,8 @@ from bot.core.paths import PathRefused, Refused, check_path, quote_path
 from bot.core.snapshot import Snapshot
 
 Deny = Callable[[str], str | None]
+# (path, text before, text after; None = absent) -> why this edit is refused, or None.
+EditDeny = Callable[[str, str | None, str | None], str | None]
 
 
 class GuardRefused(Refused):
@@ -34,6 +36,7 @@ class Workspace:
         snapshot: Snapshot,
         *,
         deny: Deny = lambda p: None,
+        deny_edit: EditDeny = lambda path, old, new: None,
         max_files: int = 20,
         max_changed_lines: int = 1000,
         max_file_bytes: int = 1_000_000,
@@ -42,6 +45,7 @@ class Workspace:
         self.snapshot = snapshot
         self.tree = tree  # the commit's real tree; None when unknown (then the snapshot is trusted)
         self.deny = deny
+        self.deny_edit = deny_edit  # content-aware: e.g. the package script CI runs (ci_paths)
         self.max_files = max_files
         self.max_changed_lines = max_changed_lines
         self.max_file_bytes = max_file_bytes
@@ -155,6 +159,7 @@ class Workspace:
             )
         if not self.exists(path):
             self._check_no_file_dir_clash(path)
+        self._check_edit(path, content)
         self._apply_guarded(path, content)
 
     def replace(self, path: str, old: str, new: str) -> None:
@@ -180,6 +185,7 @@ class Workspace:
         self._check_writable(path)
         if not self.exists(path):
             raise FileNotFoundError(f"{path} does not exist")
+        self._check_edit(path, None)
         self._apply_guarded(path, None)
 
     # The change ----------------------------------------------------------------------
@@ -219,6 +225,14 @@ class Workspace:
         if path not in self._overlay and self.snapshot.has_file(path):
             if self._original(path) is None:
                 raise GuardRefused(f"{path} is a binary file; binary files cannot be changed")
+
+    def _check_edit(self, path: str, new: str | None) -> None:
+        # Against the current text: every accepted step keeps what is protected, so the
+        # whole change does too (and a /fix run is judged on what it adds).
+        current = self._overlay[path] if path in self._overlay else self._original(path)
+        reason = self.deny_edit(path, current, new)
+        if reason is not None:
+            raise PathRefused(f"path {quote_path(path)} refused: {reason}")
 
     def _check_no_file_dir_clash(self, path: str) -> None:
         parts = path.split("/")

@@ -21,7 +21,7 @@ from bot.core.workspace import Workspace
 from bot.github.gitdata import advance_branch, fetch_tree, ref_sha
 from bot.stages.context import IssueContext
 from bot.stages.errors import StageFailed
-from bot.stages.implement import ci_aware_deny, commit_against_tree, run_implementer
+from bot.stages.implement import ci_guards, commit_against_tree, run_implementer
 
 MAX_DIFF_CHARS_IN_PROMPT = 60_000
 FIX_AGAIN = "Comment `/fix <feedback>` again to work on the new head of the branch."
@@ -95,9 +95,10 @@ async def run_fix(ctx: IssueContext, *, feedback: str, stage: str = "fix",
         extra = ctx.runtime.prompts.render("implementer_ci", current_diff=diff or "(no changes yet)",
                                            ci_report=feedback, round=ci_round[0], rounds=ci_round[1])
     config = ctx.config
+    deny, deny_edit = ci_guards(ctx, base)
     try:
         workspace = Workspace.from_changes(
-            base, committed, deny=ci_aware_deny(ctx, base), tree=base_tree,
+            base, committed, deny=deny, deny_edit=deny_edit, tree=base_tree,
             max_files=config.max_files, max_changed_lines=config.max_changed_lines)
     except (ValueError, Refused) as exc:
         raise StageFailed(f"The pull request's change could not be loaded on top of the plan's base: {exc}") from exc

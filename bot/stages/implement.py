@@ -24,7 +24,7 @@ from bot.core.render import render_pr_body
 from bot.core.repo_config import is_path_denied
 from bot.core.snapshot import Snapshot
 from bot.core.validate import make_validator
-from bot.core.workspace import Workspace
+from bot.core.workspace import EditDeny, Workspace
 from bot.github.gitdata import complete_tree, create_branch, create_commit, fetch_tree, open_pull_request
 from bot.models.model import CallInfo
 from bot.models.port import Message, ModelSpec, ToolCall
@@ -75,19 +75,24 @@ def make_workspace(ctx: IssueContext, snapshot: Snapshot, *, tree: GitTree | Non
     ``tree`` is the base commit's real tree: paths the snapshot lacks or rewrote are refused.
     """
     config = ctx.config
-    return Workspace(snapshot, deny=ci_aware_deny(ctx, snapshot), tree=tree,
+    deny, deny_edit = ci_guards(ctx, snapshot)
+    return Workspace(snapshot, deny=deny, deny_edit=deny_edit, tree=tree,
                      max_files=config.max_files, max_changed_lines=config.max_changed_lines)
 
 
-def ci_aware_deny(ctx: IssueContext, snapshot: Snapshot) -> Callable[[str], str | None]:
-    """``is_path_denied`` plus the files the snapshot's workflows run (``bot.core.ci_paths``)."""
+def ci_guards(ctx: IssueContext, snapshot: Snapshot) -> tuple[Callable[[str], str | None], EditDeny]:
+    """The workspace's two refusals, from one parse of the workflows: paths (``is_path_denied``
+    and the files CI runs) and edits that change a package script or make target CI runs."""
     config = ctx.config
     executed = ci_executed_in(snapshot)
 
     def deny(path: str) -> str | None:
         return is_path_denied(config, path) or executed.denial(path, allowed_paths=config.allowed_paths)
 
-    return deny
+    def deny_edit(path: str, old: str | None, new: str | None) -> str | None:
+        return executed.edit_denial(path, old, new, allowed_paths=config.allowed_paths)
+
+    return deny, deny_edit
 
 
 async def commit_against_tree(ctx: IssueContext, *, parent: str, tree: GitTree,
@@ -115,7 +120,7 @@ async def run_implementer(ctx: IssueContext, *, version: PlanVersion, models: Mo
     workspace then holds the whole change, and ``changes`` comes back whole too.
     """
     config, prompts = ctx.config, ctx.runtime.prompts
-    validator = make_validator(deny=workspace.deny, max_files=config.max_files,
+    validator = make_validator(deny=workspace.deny, deny_edit=workspace.deny_edit, max_files=config.max_files,
                                max_changed_lines=config.max_changed_lines, committed=committed)
     executor = ToolExecutor(workspace, validate=validator)
     last_errors: list[str] = []
