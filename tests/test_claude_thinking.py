@@ -14,6 +14,8 @@ import pytest
 from bot.models.anthropic_adapter import (
     INTERLEAVED_THINKING_BETA,
     AnthropicClient,
+    always_thinks,
+    served_level,
     thinking_style,
     to_anthropic_params,
 )
@@ -24,6 +26,7 @@ from tests.fakes.anthropic_server import FakeAnthropic
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 READ = ToolSpec("read_file", "Read a file", {"type": "object", "properties": {"path": {"type": "string"}}})
+SUBMIT = ToolSpec("submit_scorecard", "Submit", {"type": "object", "properties": {}})
 
 
 def request(reasoning: Reasoning | None = Reasoning("high"), messages: tuple[Message, ...] | None = None) -> ModelRequest:
@@ -65,8 +68,31 @@ def test_adaptive_and_fixed_budget_requests() -> None:
     old = to_anthropic_params(request(), model="claude-3-7-sonnet-20250219")
     assert old["thinking"]["type"] == "enabled" and "extra_headers" not in old
 
-    off = to_anthropic_params(request(Reasoning()), model="claude-opus-5-5")
+    off = to_anthropic_params(request(Reasoning()), model="claude-opus-5")
     assert "thinking" not in off and "output_config" not in off
+
+
+@pytest.mark.parametrize(("model", "always"), [
+    ("claude-opus-5-5", True), ("claude-sonnet-5-5", True), ("claude-fable-5-1", True), ("claude-mythos-5", True),
+    ("claude-opus-5", False), ("claude-opus-4-7", False), ("claude-opus-4-5", False),
+])
+def test_which_models_always_think(model: str, always: bool) -> None:
+    assert always_thinks(model) is always
+
+
+def test_a_role_without_reasoning_on_an_always_thinking_model_asks_for_low_effort_and_forces_no_tool() -> None:
+    # The judge or an all-strong implementer with reasoning off, on the default strong model.
+    forced = ModelRequest(system="You judge.", messages=(Message(role="user", text="Score it"),),
+                          tools=(READ, SUBMIT), tool_choice="submit_scorecard", max_tokens=1000, reasoning=Reasoning())
+    params = to_anthropic_params(forced, model="claude-opus-5-5")
+    assert params["thinking"] == {"type": "adaptive"} and params["output_config"] == {"effort": "low"}
+    assert params["tool_choice"] == {"type": "auto"} and [t["name"] for t in params["tools"]] == ["submit_scorecard"]
+    assert params["max_tokens"] == 1000 + 2048
+    assert served_level(forced, model="claude-opus-5-5", params=params) == "low"
+    # A model that can stop thinking is still asked not to, and forced as before.
+    older = to_anthropic_params(forced, model="claude-opus-5")
+    assert "thinking" not in older and older["tool_choice"] == {"type": "tool", "name": "submit_scorecard"}
+    assert served_level(forced, model="claude-opus-5", params=older) == "off"
 
 
 @pytest.fixture
@@ -104,6 +130,45 @@ async def test_a_fixed_budget_on_an_adaptive_only_model_is_refused(claude: FakeA
         await claude.client._client.messages.create(
             model="claude-opus-4-5", max_tokens=2000, messages=[{"role": "user", "content": "x"}],
             thinking={"type": "adaptive"})
+
+
+async def test_the_fake_refuses_what_an_always_thinking_model_refuses(claude: FakeAnthropic) -> None:
+    # What route-me sent before for a role with reasoning off: a forced tool, no thinking field.
+    with pytest.raises(Exception, match="forced tool use is not supported"):
+        await claude.client._client.messages.create(
+            model="claude-opus-5-5", max_tokens=2000, messages=[{"role": "user", "content": "x"}],
+            tools=[{"name": "t", "description": "d", "input_schema": {"type": "object"}}],
+            tool_choice={"type": "tool", "name": "t"})
+    with pytest.raises(Exception, match='"thinking.type.disabled" is not supported for this model'):
+        await claude.client._client.messages.create(
+            model="claude-opus-5-5", max_tokens=2000, messages=[{"role": "user", "content": "x"}],
+            thinking={"type": "disabled"})
+
+
+async def test_an_always_thinking_implementer_loop_with_reasoning_off(claude: FakeAnthropic) -> None:
+    # Low effort may skip thinking on a turn: a turn sent without it needs none back; one sent
+    # with it must carry it back.
+    claude.reply_tool_call("read_file", {"path": "a.py"}, call_id="toolu_plain")
+    claude.reply_tool_call("read_file", {"path": "b.py"}, thinking=("b next",), call_id="toolu_thought")
+    claude.reply_text("done")
+    off = request(Reasoning())
+    first = await claude.client.complete(off, model="claude-opus-5-5")
+    assert first.reasoning_level == "low"
+    history = (*off.messages, Message(role="assistant", tool_calls=first.tool_calls, reasoning=first.reasoning),
+               Message(role="user", tool_results=(ToolResult("toolu_plain", "print(1)"),)))
+    second = await claude.client.complete(request(Reasoning(), messages=history), model="claude-opus-5-5")
+    history = (*history, Message(role="assistant", tool_calls=second.tool_calls, reasoning=second.reasoning),
+               Message(role="user", tool_results=(ToolResult("toolu_thought", "print(2)"),)))
+    assert (await claude.client.complete(request(Reasoning(), messages=history), model="claude-opus-5-5")).text == "done"
+    bodies = [r.body for r in claude.requests if r.path == "/v1/messages"]
+    assert all(b["thinking"] == {"type": "adaptive"} and b["output_config"] == {"effort": "low"} for b in bodies)
+    assert bodies[2]["messages"][3]["content"][0]["type"] == "thinking"
+    # Dropping that block is refused, as the API refuses it.
+    bare = dict(bodies[2], messages=[*bodies[2]["messages"][:3],
+                                     dict(bodies[2]["messages"][3], content=bodies[2]["messages"][3]["content"][1:]),
+                                     bodies[2]["messages"][4]])
+    with pytest.raises(Exception, match="Expected `thinking` or `redacted_thinking`"):
+        await claude.client._client.messages.create(**{k: v for k, v in bare.items() if k != "stream"})
 
 
 async def test_a_claude_4_budget_model_asks_for_interleaved_thinking(claude: FakeAnthropic) -> None:

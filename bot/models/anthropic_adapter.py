@@ -29,6 +29,7 @@ from bot.models.port import (
     Message,
     ModelReply,
     ModelRequest,
+    Reasoning,
     ReasoningPart,
     ToolCall,
     estimate_tokens,
@@ -148,6 +149,16 @@ _ADAPTIVE_FAMILY = re.compile(r"^claude-(?:fable|mythos)\b")
 INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
 
 
+def always_thinks(model: str) -> bool:
+    """Whether ``model`` thinks whatever it is asked (Anthropic's "What's new in Claude Opus 5.5"):
+    Opus 5.5 and later, Fable and Mythos refuse ``thinking`` disabled or with a budget, and
+    refuse a forced ``tool_choice``; effort is the only control, ``low`` the least."""
+    name = model.lower()
+    found = _CLAUDE_VERSION.match(name)
+    return bool(_ADAPTIVE_FAMILY.match(name)) or (
+        found is not None and (int(found.group(1)), int(found.group(2) or 0)) >= (5, 5))
+
+
 def thinking_style(model: str) -> Literal["adaptive", "interleaved", "budget"]:
     """How ``model`` is asked to think (pure; see the comment above)."""
     name = model.lower()
@@ -183,7 +194,13 @@ def to_anthropic_params(request: ModelRequest, *, model: str, provider: str = "a
     (which the API refuses with thinking) becomes "auto" with only that tool offered.
     """
     source = f"{provider}:{model}"
-    thinking = thinking_allowed(request, source=source)
+    always = always_thinks(model)
+    # A model that always thinks is asked for its least effort when the role wants none, and
+    # keeps thinking after another model's turn (it cannot pause).
+    reasoning = request.reasoning if request.reasoning is not None and request.reasoning.on else None
+    if always and reasoning is None:
+        reasoning = Reasoning("low")
+    thinking = always or thinking_allowed(request, source=source)
     choice = request.tool_choice
     offered = request.tools
     if thinking and choice not in ("auto", "any"):
@@ -211,15 +228,15 @@ def to_anthropic_params(request: ModelRequest, *, model: str, provider: str = "a
         "messages": messages,
     }
     if thinking:
-        assert request.reasoning is not None
-        budget = request.reasoning.thinking_budget()
+        assert reasoning is not None
+        budget = reasoning.thinking_budget()
         # Thinking shares max_tokens with the answer (budget_tokens must stay below it): the
         # answer keeps its own room either way.
         params["max_tokens"] = request.max_tokens + budget
         style = thinking_style(model)
         if style == "adaptive":
             params["thinking"] = {"type": "adaptive"}
-            params["output_config"] = {"effort": request.reasoning.effort()}
+            params["output_config"] = {"effort": reasoning.effort()}
         else:
             params["thinking"] = {"type": "enabled", "budget_tokens": budget}
             if style == "interleaved":
@@ -340,6 +357,16 @@ def map_anthropic_error(exc: Exception, *, provider: str, model: str, secrets: t
     return BadRequest(f"{label}: {text}", **kwargs)
 
 
+def served_level(request: ModelRequest, *, model: str, params: dict[str, Any]) -> str:
+    """How comments name the reasoning a call ran with: the role's level, "off" when thinking was
+    not sent, or "low" for a model that always thinks and was asked for none."""
+    if "thinking" not in params:
+        return "off"
+    if request.reasoning is not None and request.reasoning.on:
+        return request.reasoning.label()
+    return "low" if always_thinks(model) else "off"
+
+
 class AnthropicClient:
     """A ModelClient over the Anthropic Messages API.  Streams every call so long generations
     never sit on an idle HTTP connection; the SDK never retries (``Retrying`` owns retries)."""
@@ -364,7 +391,7 @@ class AnthropicClient:
             # stream dropped mid-answer, which the SDK does not wrap.
             raise map_anthropic_error(exc, provider=self.provider, model=model, secrets=self._secrets) from None
         reply = reply_from_message(message, source=f"{self.provider}:{model}")
-        level = request.reasoning.label() if "thinking" in params and request.reasoning is not None else "off"
+        level = served_level(request, model=model, params=params)
         return replace(reply, reasoning_level=level)
 
     async def count_input_tokens(self, request: ModelRequest, *, model: str) -> int:

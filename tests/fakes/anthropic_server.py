@@ -199,6 +199,11 @@ def _thinking_blocks(reply: Reply) -> list[dict[str, Any]]:
 EFFORTS = ("low", "medium", "high", "max")
 FIXED_BUDGET_REFUSED = ('thinking.type: "enabled" is not supported for {model}; use thinking.type: "adaptive" '
                         "with output_config.effort")
+# Opus 5.5 and later, Fable and Mythos always think: the API's own words ("What's new in Claude
+# Opus 5.5").  A forced tool is refused there too (that refusal's wording is ours).
+ALWAYS_THINKING_REFUSED = ('"thinking.type.{kind}" is not supported for this model. Use "thinking.type.adaptive" '
+                           'and "output_config.effort" to control thinking behavior.')
+FORCED_TOOL_REFUSED = "tool_choice: forced tool use is not supported for this model; use tool_choice auto"
 _VERSION = re.compile(r"^claude-(?:opus|sonnet|haiku)-(\d+)(?:-(\d)(?!\d))?")
 
 
@@ -217,8 +222,16 @@ def _adaptive_only(model: str) -> bool:
     return model.startswith(("claude-fable", "claude-mythos")) or (version is not None and version >= (4, 7))
 
 
-def request_problem(body: dict[str, Any]) -> str | None:
-    """What the real Messages API would refuse in this body (with its own message), or None."""
+def _always_adaptive(model: str) -> bool:
+    version = _claude_version(model)
+    return model.startswith(("claude-fable", "claude-mythos")) or (version is not None and version >= (5, 5))
+
+
+def request_problem(body: dict[str, Any], *, thought_uses: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """What the real Messages API would refuse in this body (with its own message), or None.
+
+    ``thought_uses`` are the tool_use ids this fake sent beside thinking: with adaptive thinking
+    (which may skip thinking on a turn) the turn holding one must open with its thinking block."""
     messages = body.get("messages") or []
     previous_uses: set[str] = set()
     for index, message in enumerate(messages):
@@ -240,6 +253,12 @@ def request_problem(body: dict[str, Any]) -> str | None:
         previous_uses = uses if message.get("role") == "assistant" else set()
     thinking = body.get("thinking")
     kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if _always_adaptive(str(body.get("model", ""))):
+        if kind in ("enabled", "disabled"):
+            return ALWAYS_THINKING_REFUSED.format(kind=kind)
+        if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+            return FORCED_TOOL_REFUSED
+        kind, thinking = "adaptive", thinking or {"type": "adaptive"}  # on whether sent or not
     effort = (body.get("output_config") or {}).get("effort")
     if effort is not None and effort not in EFFORTS:
         return f"output_config.effort: Input should be {', '.join(repr(e) for e in EFFORTS)}"
@@ -267,7 +286,11 @@ def request_problem(body: dict[str, Any]) -> str | None:
             index, message = assistant
             content = message.get("content")
             first = content[0].get("type") if isinstance(content, list) and content else "text"
-            if first not in ("thinking", "redacted_thinking"):
+            # A fixed budget thinks on every turn; adaptive thinking may skip one, so only a turn
+            # that was sent with thinking must carry it back.
+            sent_with_thinking = kind == "enabled" or any(
+                b.get("type") == "tool_use" and b.get("id") in thought_uses for b in content or [] if isinstance(b, dict))
+            if sent_with_thinking and first not in ("thinking", "redacted_thinking"):
                 return THINKING_FIRST.format(index=index, found=first)
     return None
 
@@ -300,6 +323,13 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         self.prompt_cache = prompt_cache or AnthropicPromptCache()
         # What GET /v1/models lists (route-me doctor's cheapest real request).
         self.models: list[str] = ["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5"]
+        # tool_use ids sent beside thinking: their turn must come back opening with it.
+        self.thought_uses: set[str] = set()
+
+    def _remember_thought(self, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any(b["type"] in ("thinking", "redacted_thinking") for b in blocks):
+            self.thought_uses.update(b["id"] for b in blocks if b["type"] == "tool_use")
+        return blocks
 
     # -- scripting ---------------------------------------------------------------------
     def drop_midstream(self, *, times: int = 1) -> FakeAnthropic:
@@ -356,7 +386,7 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
         if marked > 4:
             message = f"A maximum of 4 blocks with cache_control may be provided. Found {marked}."
             return body, self._error(failure(400, "invalid_request_error", message=message))
-        problem = request_problem(body)
+        problem = request_problem(body, thought_uses=self.thought_uses)
         if problem is not None:
             return body, self._error(failure(400, "invalid_request_error", message=problem))
         return body, None
@@ -409,7 +439,7 @@ class FakeAnthropic(ScriptedServer[Reply, Failure]):
             "type": "message",
             "role": "assistant",
             "model": item.model or model,
-            "content": _blocks(item),
+            "content": self._remember_thought(_blocks(item)),
             "stop_reason": item.stop_reason or ("tool_use" if item.tool_calls else "end_turn"),
             "stop_sequence": None,
             "usage": _usage_json(self._billed(body, item.usage)),
