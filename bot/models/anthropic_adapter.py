@@ -149,28 +149,30 @@ _ADAPTIVE_FAMILY = re.compile(r"^claude-(?:fable|mythos)\b")
 INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
 
 
+def _claude_version(model: str) -> tuple[int, int] | None:
+    """(major, minor) of an Opus/Sonnet/Haiku id (a date suffix is not a minor), else None."""
+    found = _CLAUDE_VERSION.match(model.lower())
+    return (int(found.group(1)), int(found.group(2) or 0)) if found else None
+
+
+def _adaptive_family(model: str) -> bool:
+    return _ADAPTIVE_FAMILY.match(model.lower()) is not None
+
+
 def always_thinks(model: str) -> bool:
     """Whether ``model`` thinks whatever it is asked (Anthropic's "What's new in Claude Opus 5.5"):
     Opus 5.5 and later, Fable and Mythos refuse ``thinking`` disabled or with a budget, and
     refuse a forced ``tool_choice``; effort is the only control, ``low`` the least."""
-    name = model.lower()
-    found = _CLAUDE_VERSION.match(name)
-    return bool(_ADAPTIVE_FAMILY.match(name)) or (
-        found is not None and (int(found.group(1)), int(found.group(2) or 0)) >= (5, 5))
+    version = _claude_version(model)
+    return _adaptive_family(model) or (version is not None and version >= (5, 5))
 
 
 def thinking_style(model: str) -> Literal["adaptive", "interleaved", "budget"]:
     """How ``model`` is asked to think (pure; see the comment above)."""
-    name = model.lower()
-    if _ADAPTIVE_FAMILY.match(name):
+    version = _claude_version(model)
+    if _adaptive_family(model) or (version is not None and version >= (4, 6)):
         return "adaptive"
-    found = _CLAUDE_VERSION.match(name)
-    if found is None:
-        return "budget"
-    version = (int(found.group(1)), int(found.group(2) or 0))
-    if version >= (4, 6):
-        return "adaptive"
-    return "interleaved" if version >= (4, 0) else "budget"
+    return "interleaved" if version is not None and version >= (4, 0) else "budget"
 
 
 def thinking_allowed(request: ModelRequest, *, source: str) -> bool:
@@ -357,14 +359,13 @@ def map_anthropic_error(exc: Exception, *, provider: str, model: str, secrets: t
     return BadRequest(f"{label}: {text}", **kwargs)
 
 
-def served_level(request: ModelRequest, *, model: str, params: dict[str, Any]) -> str:
-    """How comments name the reasoning a call ran with: the role's level, "off" when thinking was
-    not sent, or "low" for a model that always thinks and was asked for none."""
+def served_level(request: ModelRequest, *, params: dict[str, Any]) -> str:
+    """How comments name the reasoning a call ran with: "off" when thinking was not sent, else
+    the role's level; thinking is sent without one only to a model that always thinks, asked
+    for its ``low`` effort (``to_anthropic_params``)."""
     if "thinking" not in params:
         return "off"
-    if request.reasoning is not None and request.reasoning.on:
-        return request.reasoning.label()
-    return "low" if always_thinks(model) else "off"
+    return request.reasoning.label() if request.reasoning is not None and request.reasoning.on else "low"
 
 
 class AnthropicClient:
@@ -391,7 +392,7 @@ class AnthropicClient:
             # stream dropped mid-answer, which the SDK does not wrap.
             raise map_anthropic_error(exc, provider=self.provider, model=model, secrets=self._secrets) from None
         reply = reply_from_message(message, source=f"{self.provider}:{model}")
-        level = served_level(request, model=model, params=params)
+        level = served_level(request, params=params)
         return replace(reply, reasoning_level=level)
 
     async def count_input_tokens(self, request: ModelRequest, *, model: str) -> int:
