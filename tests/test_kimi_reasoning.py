@@ -58,7 +58,10 @@ def request(reasoning: Reasoning | None, **overrides: object) -> ModelRequest:
 def test_the_reasoning_setting_on_the_wire_per_model(model: str, reasoning: Reasoning | None, params: dict,
                                                      thinking_tokens: int, thinks: bool, label: str) -> None:
     wire = reasoning_wire(reasoning, model=model)
-    assert (wire.params, wire.thinking_tokens, wire.thinks, wire.label) == (params, thinking_tokens, thinks, label)
+    # SDK arguments and raw body fields together are what goes on the wire.
+    sent = {**wire.params, **wire.body}
+    assert (sent, wire.thinking_tokens, wire.thinks, wire.label) == (params, thinking_tokens, thinks, label)
+    assert "thinking" not in wire.params  # the openai SDK refuses keyword arguments it does not know
 
 
 def test_a_kimi_request_turns_thinking_off_in_the_body_and_sizes_max_completion_tokens() -> None:

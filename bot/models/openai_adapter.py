@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx2
@@ -139,15 +139,17 @@ _ALWAYS_THINKING_BUDGET = Reasoning("medium").thinking_budget()
 class ReasoningWire:
     """What one request sends for its reasoning setting, and what that amounts to.
 
-    ``params`` go into the request body; ``thinking_tokens`` is added to the output limit
-    (reasoning shares it here); ``thinks`` says the model will reason, so its tool-call turns
-    must carry ``reasoning_content`` back; ``label`` is how comments name what served.
+    ``params`` are keyword arguments of the openai SDK; ``body`` are fields it does not know, sent
+    as they are (``extra_body``); ``thinking_tokens`` is added to the output limit (reasoning
+    shares it here); ``thinks`` says the model will reason, so its tool-call turns must carry
+    ``reasoning_content`` back; ``label`` is how comments name what served.
     """
 
     params: dict[str, Any]
     thinking_tokens: int
     thinks: bool
     label: str
+    body: dict[str, Any] = field(default_factory=dict)
 
 
 def reasoning_wire(reasoning: Reasoning | None, *, model: str) -> ReasoningWire:
@@ -165,9 +167,9 @@ def reasoning_wire(reasoning: Reasoning | None, *, model: str) -> ReasoningWire:
         return ReasoningWire({"reasoning_effort": effort}, budget, True, asked.label() if asked.on else "low")
     if _KIMI_SWITCH.match(name):
         if not asked.on:
-            return ReasoningWire({"thinking": {"type": "disabled"}}, 0, False, "off")
+            return ReasoningWire({}, 0, False, "off", body={"thinking": {"type": "disabled"}})
         # No graduated control: the level only sizes the room left for thinking, so comments say "on".
-        return ReasoningWire({"thinking": {"type": "enabled"}}, asked.thinking_budget(), True, "on")
+        return ReasoningWire({}, asked.thinking_budget(), True, "on", body={"thinking": {"type": "enabled"}})
     if not asked.on:
         return ReasoningWire({}, 0, False, "off")
     return ReasoningWire({"reasoning_effort": asked.effort()}, asked.thinking_budget(), False, asked.label())
@@ -202,11 +204,9 @@ def to_openai_params(
     # Reasoning tokens count against the same output limit here, so the limit grows by the
     # thinking budget, as Anthropic's does.
     params[_limit_key(provider, model)] = request.max_tokens + wire.thinking_tokens
-    for key, value in wire.params.items():
-        if key == "thinking":  # not a parameter the openai SDK knows: it goes in the body as is
-            params.setdefault("extra_body", {})[key] = value
-        else:
-            params[key] = value
+    params.update(wire.params)
+    if wire.body:
+        params["extra_body"] = dict(wire.body)
     if request.tools:
         params["tools"] = [
             {
