@@ -104,13 +104,22 @@ def _words(command: str) -> list[str]:
         return command.split()
 
 
-def _join(cwd: str | None, raw: str) -> str | None:
-    if cwd is None or not raw or raw.startswith(("/", "~", "$", "-")) or "${{" in raw:
+def repo_path(raw: str, base: str = "") -> str | None:
+    """A repo-relative path for ``raw`` (relative to ``base``; "" is the root), or None when it
+    leaves the repository or cannot be resolved here (absolute, home, a variable)."""
+    if not raw or raw.startswith(("/", "~", "$")):
         return None
-    joined = posixpath.normpath(posixpath.join(cwd, raw)) if cwd else posixpath.normpath(raw)
+    joined = posixpath.normpath(posixpath.join(base, raw)) if base else posixpath.normpath(raw)
     if joined == ".":
         return ""
     return None if joined == ".." or joined.startswith("../") else joined
+
+
+def _join(cwd: str | None, raw: str) -> str | None:
+    # An option or a workflow expression is not a directory we can resolve.
+    if cwd is None or raw.startswith("-") or "${{" in raw:
+        return None
+    return repo_path(raw, cwd)
 
 
 def _package_scripts(tool: str, args: list[str]) -> tuple[str | None, list[str]]:

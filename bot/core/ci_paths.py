@@ -20,7 +20,6 @@ tox/nox, pyproject test configuration (pytest's ``addopts``), and what the scrip
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from bot.core.ci_entries import DEFAULT_GOAL, entry_changes, run_entries
+from bot.core.ci_entries import DEFAULT_GOAL, entry_changes, repo_path, run_entries
 from bot.core.repo_config import glob_match
 
 # libyaml's loader when present (about five times faster); the pure-Python one otherwise.
@@ -182,16 +181,9 @@ def _working_dir(defaults: Any) -> str:
 
 
 def _normal(raw: str, base: str = "") -> str | None:
-    """A repo-relative path for ``raw`` (relative to ``base``), or None when it leaves the repo."""
-    raw = raw.strip().split("@", 1)[0] if raw.startswith("./") else raw.strip()
-    if not raw or raw.startswith(("/", "~", "$")):
-        return None
-    joined = posixpath.normpath(posixpath.join(base, raw)) if base else posixpath.normpath(raw)
-    if joined == ".":
-        return ""
-    if joined == ".." or joined.startswith("../"):
-        return None
-    return joined
+    """A repo-relative path for ``raw`` (relative to ``base``), or None when it leaves the repo;
+    a local ``uses: ./dir@ref`` loses its ``@ref``."""
+    return repo_path(raw.strip().split("@", 1)[0] if raw.startswith("./") else raw.strip(), base)
 
 
 def _scan_steps(steps: Any, *, where: str, base: str, default_dir: str, present: set[str],
