@@ -178,3 +178,56 @@ async def test_a_claude_4_budget_model_asks_for_interleaved_thinking(claude: Fak
     sent = [r for r in claude.requests if r.path == "/v1/messages"][0]
     assert INTERLEAVED_THINKING_BETA in sent.headers.get("anthropic-beta", "")
     assert sent.body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+
+
+# Recorded real exchanges (pydantic/pydantic-ai, tests/models/cassettes/test_anthropic/,
+# transcribed in part): ``test_anthropic_opus_46_features[adaptive-thinking].yaml`` (commit
+# 48e6c5d) and ``test_anthropic_opus_46_adaptive_thinking_accepts_tool_output.yaml`` (7d35df5).
+RECORDED_ADAPTIVE_SIGNATURE = (
+    "EqkBCkYICxgCKkDo5w3BcOFDM2J7MsIKxgUfuba9NpwDavusotnNesPeZa7anZZRQjr0ND/Y4T9kgQgbRz4ipY8/DiooFD5PtwvCEgxN"
+    "N6+9O9pGl9EfUSAaDCKTYxiUUqAq1kDwwSIwp8/wfXUdNjWtQradlsIeOfjZAEEvr71UKUsr9cfgBCyZmdKggM7HAkP2EtUGQsXAKhEp"
+    "Q3w0Dkyme+85ZkepQqtuHBgB")
+RECORDED_ADAPTIVE_REPLY = {
+    "id": "msg_01UwaEfFWx4eWMCsjmVZsjaY", "type": "message", "role": "assistant", "model": "claude-opus-4-6",
+    # Adaptive thinking may put its thinking block after a text block.
+    "content": [{"type": "text", "text": "\n\n"},
+                {"type": "thinking", "thinking": "4", "signature": RECORDED_ADAPTIVE_SIGNATURE},
+                {"type": "text", "text": "2 + 2 = **4**"}],
+    "stop_reason": "end_turn", "stop_sequence": None,
+    "usage": {"input_tokens": 31, "output_tokens": 30, "cache_creation_input_tokens": 0,
+              "cache_read_input_tokens": 0, "service_tier": "standard"},
+}
+
+
+def test_a_recorded_adaptive_reply_is_read_and_its_thinking_sent_back_unchanged() -> None:
+    from anthropic.types import Message as SdkMessage
+
+    from bot.models.anthropic_adapter import reply_from_message
+
+    reply = reply_from_message(SdkMessage.model_validate(RECORDED_ADAPTIVE_REPLY), source="anthropic:claude-opus-4-6")
+    assert reply.text == "\n\n2 + 2 = **4**" and reply.stop_reason == "end_turn"
+    assert reply.usage.output_tokens == 30 and 0 < reply.usage.reasoning_tokens <= 30
+    [part] = reply.reasoning
+    assert part.block_dict() == {"type": "thinking", "thinking": "4", "signature": RECORDED_ADAPTIVE_SIGNATURE}
+    history = (Message(role="user", text="What is 2+2?"),
+               Message(role="assistant", text=reply.text, reasoning=reply.reasoning),
+               Message(role="user", text="And 3+3?"))
+    params = to_anthropic_params(request(messages=history), model="claude-opus-4-6")
+    assert params["thinking"] == {"type": "adaptive"}
+    sent = params["messages"][1]["content"]
+    assert sent[0] == {"type": "thinking", "thinking": "4", "signature": RECORDED_ADAPTIVE_SIGNATURE}
+
+
+async def test_the_fake_takes_a_forced_tool_with_adaptive_thinking_as_the_recorded_api_did(claude: FakeAnthropic) -> None:
+    # Recorded: claude-opus-4-6, thinking adaptive, tool_choice any -> 200, a tool_use and no
+    # thinking block (thinking_tokens 0).  route-me never forces a tool while thinking, but the
+    # fake must not refuse what the API takes.
+    claude.reply_tool_call("final_result", {"city": "Paris", "country": "France"})
+    message = await claude.client._client.messages.create(
+        model="claude-opus-4-6", max_tokens=4096, messages=[{"role": "user", "content": "What is the capital of France?"}],
+        thinking={"type": "adaptive"}, tool_choice={"type": "any"},
+        tools=[{"name": "final_result", "description": "The final response which ends this conversation",
+                "input_schema": {"type": "object", "properties": {"city": {"type": "string"},
+                                                                   "country": {"type": "string"}},
+                                 "required": ["city", "country"]}}])
+    assert [block.type for block in message.content] == ["tool_use"]

@@ -37,7 +37,8 @@ A wrong key (``x-api-key`` or ``Authorization: Bearer``) gets a real 401 authent
 
 Like the real API it refuses (400 invalid_request_error, the API's own wording): a ``tool_use`` id
 outside ``^[a-zA-Z0-9_-]+$``; a ``tool_result`` whose id is not a ``tool_use`` of the previous
-turn; ``thinking`` with a forced ``tool_choice`` or with ``budget_tokens`` not below ``max_tokens``;
+turn; ``thinking`` with a forced ``tool_choice`` (adaptive thinking takes ``any``, as recorded) or with
+``budget_tokens`` not below ``max_tokens``;
 a fixed ``budget_tokens`` on a model that only thinks adaptively (Opus 4.7 and later), adaptive
 thinking on a model before 4.6, and an ``output_config.effort`` outside low/medium/high/max;
 with thinking on, a tool loop whose last assistant turn does not open with its thinking block;
@@ -274,7 +275,11 @@ def request_problem(body: dict[str, Any], *, thought_uses: frozenset[str] | set[
             return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
         if kind == "enabled" and body.get("max_tokens", 0) <= budget:
             return "`max_tokens` must be greater than `thinking.budget_tokens`."
-        if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+        # A fixed budget refuses any forced tool.  Adaptive thinking took tool_choice "any" in a
+        # recorded exchange (pydantic-ai's test_anthropic_opus_46_adaptive_thinking_accepts_tool_output
+        # cassette: the model then skipped thinking); a named tool with it is unrecorded, so refused.
+        forced = (body.get("tool_choice") or {}).get("type")
+        if forced == "tool" or (forced == "any" and kind == "enabled"):
             return FORCED_WITH_THINKING
         # Within a tool loop (the last user turn carries tool results), the last assistant turn
         # must open with the thinking block it was sent with.
